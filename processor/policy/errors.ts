@@ -1,0 +1,71 @@
+// Anthropic's error shape, as plain values. Every error the gateway produces is
+// one of these, rendered by one function, so the SDKs pick the right error
+// class from the status and show the message.
+
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'timeout_error'
+  | 'overloaded_error';
+
+export interface GatewayError {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly message: string;
+  /** A short, stable code for logs and metrics (never shown to clients). */
+  readonly reason: string;
+  /** Extra response headers, e.g. `allow` on a 405. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export function renderErrorBody(error: GatewayError): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'error', error: { type: error.type, message: error.message } }));
+}
+
+export const invalidRequest = (reason: string, message: string): GatewayError => ({
+  status: 400,
+  type: 'invalid_request_error',
+  message,
+  reason,
+});
+
+export const INVALID_CREDENTIAL: GatewayError = {
+  status: 401,
+  type: 'authentication_error',
+  message: 'invalid or missing credential',
+  reason: 'invalid_credential',
+};
+
+export const modelNotPermitted = (model: string): GatewayError => ({
+  status: 403,
+  type: 'permission_error',
+  message: `this credential may not use model ${JSON.stringify(model)}`,
+  reason: 'model_not_permitted',
+});
+
+export const notFound = (message: string): GatewayError => ({
+  status: 404,
+  type: 'not_found_error',
+  message,
+  reason: 'not_found',
+});
+
+export const methodNotAllowed = (method: string, allowed: string): GatewayError => ({
+  status: 405,
+  type: 'invalid_request_error',
+  message: `method ${method} is not allowed here; use ${allowed}`,
+  reason: 'method_not_allowed',
+  headers: { allow: allowed },
+});
+
+export const INTERNAL_ERROR: GatewayError = {
+  status: 500,
+  type: 'api_error',
+  message: 'the gateway failed to process the request',
+  reason: 'internal_error',
+};

@@ -1,0 +1,304 @@
+// Finds the top-level "model" of a JSON request body without parsing it into
+// objects or copying it. The scanner validates the whole document as JSON
+// (RFC 8259, as strict as JSON.parse) so the gateway never decides on a value
+// that the upstream would read differently: if JSON.parse would fail, so does
+// the scan; if the body names "model" twice at the top level, we refuse rather
+// than guess which one the upstream takes. It is iterative, so deep nesting
+// cannot overflow the stack.
+import { isUtf8 } from 'node:buffer';
+
+export type ScanProblem =
+  | 'empty'
+  | 'invalid_utf8'
+  | 'invalid_json'
+  | 'not_an_object'
+  | 'missing_model'
+  | 'model_not_a_string'
+  | 'duplicate_model';
+
+export type ModelScan =
+  | { readonly ok: true; readonly model: string }
+  | { readonly ok: false; readonly problem: ScanProblem };
+
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const PLUS = 0x2b;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const LBRACKET = 0x5b;
+const BACKSLASH = 0x5c;
+const RBRACKET = 0x5d;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+
+const IN_OBJECT = 1;
+const IN_ARRAY = 2;
+
+/** Returned by the skip functions when the input is not valid JSON. */
+const INVALID = -1;
+
+const fail = (problem: ScanProblem): ModelScan => ({ ok: false, problem });
+
+export function scanModel(body: Buffer): ModelScan {
+  const end = body.length;
+  let i = skipWhitespace(body, 0);
+  if (i === end) return fail('empty');
+  // JSON text is UTF-8 (RFC 8259 §8.1); validated once, natively, so the
+  // string scanner below only has to look at ASCII structure.
+  if (!isUtf8(body)) return fail('invalid_utf8');
+
+  if (body[i] !== LBRACE) {
+    const after = skipValue(body, i);
+    if (after === INVALID || skipWhitespace(body, after) !== end) return fail('invalid_json');
+    return fail('not_an_object');
+  }
+
+  let model: string | undefined;
+  let modelProblem: ScanProblem | undefined;
+  i = skipWhitespace(body, i + 1);
+  if (body[i] === RBRACE) {
+    i += 1;
+  } else {
+    for (;;) {
+      if (body[i] !== QUOTE) return fail('invalid_json');
+      const keyEnd = skipString(body, i);
+      if (keyEnd === INVALID) return fail('invalid_json');
+      const isModel = isModelKey(body, i, keyEnd);
+      i = skipWhitespace(body, keyEnd);
+      if (body[i] !== COLON) return fail('invalid_json');
+      i = skipWhitespace(body, i + 1);
+      const valueStart = i;
+      i = skipValue(body, i);
+      if (i === INVALID) return fail('invalid_json');
+      if (isModel) {
+        if (model !== undefined || modelProblem !== undefined) {
+          modelProblem = 'duplicate_model';
+        } else if (body[valueStart] === QUOTE) {
+          model = decodeString(body, valueStart, i);
+        } else {
+          modelProblem = 'model_not_a_string';
+        }
+      }
+      i = skipWhitespace(body, i);
+      const next = body[i];
+      if (next === COMMA) {
+        i = skipWhitespace(body, i + 1);
+      } else if (next === RBRACE) {
+        i += 1;
+        break;
+      } else {
+        return fail('invalid_json');
+      }
+    }
+  }
+  if (skipWhitespace(body, i) !== end) return fail('invalid_json');
+  if (modelProblem === 'duplicate_model') return fail('duplicate_model');
+  if (modelProblem !== undefined) return fail(modelProblem);
+  if (model === undefined) return fail('missing_model');
+  return { ok: true, model };
+}
+
+function skipWhitespace(b: Buffer, i: number): number {
+  const end = b.length;
+  while (i < end) {
+    const c = b[i];
+    if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return i;
+    i += 1;
+  }
+  return i;
+}
+
+/** `"model"` written plainly, or with escapes that decode to it. */
+function isModelKey(b: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 7) {
+    return (
+      b[start + 1] === 0x6d && // m
+      b[start + 2] === 0x6f && // o
+      b[start + 3] === 0x64 && // d
+      b[start + 4] === 0x65 && // e
+      b[start + 5] === 0x6c // l
+    );
+  }
+  // Anything longer that decodes to "model" must contain escapes; decoding a
+  // short key is cheap, and keys longer than a few escapes cannot match.
+  if (length > 7 && length <= 64 && b.indexOf(BACKSLASH, start) < end) {
+    return decodeString(b, start, end) === 'model';
+  }
+  return false;
+}
+
+/** Decodes a JSON string token `b[start, end)` (quotes included) that skipString accepted. */
+function decodeString(b: Buffer, start: number, end: number): string {
+  const backslash = b.indexOf(BACKSLASH, start);
+  if (backslash === -1 || backslash >= end) return b.toString('utf8', start + 1, end - 1);
+  return JSON.parse(b.toString('utf8', start, end)) as string;
+}
+
+/** From an opening quote, returns the index after the closing quote, or INVALID. */
+function skipString(b: Buffer, i: number): number {
+  const end = b.length;
+  i += 1;
+  while (i < end) {
+    const c = b[i] as number;
+    if (c === QUOTE) return i + 1;
+    if (c < SPACE) return INVALID; // raw control characters are not allowed in strings
+    if (c === BACKSLASH) {
+      const escaped = b[i + 1];
+      if (escaped === 0x75) {
+        // \uXXXX
+        for (let k = i + 2; k < i + 6; k += 1) {
+          if (!isHexDigit(b[k])) return INVALID;
+        }
+        i += 6;
+        continue;
+      }
+      if (
+        escaped === QUOTE ||
+        escaped === BACKSLASH ||
+        escaped === 0x2f || // /
+        escaped === 0x62 || // b
+        escaped === 0x66 || // f
+        escaped === 0x6e || // n
+        escaped === 0x72 || // r
+        escaped === 0x74 // t
+      ) {
+        i += 2;
+        continue;
+      }
+      return INVALID;
+    }
+    i += 1;
+  }
+  return INVALID;
+}
+
+function isHexDigit(c: number | undefined): boolean {
+  return (
+    c !== undefined && ((c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66))
+  );
+}
+
+function skipDigits(b: Buffer, i: number): number {
+  while (i < b.length) {
+    const c = b[i] as number;
+    if (c < ZERO || c > NINE) break;
+    i += 1;
+  }
+  return i;
+}
+
+/** -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+function skipNumber(b: Buffer, i: number): number {
+  if (b[i] === MINUS) i += 1;
+  const first = b[i];
+  if (first === ZERO) {
+    i += 1;
+  } else if (first !== undefined && first > ZERO && first <= NINE) {
+    i = skipDigits(b, i + 1);
+  } else {
+    return INVALID;
+  }
+  if (b[i] === DOT) {
+    const afterDot = skipDigits(b, i + 1);
+    if (afterDot === i + 1) return INVALID;
+    i = afterDot;
+  }
+  if (b[i] === LOWER_E || b[i] === UPPER_E) {
+    i += 1;
+    if (b[i] === PLUS || b[i] === MINUS) i += 1;
+    const afterExponent = skipDigits(b, i);
+    if (afterExponent === i) return INVALID;
+    i = afterExponent;
+  }
+  return i;
+}
+
+function skipLiteral(b: Buffer, i: number, literal: string): number {
+  for (let k = 0; k < literal.length; k += 1) {
+    if (b[i + k] !== literal.charCodeAt(k)) return INVALID;
+  }
+  return i + literal.length;
+}
+
+/** Skips one JSON value starting at `i` (no leading whitespace); returns the index after it or INVALID. */
+function skipValue(b: Buffer, i: number): number {
+  const stack: number[] = [];
+  for (;;) {
+    // A value at i.
+    const c = b[i];
+    if (c === LBRACE) {
+      i = skipWhitespace(b, i + 1);
+      if (b[i] === RBRACE) {
+        i += 1;
+      } else {
+        stack.push(IN_OBJECT);
+        i = skipMemberName(b, i);
+        if (i === INVALID) return INVALID;
+        continue;
+      }
+    } else if (c === LBRACKET) {
+      i = skipWhitespace(b, i + 1);
+      if (b[i] === RBRACKET) {
+        i += 1;
+      } else {
+        stack.push(IN_ARRAY);
+        continue;
+      }
+    } else if (c === QUOTE) {
+      i = skipString(b, i);
+    } else if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) {
+      i = skipNumber(b, i);
+    } else if (c === 0x74) {
+      i = skipLiteral(b, i, 'true');
+    } else if (c === 0x66) {
+      i = skipLiteral(b, i, 'false');
+    } else if (c === 0x6e) {
+      i = skipLiteral(b, i, 'null');
+    } else {
+      return INVALID;
+    }
+    if (i === INVALID) return INVALID;
+
+    // After a value: close finished containers, or move to the next element.
+    for (;;) {
+      const container = stack[stack.length - 1];
+      if (container === undefined) return i;
+      i = skipWhitespace(b, i);
+      const d = b[i];
+      if (d === COMMA) {
+        i = skipWhitespace(b, i + 1);
+        if (container === IN_OBJECT) {
+          i = skipMemberName(b, i);
+          if (i === INVALID) return INVALID;
+        }
+        break;
+      }
+      if (d === (container === IN_OBJECT ? RBRACE : RBRACKET)) {
+        stack.pop();
+        i += 1;
+        continue;
+      }
+      return INVALID;
+    }
+  }
+}
+
+/** `"name" :` and the whitespace after it; returns the index of the value. */
+function skipMemberName(b: Buffer, i: number): number {
+  if (b[i] !== QUOTE) return INVALID;
+  i = skipString(b, i);
+  if (i === INVALID) return INVALID;
+  i = skipWhitespace(b, i);
+  if (b[i] !== COLON) return INVALID;
+  return skipWhitespace(b, i + 1);
+}

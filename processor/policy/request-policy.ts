@@ -1,0 +1,101 @@
+// The gateway's decision on one request, in the two moments Envoy asks: when
+// the headers arrive (route, credential: decided before any body is buffered)
+// and when the whole body has arrived (the model). Plain values in, plain
+// decisions out; the ext_proc plumbing turns them into protos.
+import { type Catalog, checkModel } from './catalog.ts';
+import { presentedToken } from './credentials.ts';
+import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
+import { firstHeader, type HeaderList } from './headers.ts';
+import { type ScanProblem, scanModel } from './model-scanner.ts';
+import { matchRoute, type UpstreamRoute } from './routes.ts';
+import { type TokenGrant, type TokenIndex, verifyToken } from './tokens.ts';
+import { headersToRemove } from './upstream-headers.ts';
+
+export interface Workspace {
+  readonly id: string;
+  /** The workspace's Anthropic API key, injected upstream as x-api-key. */
+  readonly upstreamApiKey: string;
+}
+
+/** Everything a decision reads; one immutable snapshot per configuration. */
+export interface Policy {
+  readonly catalog: Catalog;
+  readonly tokens: TokenIndex;
+  readonly workspaces: ReadonlyMap<string, Workspace>;
+}
+
+export type HeadersDecision =
+  | { readonly action: 'reject'; readonly error: GatewayError }
+  | {
+      readonly action: 'forward';
+      readonly route: UpstreamRoute;
+      readonly grant: TokenGrant;
+      readonly workspace: Workspace;
+      /** Request headers outside the upstream allowlist. */
+      readonly removeHeaders: readonly string[];
+    };
+
+export type ForwardDecision = Extract<HeadersDecision, { action: 'forward' }>;
+
+const reject = (error: GatewayError): HeadersDecision => ({ action: 'reject', error });
+
+const EMPTY_BODY = invalidRequest(
+  'empty_body',
+  'request body is empty; expected a JSON object with a "model" field',
+);
+
+const unsupportedEncoding = (encoding: string): GatewayError => ({
+  status: 415,
+  type: 'invalid_request_error',
+  message: `request bodies with content-encoding ${JSON.stringify(encoding)} are not accepted; send the JSON uncompressed`,
+  reason: 'content_encoding',
+});
+
+export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream: boolean): HeadersDecision {
+  const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '');
+  if (match.kind === 'error') return reject(match.error);
+
+  const token = presentedToken(headers);
+  const grant = token === undefined ? undefined : verifyToken(policy.tokens, token);
+  if (grant === undefined) return reject(INVALID_CREDENTIAL);
+  const workspace = policy.workspaces.get(grant.workspace);
+  // Configuration loading guarantees every token's workspace exists.
+  if (workspace === undefined) return reject(INTERNAL_ERROR);
+
+  // A compressed body cannot be inspected, so it is never forwarded.
+  const encoding = firstHeader(headers, 'content-encoding');
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return reject(unsupportedEncoding(encoding));
+  }
+  // No body will follow, so there is nothing to check: refuse rather than forward unchecked.
+  if (endOfStream) return reject(EMPTY_BODY);
+
+  return {
+    action: 'forward',
+    route: match.route,
+    grant,
+    workspace,
+    removeHeaders: headersToRemove(headers),
+  };
+}
+
+const SCAN_ERRORS: Readonly<Record<ScanProblem, GatewayError>> = {
+  empty: EMPTY_BODY,
+  invalid_utf8: invalidRequest('invalid_utf8', 'request body is not valid UTF-8'),
+  invalid_json: invalidRequest('invalid_json', 'request body is not valid JSON'),
+  not_an_object: invalidRequest('not_an_object', 'request body must be a JSON object'),
+  missing_model: invalidRequest('missing_model', 'model: field required'),
+  model_not_a_string: invalidRequest('model_not_a_string', 'model: must be a string'),
+  duplicate_model: invalidRequest('duplicate_model', 'request body has more than one "model" field'),
+};
+
+/** Why the buffered body may not go upstream, or undefined if it may. */
+export function decideOnBody(
+  policy: Policy,
+  forward: ForwardDecision,
+  body: Buffer,
+): GatewayError | undefined {
+  const scan = scanModel(body);
+  if (!scan.ok) return SCAN_ERRORS[scan.problem];
+  return checkModel(policy.catalog, scan.model, forward.grant.models);
+}

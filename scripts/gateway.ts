@@ -1,0 +1,79 @@
+// `npm start`: the whole gateway on this machine, natively: the processor and
+// the real Envoy, configured from GATEWAY_CONFIG (or the defaults) and the
+// environment. Stops both on Ctrl-C / SIGTERM, and both if either dies.
+import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { startEnvoy } from '../envoy/run.ts';
+import { startProcessor } from '../processor/child.ts';
+import { loadConfig } from '../processor/config/load.ts';
+import { BASE_PATH } from '../processor/policy/routes.ts';
+import { mintToken } from '../processor/policy/tokens.ts';
+
+async function main(): Promise<number> {
+  const env = { ...process.env };
+  // The default configuration reads the gateway token from GATEWAY_TOKEN; with
+  // neither a file nor a token, mint one for this run and show it once.
+  let minted: string | undefined;
+  if (!env.GATEWAY_CONFIG && !env.GATEWAY_TOKEN) {
+    minted = mintToken();
+    env.GATEWAY_TOKEN = minted;
+  }
+  const loaded = loadConfig(env);
+  if (!loaded.ok) {
+    process.stderr.write(
+      `gateway: the configuration has problems:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+    );
+    return 2;
+  }
+  const { settings } = loaded.config;
+
+  const processor = await startProcessor({
+    env,
+    onLogLine: (line) => process.stdout.write(`${line}\n`),
+  });
+  let envoy: Awaited<ReturnType<typeof startEnvoy>>;
+  try {
+    envoy = await startEnvoy({
+      bootstrap: renderBootstrap({
+        ...settings,
+        processor: { ...settings.processor, address: processor.address },
+      }),
+      logLevel: env.ENVOY_LOG_LEVEL ?? 'warn',
+    });
+  } catch (error) {
+    await processor.stop();
+    throw error;
+  }
+
+  const host = settings.listen.address === '0.0.0.0' ? 'localhost' : settings.listen.address;
+  process.stderr.write(`\ngateway: serving http://${host}:${envoy.port}${BASE_PATH}\n`);
+  process.stderr.write(`gateway: upstream ${settings.upstream.url}\n`);
+  if (minted !== undefined) {
+    process.stderr.write(
+      `gateway: token for this run (shown once; set GATEWAY_TOKEN to choose your own):\n  ${minted}\n\n`,
+    );
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stopAll = async (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      await Promise.all([envoy.stop(), processor.stop()]);
+      resolve(code);
+    };
+    process.once('SIGINT', () => void stopAll(0));
+    process.once('SIGTERM', () => void stopAll(0));
+    envoy.process.once('exit', () => void stopAll(1));
+    processor.process.once('exit', () => void stopAll(1));
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`gateway: failed to start: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -131,8 +131,16 @@ function isModelKey(b: Buffer, start: number, end: number): boolean {
   }
   // Anything longer that decodes to "model" must contain escapes; decoding a
   // short key is cheap, and keys longer than a few escapes cannot match.
-  if (length > 7 && length <= 64 && b.indexOf(BACKSLASH, start) < end) {
+  if (length > 7 && length <= 64 && hasBackslash(b, start, end)) {
     return decodeString(b, start, end) === 'model';
+  }
+  return false;
+}
+
+/** Whether `b[start, end)` holds a backslash; looks no further than `end`, so each key costs its own length. */
+function hasBackslash(b: Buffer, start: number, end: number): boolean {
+  for (let k = start; k < end; k += 1) {
+    if (b[k] === BACKSLASH) return true;
   }
   return false;
 }

@@ -15,7 +15,7 @@ import {
   decideOnHeaders,
   type ForwardDecision,
   type Policy,
-  type Workspace,
+  type WorkspaceWithCredential,
 } from '../policy/request-policy.ts';
 import { UPSTREAM_CREDENTIAL_HEADER } from '../policy/upstream-headers.ts';
 import { toHeaderList } from './headers.ts';
@@ -37,7 +37,10 @@ export interface ExtProcDeps {
 
 export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) => void {
   return (call) => {
-    const policy = deps.policy();
+    // Read on the first message, inside the try below: a getter that throws
+    // answers an Anthropic-shaped 500 instead of failing the stream.
+    let policy: Policy | undefined;
+    const currentPolicy = (): Policy => (policy ??= deps.policy());
     let forward: ForwardDecision | undefined;
     let requestId: string | undefined;
 
@@ -46,9 +49,16 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
         case 'request_headers': {
           const headers = toHeaderList(request.request_headers?.headers);
           requestId = firstHeader(headers, 'x-request-id');
-          const decision = decideOnHeaders(policy, headers, request.request_headers?.end_of_stream === true);
+          const decision = decideOnHeaders(
+            currentPolicy(),
+            headers,
+            request.request_headers?.end_of_stream === true,
+          );
           if (decision.action === 'reject') {
-            deps.log.debug({ requestId, reason: decision.error.reason }, 'request rejected');
+            deps.log.debug(
+              { requestId, phase: 'request_headers', reason: decision.error.reason },
+              'request rejected',
+            );
             return immediateError(decision.error, requestId);
           }
           forward = decision;
@@ -57,9 +67,9 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
         case 'request_body': {
           // Envoy sends the body only after we let the headers through.
           if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
-          const error = decideOnBody(policy, forward, request.request_body?.body ?? EMPTY);
+          const error = decideOnBody(currentPolicy(), forward, request.request_body?.body ?? EMPTY);
           if (error !== undefined) {
-            deps.log.debug({ requestId, reason: error.reason }, 'request rejected');
+            deps.log.debug({ requestId, phase: 'request_body', reason: error.reason }, 'request rejected');
             return immediateError(error, requestId);
           }
           return CONTINUE_REQUEST_BODY;
@@ -87,9 +97,9 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
 const EMPTY = Buffer.alloc(0);
 
 // Built once per workspace (per configuration), not per request.
-const credentialCache = new WeakMap<Workspace, readonly HeaderValueOption[]>();
+const credentialCache = new WeakMap<WorkspaceWithCredential, readonly HeaderValueOption[]>();
 
-function credentialHeaders(workspace: Workspace): readonly HeaderValueOption[] {
+function credentialHeaders(workspace: WorkspaceWithCredential): readonly HeaderValueOption[] {
   let headers = credentialCache.get(workspace);
   if (headers === undefined) {
     headers = [setHeader(UPSTREAM_CREDENTIAL_HEADER, workspace.upstreamApiKey)];

@@ -12,6 +12,14 @@ const PROCESSOR_CLUSTER = 'ext_proc_processor';
 /** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
 const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
 
+/**
+ * Envoy's x-request-id, kept in filter state by the first HTTP filter: the
+ * processor removes the header itself (it must not go upstream), and Envoy's
+ * own error replies still need it for their request-id header.
+ */
+const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
+const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
+
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
 
@@ -107,10 +115,7 @@ function errorMapper(statuses: readonly number[], status: number, type: string, 
     },
     status_code: status,
     headers_to_add: [
-      {
-        header: { key: 'request-id', value: '%REQ(X-REQUEST-ID)%' },
-        append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
-      },
+      { header: { key: 'request-id', value: REQUEST_ID }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
     ],
     body_format_override: { json_format: body },
   };
@@ -247,11 +252,27 @@ export function renderBootstrap(settings: Settings): Json {
                       },
                       http_filters: [
                         {
+                          name: 'envoy.filters.http.set_filter_state',
+                          typed_config: typed('envoy.extensions.filters.http.set_filter_state.v3.Config', {
+                            on_request_headers: [
+                              {
+                                object_key: REQUEST_ID_STATE,
+                                factory_key: 'envoy.string',
+                                format_string: {
+                                  text_format_source: { inline_string: '%REQ(X-REQUEST-ID)%' },
+                                },
+                              },
+                            ],
+                          }),
+                        },
+                        {
                           name: 'envoy.filters.http.ext_proc',
                           typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
                             grpc_service: { envoy_grpc: { cluster_name: PROCESSOR_CLUSTER } },
                             // Fail closed: nothing reaches the upstream unchecked.
                             failure_mode_allow: false,
+                            // "Unavailable", which the SDKs retry; rendered as api_error below.
+                            status_on_error: { code: 503 },
                             message_timeout: `${settings.processor.message_timeout_ms / 1000}s`,
                             processing_mode: {
                               request_header_mode: 'SEND',

@@ -13,6 +13,7 @@ async function main(): Promise<number> {
   }
   const { settings, policy } = loaded.config;
   const log = createLogger(settings.log.level);
+  for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
   const { server, port } = await startExtProcServer({
     address: settings.processor.address,
     maxRequestBodyBytes: settings.limits.max_request_body_bytes,

@@ -25,6 +25,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const { settings } = loaded.config;
+  for (const warning of loaded.warnings) process.stderr.write(`gateway: warning: ${warning}\n`);
 
   const processor = await startProcessor({
     env,

@@ -27,7 +27,7 @@ export interface LoadedConfig {
 }
 
 export type LoadResult =
-  | { readonly ok: true; readonly config: LoadedConfig }
+  | { readonly ok: true; readonly config: LoadedConfig; readonly warnings: readonly string[] }
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /** Environment variables that override single settings (handy in containers and tests). */
@@ -69,11 +69,17 @@ export function buildConfig(raw: unknown, env: Environment): LoadResult {
   const catalog = indexCatalog(catalogModels);
   if (catalog.size !== catalogModels.length) problems.push('catalog: model ids must be unique');
 
+  // The built-in workspace may start without its key (a first `npm start`):
+  // its requests are then refused until ANTHROPIC_API_KEY is set. A key the
+  // configuration names explicitly must be there.
+  const warnings: string[] = [];
+  const builtInWorkspaces = !hasKey(withOverrides, 'workspaces');
   const workspaces = new Map<string, Workspace>();
   file.workspaces.forEach((workspace, i) => {
     if (workspaces.has(workspace.id)) problems.push(`workspaces.${i}.id: duplicate id ${workspace.id}`);
-    const key = readSecret(workspace.upstream_api_key, env, `workspaces.${i}.upstream_api_key`, problems);
-    workspaces.set(workspace.id, { id: workspace.id, upstreamApiKey: key ?? '' });
+    const where = `workspaces.${i}.upstream_api_key`;
+    const key = readSecret(workspace.upstream_api_key, env, where, builtInWorkspaces ? warnings : problems);
+    workspaces.set(workspace.id, { id: workspace.id, upstreamApiKey: key });
   });
 
   const tokens: StoredToken[] = [];
@@ -113,6 +119,7 @@ export function buildConfig(raw: unknown, env: Environment): LoadResult {
   const { listen, admin, processor, upstream, limits, log } = file;
   return {
     ok: true,
+    warnings,
     config: {
       settings: { listen, admin, processor, upstream, limits, log },
       policy: { catalog, tokens: tokenIndex, workspaces },
@@ -144,6 +151,10 @@ function readSecret(
     );
     return undefined;
   }
+}
+
+function hasKey(raw: unknown, key: string): boolean {
+  return raw !== null && typeof raw === 'object' && key in raw;
 }
 
 function applyOverrides(raw: unknown, env: Environment): unknown {

@@ -13,9 +13,17 @@ import { headersToRemove } from './upstream-headers.ts';
 
 export interface Workspace {
   readonly id: string;
-  /** The workspace's Anthropic API key, injected upstream as x-api-key. */
-  readonly upstreamApiKey: string;
+  /**
+   * The workspace's Anthropic API key, injected upstream as x-api-key.
+   * Undefined only for the built-in workspace started without ANTHROPIC_API_KEY.
+   */
+  readonly upstreamApiKey: string | undefined;
 }
+
+export type WorkspaceWithCredential = Workspace & { readonly upstreamApiKey: string };
+
+const hasCredential = (workspace: Workspace): workspace is WorkspaceWithCredential =>
+  workspace.upstreamApiKey !== undefined;
 
 /** Everything a decision reads; one immutable snapshot per configuration. */
 export interface Policy {
@@ -30,7 +38,7 @@ export type HeadersDecision =
       readonly action: 'forward';
       readonly route: UpstreamRoute;
       readonly grant: TokenGrant;
-      readonly workspace: Workspace;
+      readonly workspace: WorkspaceWithCredential;
       /** Request headers outside the upstream allowlist. */
       readonly removeHeaders: readonly string[];
     };
@@ -43,6 +51,14 @@ const EMPTY_BODY = invalidRequest(
   'empty_body',
   'request body is empty; expected a JSON object with a "model" field',
 );
+
+const NO_UPSTREAM_CREDENTIAL: GatewayError = {
+  status: 503,
+  type: 'api_error',
+  message:
+    'the gateway has no Anthropic API key for this workspace; its operator must set one (ANTHROPIC_API_KEY)',
+  reason: 'no_upstream_credential',
+};
 
 const unsupportedEncoding = (encoding: string): GatewayError => ({
   status: 415,
@@ -61,6 +77,7 @@ export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream
   const workspace = policy.workspaces.get(grant.workspace);
   // Configuration loading guarantees every token's workspace exists.
   if (workspace === undefined) return reject(INTERNAL_ERROR);
+  if (!hasCredential(workspace)) return reject(NO_UPSTREAM_CREDENTIAL);
 
   // A compressed body cannot be inspected, so it is never forwarded.
   const encoding = firstHeader(headers, 'content-encoding');

@@ -1,0 +1,121 @@
+// Failure paths through the real Envoy: the processor down (fail closed, then
+// recovery), the upstream unreachable, the upstream too slow. Every error the
+// gateway or Envoy produces must be Anthropic-shaped.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATEWAY_TOKEN, type GatewayStack, seedRequest, startStack } from '../support/gateway-stack.ts';
+
+function send(stack: GatewayStack) {
+  return fetch(`${stack.baseUrl}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
+    body: JSON.stringify(seedRequest()),
+  });
+}
+
+/** What the TypeScript SDK makes of the same failure. */
+async function sdkErrorOf(stack: GatewayStack): Promise<unknown> {
+  const client = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.baseUrl, maxRetries: 0 });
+  try {
+    await client.messages.create(seedRequest() as Anthropic.MessageCreateParamsNonStreaming);
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the request to fail');
+}
+
+async function errorOf(response: Response) {
+  expect(response.headers.get('content-type')).toContain('application/json');
+  expect(response.headers.get('request-id')).toBeTruthy();
+  return (await response.json()) as { type: string; error: { type: string } };
+}
+
+describe('processor down', () => {
+  let stack: GatewayStack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('fails closed with an Anthropic-shaped 503, and recovers when the processor is back', async () => {
+    expect((await send(stack)).status).toBe(200);
+    await stack.stopProcessor();
+    stack.upstream.reset();
+
+    const response = await send(stack);
+    expect(response.status).toBe(503);
+    const body = await errorOf(response);
+    expect(body).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(stack.upstream.received).toHaveLength(0);
+    const sdkError = await sdkErrorOf(stack);
+    expect(sdkError).toBeInstanceOf(Anthropic.ServiceUnavailableError);
+    expect((sdkError as InstanceType<typeof Anthropic.APIError>).message).toContain('api_error');
+    expect(stack.upstream.received).toHaveLength(0);
+
+    await stack.startProcessor();
+    // Envoy reconnects on its own; no restart of Envoy.
+    let recovered: Response | undefined;
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      recovered = await send(stack);
+      if (recovered.status === 200) break;
+      await recovered.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(recovered?.status).toBe(200);
+    expect(stack.upstream.received.length).toBeGreaterThan(0);
+  });
+});
+
+describe('upstream unreachable', () => {
+  let stack: GatewayStack;
+  beforeAll(async () => {
+    // A port nothing listens on: bind, note it, close.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    stack = await startStack({ upstreamUrl: `http://127.0.0.1:${port}` });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('answers 503 api_error', async () => {
+    const response = await send(stack);
+    expect(response.status).toBe(503);
+    expect(await errorOf(response)).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(await sdkErrorOf(stack)).toBeInstanceOf(Anthropic.ServiceUnavailableError);
+  });
+});
+
+describe('upstream timeout', () => {
+  let stack: GatewayStack;
+  let hanging: Server;
+  beforeAll(async () => {
+    hanging = createServer(() => {
+      // Never answers.
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const { port } = hanging.address() as AddressInfo;
+    stack = await startStack({
+      upstreamUrl: `http://127.0.0.1:${port}`,
+      config: { upstream: { timeout_seconds: 1 } },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    hanging.closeAllConnections();
+    await new Promise((resolve) => hanging.close(resolve));
+  });
+
+  it('answers 504 timeout_error', async () => {
+    const response = await send(stack);
+    expect(response.status).toBe(504);
+    expect(await errorOf(response)).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    expect(await sdkErrorOf(stack)).toBeInstanceOf(Anthropic.GatewayTimeoutError);
+  });
+});

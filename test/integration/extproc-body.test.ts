@@ -1,0 +1,196 @@
+// The request_body phase over a real gRPC connection: the model decides, and a
+// body of Anthropic's maximum size (32 MiB) fits in one ext_proc message.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createExtProcClient,
+  type ExtProcClient,
+  requestBody,
+  requestHeaders,
+} from '../support/extproc-client.ts';
+import {
+  expectBodyContinues,
+  expectForwardedHeaders,
+  expectGatewayError,
+} from '../support/extproc-expect.ts';
+import {
+  type GatewayFixture,
+  gatewayFixture,
+  startTestProcessor,
+  type TestProcessor,
+} from '../support/extproc-server.ts';
+
+const fixture: GatewayFixture = gatewayFixture();
+let processor: TestProcessor;
+let client: ExtProcClient;
+
+beforeAll(async () => {
+  processor = await startTestProcessor({ config: fixture.config });
+  client = createExtProcClient(processor.address);
+});
+
+afterAll(async () => {
+  client?.close();
+  await processor?.stop();
+});
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+const messagesBody = (model: unknown) =>
+  JSON.stringify({ model, max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] });
+
+interface Rejection {
+  readonly name: string;
+  readonly token: 'full' | 'scoped';
+  readonly body: string;
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+  readonly reason: string;
+}
+
+const REJECTIONS: readonly Rejection[] = [
+  {
+    name: 'an unknown model',
+    token: 'full',
+    body: messagesBody('claude-imaginary-9'),
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'unknown model',
+    reason: 'unknown_model',
+  },
+  {
+    name: "another provider's model",
+    token: 'full',
+    body: messagesBody('gpt-4o'),
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'model is not available on this endpoint',
+    reason: 'model_not_on_endpoint',
+  },
+  {
+    name: 'a model outside the token scope',
+    token: 'scoped',
+    body: messagesBody('claude-opus-4-8'),
+    status: 403,
+    type: 'permission_error',
+    message: 'this credential may not use model "claude-opus-4-8"',
+    reason: 'model_not_permitted',
+  },
+  {
+    name: 'invalid JSON',
+    token: 'full',
+    body: '{"model": "claude-sonnet-4-6", "messages": [',
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'request body is not valid JSON',
+    reason: 'invalid_json',
+  },
+  {
+    name: 'a duplicate model field',
+    token: 'full',
+    body: '{"model":"claude-haiku-4-5","max_tokens":8,"messages":[],"model":"claude-opus-4-8"}',
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'request body has more than one "model" field',
+    reason: 'duplicate_model',
+  },
+  {
+    name: 'a missing model',
+    token: 'full',
+    body: '{"max_tokens":8,"messages":[]}',
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'model: field required',
+    reason: 'missing_model',
+  },
+  {
+    name: 'an empty body',
+    token: 'full',
+    body: '',
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'request body is empty; expected a JSON object with a "model" field',
+    reason: 'empty_body',
+  },
+];
+
+describe('body phase decisions', () => {
+  it.each(REJECTIONS)('refuses $name with $status $type', async (rejection) => {
+    const token = rejection.token === 'full' ? fixture.token : fixture.scopedToken;
+    const upstreamKey = rejection.token === 'full' ? fixture.upstreamKey : fixture.scopedUpstreamKey;
+    const requestId = randomUUID();
+    const stream = client.openStream();
+
+    const headersResponse = await stream.exchange(
+      requestHeaders({ requestId, headers: [['x-api-key', token]] }),
+    );
+    expectForwardedHeaders(headersResponse, upstreamKey, ['x-forwarded-proto', 'x-request-id']);
+
+    const response = await stream.exchange(requestBody(rejection.body));
+    expectGatewayError(response, {
+      status: rejection.status,
+      type: rejection.type,
+      message: rejection.message,
+      requestId,
+      reason: rejection.reason,
+    });
+    expect((await stream.close()).code).toBe(0);
+  });
+
+  it('lets the scoped token use its own model', async () => {
+    const stream = client.openStream();
+    await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.scopedToken]] }));
+    expectBodyContinues(await stream.exchange(requestBody(messagesBody(fixture.scopedModel))));
+    await stream.close();
+  });
+});
+
+/** A JSON body of exactly `size` bytes whose top-level model comes last, after a long user message. */
+function bodyOfSize(size: number, model: string): Buffer {
+  const head = '{"max_tokens":16,"messages":[{"role":"user","content":"';
+  const tail = `"}],"model":${JSON.stringify(model)}}`;
+  const fill = size - Buffer.byteLength(head) - Buffer.byteLength(tail);
+  const body = Buffer.concat([Buffer.from(head), Buffer.alloc(fill, 'a'), Buffer.from(tail)]);
+  expect(body.length).toBe(size);
+  return body;
+}
+
+describe('a body of the maximum size', () => {
+  it('accepts a 32 MiB body over gRPC and reads the model at its end', async () => {
+    const stream = client.openStream();
+    await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
+    const response = await stream.exchange(requestBody(bodyOfSize(MAX_BODY_BYTES, 'claude-opus-4-8')));
+    expectBodyContinues(response);
+    expect((await stream.close()).code).toBe(0);
+  });
+
+  it('still decides on the model at the end of a 32 MiB body', async () => {
+    const requestId = randomUUID();
+    const stream = client.openStream();
+    await stream.exchange(requestHeaders({ requestId, headers: [['x-api-key', fixture.token]] }));
+    const response = await stream.exchange(requestBody(bodyOfSize(MAX_BODY_BYTES, 'gemini-2.5-pro')));
+    expectGatewayError(response, {
+      status: 400,
+      type: 'invalid_request_error',
+      message: 'model is not available on this endpoint',
+      requestId,
+    });
+    await stream.close();
+  });
+
+  it('fails only that stream when a message exceeds the configured limit, and keeps serving', async () => {
+    // Envoy's buffer limit answers 413 long before this; the processor's own
+    // gRPC limit is the second line and must not take the process down.
+    const stream = client.openStream();
+    await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
+    stream.send(requestBody(bodyOfSize(MAX_BODY_BYTES + 1024 * 1024, 'claude-opus-4-8')));
+    await expect(stream.next()).rejects.toThrow(/RESOURCE_EXHAUSTED|larger than max/i);
+    expect((await stream.status).code).toBe(8); // RESOURCE_EXHAUSTED
+
+    const after = client.openStream();
+    await after.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
+    expectBodyContinues(await after.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
+    await after.close();
+  });
+});

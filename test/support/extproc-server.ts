@@ -1,0 +1,109 @@
+// Starts the real ext_proc server in-process on an ephemeral port, with a
+// policy built from a configuration and a logger whose lines are collected, so
+// tests can read what the processor logged (and prove no secret is in it).
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { LevelWithSilent } from 'pino';
+import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
+import { startExtProcServer } from '../../processor/extproc/server.ts';
+import { createLogger } from '../../processor/log.ts';
+import type { Policy } from '../../processor/policy/request-policy.ts';
+import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+
+/** Builds a configuration or throws with every problem listed. */
+export function buildTestConfig(raw: unknown, env: Environment): LoadedConfig {
+  const loaded = buildConfig(raw, env);
+  if (!loaded.ok) throw new Error(`invalid test configuration:\n${loaded.problems.join('\n')}`);
+  return loaded.config;
+}
+
+export interface TestProcessorOptions {
+  readonly config: LoadedConfig;
+  /** Replaces `() => config.policy`, e.g. to inject a failing policy. */
+  readonly policy?: () => Policy;
+  readonly logLevel?: LevelWithSilent;
+}
+
+export interface TestProcessor {
+  /** host:port for a client. */
+  readonly address: string;
+  /** Every log line so far, raw, as the processor wrote it. */
+  readonly logLines: () => readonly string[];
+  /** Every log line so far, parsed. */
+  readonly logRecords: () => ReadonlyArray<Record<string, unknown>>;
+  readonly stop: () => Promise<void>;
+}
+
+export async function startTestProcessor(options: TestProcessorOptions): Promise<TestProcessor> {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      for (const line of text.split('\n')) if (line !== '') lines.push(line);
+      callback();
+    },
+  });
+  const log = createLogger(options.logLevel ?? 'trace', sink);
+  const { config } = options;
+  const { server, port } = await startExtProcServer({
+    address: '127.0.0.1:0',
+    maxRequestBodyBytes: config.settings.limits.max_request_body_bytes,
+    policy: options.policy ?? (() => config.policy),
+    log,
+  });
+  return {
+    address: `127.0.0.1:${port}`,
+    logLines: () => [...lines],
+    logRecords: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        // Graceful first; a stream a test left open must not hang the run.
+        const force = setTimeout(() => server.forceShutdown(), 2_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** Secrets and a configuration with two workspaces: a full token and a token scoped to one model. */
+export interface GatewayFixture {
+  /** The default workspace's token (from GATEWAY_TOKEN), allowed every Anthropic model. */
+  readonly token: string;
+  /** The default workspace's upstream key (from ANTHROPIC_API_KEY). */
+  readonly upstreamKey: string;
+  /** A team-b token, stored as its SHA-256, allowed only `scopedModel`. */
+  readonly scopedToken: string;
+  readonly scopedUpstreamKey: string;
+  readonly scopedModel: string;
+  readonly config: LoadedConfig;
+}
+
+export function gatewayFixture(): GatewayFixture {
+  const token = mintToken();
+  const scopedToken = mintToken();
+  const upstreamKey = `sk-ant-api03-default-${randomBytes(24).toString('base64url')}`;
+  const scopedUpstreamKey = `sk-ant-api03-team-b-${randomBytes(24).toString('base64url')}`;
+  const scopedModel = 'claude-haiku-4-5';
+  const config = buildTestConfig(
+    {
+      log: { level: 'trace' },
+      workspaces: [
+        { id: 'default', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } },
+        { id: 'team-b', upstream_api_key: { env: 'TEAM_B_API_KEY' } },
+      ],
+      tokens: [
+        { id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' },
+        {
+          id: 'team-b-haiku',
+          workspace: 'team-b',
+          sha256: hashToken(scopedToken).toString('hex'),
+          models: [scopedModel],
+        },
+      ],
+    },
+    { GATEWAY_TOKEN: token, ANTHROPIC_API_KEY: upstreamKey, TEAM_B_API_KEY: scopedUpstreamKey },
+  );
+  return { token, upstreamKey, scopedToken, scopedUpstreamKey, scopedModel, config };
+}

@@ -1,0 +1,222 @@
+// A fake Anthropic API for the end-to-end tests (a fixture, never product
+// code). It records exactly what reached it (method, path, raw headers, body
+// hash) and answers like the real API: JSON messages, paced or gated SSE,
+// count_tokens, and errors with request-id and retry-after. Tests steer it by
+// queueing a responder before they send a request.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Header names lower-cased, in arrival order, repeats kept. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Buffer;
+  readonly sha256: string;
+}
+
+export type Responder = (request: ReceivedRequest, res: ServerResponse) => void | Promise<void>;
+
+export interface FakeUpstream {
+  readonly url: string;
+  readonly received: ReceivedRequest[];
+  /** Answer the next request with `responder` (first in, first out); otherwise the default. */
+  queue(responder: Responder): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export const UPSTREAM_REQUEST_ID = 'req_fake_upstream_0001';
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function startFakeUpstream(): Promise<FakeUpstream> {
+  const received: ReceivedRequest[] = [];
+  const queued: Responder[] = [];
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const headers: Array<readonly [string, string]> = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        headers.push([(req.rawHeaders[i] ?? '').toLowerCase(), req.rawHeaders[i + 1] ?? '']);
+      }
+      const request: ReceivedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers,
+        body,
+        sha256: sha256(body),
+      };
+      received.push(request);
+      const responder = queued.shift() ?? defaultResponder;
+      void Promise.resolve(responder(request, res)).catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    queue: (responder) => {
+      queued.push(responder);
+    },
+    reset: () => {
+      received.length = 0;
+      queued.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function modelOf(request: ReceivedRequest): string {
+  try {
+    const parsed = JSON.parse(request.body.toString()) as { model?: unknown };
+    return typeof parsed.model === 'string' ? parsed.model : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
+export function messageBody(
+  model: string,
+  text: string,
+  usage: Usage = { input_tokens: 12, output_tokens: 7 },
+) {
+  return {
+    id: 'msg_fake_0001',
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage,
+  };
+}
+
+export const defaultResponder: Responder = (request, res) => {
+  if (request.url.startsWith('/v1/messages/count_tokens')) {
+    json(res, 200, { input_tokens: 42 });
+    return;
+  }
+  json(res, 200, messageBody(modelOf(request), 'Hello from the fake upstream.'));
+};
+
+export function json(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(payload.length),
+    'request-id': UPSTREAM_REQUEST_ID,
+    ...headers,
+  });
+  res.end(payload);
+}
+
+export function errorResponder(
+  status: number,
+  type: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  return ((_request, res) =>
+    json(res, status, { type: 'error', error: { type, message } }, headers)) satisfies Responder;
+}
+
+export interface SseEvent {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** The event sequence of a streamed text message, as the real API sends it. */
+export function textStreamEvents(
+  model: string,
+  pieces: readonly string[],
+  usage: Usage = { input_tokens: 12, output_tokens: 7 },
+): SseEvent[] {
+  return [
+    {
+      event: 'message_start',
+      data: {
+        type: 'message_start',
+        message: {
+          ...messageBody(model, '', { ...usage, output_tokens: 1 }),
+          content: [],
+          stop_reason: null,
+        },
+      },
+    },
+    {
+      event: 'content_block_start',
+      data: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    },
+    { event: 'ping', data: { type: 'ping' } },
+    ...pieces.map((text) => ({
+      event: 'content_block_delta',
+      data: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } },
+    })),
+    { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
+    {
+      event: 'message_delta',
+      data: {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: usage.output_tokens },
+      },
+    },
+    { event: 'message_stop', data: { type: 'message_stop' } },
+  ];
+}
+
+export function encodeSse(event: SseEvent): string {
+  return `event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+/**
+ * Streams `events`; before sending event i (i >= 1), awaits `gate(i)`. A test
+ * can hold the stream open until the client has seen earlier events, which
+ * proves event-by-event delivery without measuring time.
+ */
+export function sseResponder(
+  events: readonly SseEvent[],
+  gate: (index: number) => Promise<void> = async () => {},
+): Responder {
+  return async (_request, res) => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'request-id': UPSTREAM_REQUEST_ID,
+    });
+    for (let i = 0; i < events.length; i += 1) {
+      if (i > 0) await gate(i);
+      res.write(encodeSse(events[i] as SseEvent));
+    }
+    res.end();
+  };
+}
+
+/** Streams with a fixed pause between events (the paced mock of the guide). */
+export function pacedSseResponder(events: readonly SseEvent[], intervalMs: number): Responder {
+  return sseResponder(events, () => new Promise((resolve) => setTimeout(resolve, intervalMs)));
+}

@@ -1,0 +1,105 @@
+// The whole gateway for an end-to-end test: the real Envoy binary and the
+// processor as a child process, started by the same code as `npm start`,
+// pointed at a fake Anthropic upstream. Ports are chosen by the OS.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
+import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
+import { loadConfig } from '../../processor/config/load.ts';
+import { BASE_PATH } from '../../processor/policy/routes.ts';
+import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+
+export const GATEWAY_TOKEN = 'agw_e2e_gateway_token_0123456789abcdefghijklmnop';
+export const UPSTREAM_KEY = 'sk-ant-e2e-upstream-key-0123456789';
+
+export interface StackOptions {
+  /** Extra configuration file content (merged over the defaults). */
+  readonly config?: Record<string, unknown>;
+  /** Extra environment for the processor (secrets referenced by `config`). */
+  readonly env?: Record<string, string>;
+  /** Point the gateway at this URL instead of a fresh fake upstream. */
+  readonly upstreamUrl?: string;
+}
+
+export interface GatewayStack {
+  /** The base URL a client is given: http://127.0.0.1:<port>/ai-gateway/anthropic */
+  readonly baseUrl: string;
+  readonly origin: string;
+  readonly upstream: FakeUpstream;
+  readonly envoy: RunningEnvoy;
+  processor: RunningProcessor;
+  /** Every log line the processor wrote. */
+  readonly processorLog: string[];
+  stopProcessor(): Promise<void>;
+  /** Starts the processor again on the same address. */
+  startProcessor(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<GatewayStack> {
+  const upstream = await startFakeUpstream();
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
+  const configPath = join(dir, 'gateway.json');
+  writeFileSync(configPath, JSON.stringify(options.config ?? {}));
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ANTHROPIC_API_KEY: UPSTREAM_KEY,
+    GATEWAY_TOKEN,
+    GATEWAY_CONFIG: configPath,
+    GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
+    GATEWAY_PORT: '0',
+    GATEWAY_ADMIN_PORT: '0',
+    ANTHROPIC_UPSTREAM_URL: options.upstreamUrl ?? upstream.url,
+    LOG_LEVEL: 'debug',
+    ...options.env,
+  };
+  const loaded = loadConfig(env);
+  if (!loaded.ok) throw new Error(`test configuration is invalid: ${loaded.problems.join('; ')}`);
+  const processorLog: string[] = [];
+  const launchProcessor = (address: string) =>
+    startProcessor({
+      env: { ...env, GATEWAY_PROCESSOR_ADDRESS: address },
+      onLogLine: (line) => processorLog.push(line),
+    });
+
+  let processor = await launchProcessor('127.0.0.1:0');
+  const { settings } = loaded.config;
+  const envoy = await startEnvoy({
+    bootstrap: renderBootstrap({
+      ...settings,
+      listen: { address: '127.0.0.1', port: 0 },
+      admin: { address: '127.0.0.1', port: 0 },
+      processor: { ...settings.processor, address: processor.address },
+    }),
+    stdio: 'ignore',
+  });
+  const origin = `http://127.0.0.1:${envoy.port}`;
+  const stack: GatewayStack = {
+    baseUrl: `${origin}${BASE_PATH}`,
+    origin,
+    upstream,
+    envoy,
+    get processor() {
+      return processor;
+    },
+    processorLog,
+    stopProcessor: async () => {
+      await processor.stop();
+    },
+    startProcessor: async () => {
+      processor = await launchProcessor(processor.address);
+    },
+    stop: async () => {
+      await Promise.all([envoy.stop(), processor.stop(), upstream.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** The seed's request body. */
+export function seedRequest(model = 'claude-sonnet-4-6', extra: Record<string, unknown> = {}) {
+  return { model, max_tokens: 1024, messages: [{ role: 'user', content: 'What is Neon?' }], ...extra };
+}

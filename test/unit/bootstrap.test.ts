@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { buildConfig, type Environment, type Settings } from '../../processor/config/load.ts';
+
+const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
+
+function settings(raw: Record<string, unknown> = {}, env: Environment = {}): Settings {
+  const result = buildConfig(raw, { ...ENV, ...env });
+  if (!result.ok) throw new Error(result.problems.join('; '));
+  return result.config.settings;
+}
+
+type Path = ReadonlyArray<string | number>;
+
+/** The value at `path`, or a thrown error naming the missing step. */
+function at(value: unknown, path: Path): unknown {
+  let current = value;
+  for (const step of path) {
+    if (current === null || typeof current !== 'object' || !(step in current)) {
+      throw new Error(`no ${String(step)} in ${JSON.stringify(path)}`);
+    }
+    current = Reflect.get(current, step);
+  }
+  return current;
+}
+
+function list(value: unknown, path: Path): unknown[] {
+  const found = at(value, path);
+  if (!Array.isArray(found)) throw new Error(`${JSON.stringify(path)} is not a list`);
+  return found;
+}
+
+function named(items: unknown[], name: string): unknown {
+  const item = items.find((candidate) => at(candidate, ['name']) === name);
+  if (item === undefined) throw new Error(`nothing named ${name}`);
+  return item;
+}
+
+const HCM = ['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config'];
+const httpFilters = (bootstrap: unknown): unknown[] => list(bootstrap, [...HCM, 'http_filters']);
+const routes = (bootstrap: unknown): unknown[] =>
+  list(bootstrap, [...HCM, 'route_config', 'virtual_hosts', 0, 'routes']);
+const extProc = (bootstrap: unknown): unknown =>
+  at(named(httpFilters(bootstrap), 'envoy.filters.http.ext_proc'), ['typed_config']);
+const cluster = (bootstrap: unknown, name: string): unknown =>
+  named(list(bootstrap, ['static_resources', 'clusters']), name);
+
+describe('renderBootstrap: ext_proc', () => {
+  const bootstrap = renderBootstrap(settings());
+
+  it('fails closed', () => {
+    expect(at(extProc(bootstrap), ['failure_mode_allow'])).toBe(false);
+  });
+
+  it('sends request headers, buffers the request body and skips the response', () => {
+    expect(at(extProc(bootstrap), ['processing_mode'])).toMatchObject({
+      request_header_mode: 'SEND',
+      request_body_mode: 'BUFFERED',
+      response_header_mode: 'SKIP',
+      response_body_mode: 'NONE',
+      response_trailer_mode: 'SKIP',
+    });
+  });
+
+  it('talks to the processor cluster, with the configured message timeout', () => {
+    expect(at(extProc(bootstrap), ['grpc_service', 'envoy_grpc', 'cluster_name'])).toBe('ext_proc_processor');
+    expect(at(extProc(bootstrap), ['message_timeout'])).toBe('5s');
+    expect(
+      at(extProc(renderBootstrap(settings({ processor: { message_timeout_ms: 1500 } }))), [
+        'message_timeout',
+      ]),
+    ).toBe('1.5s');
+  });
+
+  it('runs ext_proc before the router, which suppresses x-envoy-* headers', () => {
+    const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
+    expect(names.indexOf('envoy.filters.http.ext_proc')).toBeGreaterThanOrEqual(0);
+    expect(names.at(-1)).toBe('envoy.filters.http.router');
+    expect(
+      at(named(httpFilters(bootstrap), 'envoy.filters.http.router'), [
+        'typed_config',
+        'suppress_envoy_headers',
+      ]),
+    ).toBe(true);
+  });
+});
+
+describe('renderBootstrap: routes', () => {
+  it('routes the two gateway paths upstream, rewritten, with the body buffer limit', () => {
+    const limit = 5 * 1024 * 1024;
+    const bootstrap = renderBootstrap(settings({ limits: { max_request_body_bytes: limit } }));
+    const [messages, countTokens] = routes(bootstrap);
+    expect(at(messages, ['match', 'path'])).toBe('/ai-gateway/anthropic/v1/messages');
+    expect(at(messages, ['route', 'prefix_rewrite'])).toBe('/v1/messages');
+    expect(at(messages, ['route', 'cluster'])).toBe('anthropic_upstream');
+    expect(at(messages, ['route', 'host_rewrite_literal'])).toBe('api.anthropic.com');
+    expect(at(messages, ['request_body_buffer_limit'])).toBe(limit);
+    expect(at(countTokens, ['match', 'path'])).toBe('/ai-gateway/anthropic/v1/messages/count_tokens');
+    expect(at(countTokens, ['route', 'prefix_rewrite'])).toBe('/v1/messages/count_tokens');
+    expect(at(countTokens, ['request_body_buffer_limit'])).toBe(limit);
+  });
+
+  it('uses the 32 MiB default limit', () => {
+    for (const route of routes(renderBootstrap(settings())).slice(0, 2)) {
+      expect(at(route, ['request_body_buffer_limit'])).toBe(32 * 1024 * 1024);
+    }
+  });
+
+  it('answers everything else with an Anthropic-shaped 404', () => {
+    const all = routes(renderBootstrap(settings()));
+    const last = all.at(-1);
+    expect(at(last, ['match'])).toEqual({ prefix: '/' });
+    expect(at(last, ['direct_response', 'status'])).toBe(404);
+    const body = at(last, ['direct_response', 'body', 'inline_string']);
+    expect(typeof body).toBe('string');
+    const parsed: unknown = JSON.parse(String(body));
+    expect(parsed).toEqual({
+      type: 'error',
+      error: { type: 'not_found_error', message: expect.any(String) },
+    });
+    // Only the gateway routes and the catch-all.
+    expect(all).toHaveLength(3);
+  });
+
+  it('rewrites Envoy’s own error replies to Anthropic’s shape', () => {
+    const mappers = list(renderBootstrap(settings()), [...HCM, 'local_reply_config', 'mappers']);
+    expect(mappers.length).toBeGreaterThan(0);
+    for (const mapper of mappers) {
+      const body = at(mapper, ['body_format_override', 'json_format']);
+      expect(body).toMatchObject({
+        type: 'error',
+        error: { type: expect.any(String), message: expect.any(String) },
+      });
+    }
+    const tooLarge = mappers.find((mapper) => at(mapper, ['status_code']) === 413);
+    expect(at(tooLarge, ['body_format_override', 'json_format', 'error'])).toEqual({
+      type: 'request_too_large',
+      message: "request body is larger than the gateway's limit of 32 MiB",
+    });
+  });
+});
+
+describe('renderBootstrap: clusters', () => {
+  it('connects to an https upstream over TLS with SNI and certificate checks', () => {
+    const upstream = cluster(renderBootstrap(settings()), 'anthropic_upstream');
+    expect(at(upstream, ['type'])).toBe('LOGICAL_DNS');
+    expect(
+      at(upstream, [
+        'load_assignment',
+        'endpoints',
+        0,
+        'lb_endpoints',
+        0,
+        'endpoint',
+        'address',
+        'socket_address',
+      ]),
+    ).toEqual({
+      address: 'api.anthropic.com',
+      port_value: 443,
+    });
+    const tls = at(upstream, ['transport_socket', 'typed_config']);
+    expect(at(tls, ['sni'])).toBe('api.anthropic.com');
+    expect(at(tls, ['common_tls_context', 'validation_context', 'match_typed_subject_alt_names'])).toEqual([
+      { san_type: 'DNS', matcher: { exact: 'api.anthropic.com' } },
+    ]);
+  });
+
+  it('uses the port and host of a custom https upstream', () => {
+    const bootstrap = renderBootstrap(
+      settings({}, { ANTHROPIC_UPSTREAM_URL: 'https://llm.example.com:8443' }),
+    );
+    const upstream = cluster(bootstrap, 'anthropic_upstream');
+    expect(at(upstream, ['transport_socket', 'typed_config', 'sni'])).toBe('llm.example.com');
+    expect(
+      at(upstream, [
+        'load_assignment',
+        'endpoints',
+        0,
+        'lb_endpoints',
+        0,
+        'endpoint',
+        'address',
+        'socket_address',
+        'port_value',
+      ]),
+    ).toBe(8443);
+    expect(at(routes(bootstrap)[0], ['route', 'host_rewrite_literal'])).toBe('llm.example.com:8443');
+  });
+
+  it('connects to an http upstream without TLS', () => {
+    const bootstrap = renderBootstrap(settings({}, { ANTHROPIC_UPSTREAM_URL: 'http://127.0.0.1:8081' }));
+    const upstream = cluster(bootstrap, 'anthropic_upstream');
+    expect(() => at(upstream, ['transport_socket'])).toThrow();
+    expect(at(upstream, ['type'])).toBe('STATIC');
+    expect(
+      at(upstream, [
+        'load_assignment',
+        'endpoints',
+        0,
+        'lb_endpoints',
+        0,
+        'endpoint',
+        'address',
+        'socket_address',
+      ]),
+    ).toEqual({
+      address: '127.0.0.1',
+      port_value: 8081,
+    });
+    expect(JSON.stringify(upstream)).not.toContain('tls');
+  });
+
+  it('reaches the processor over TCP or a unix socket', () => {
+    const address = (bootstrap: unknown): unknown =>
+      at(cluster(bootstrap, 'ext_proc_processor'), [
+        'load_assignment',
+        'endpoints',
+        0,
+        'lb_endpoints',
+        0,
+        'endpoint',
+        'address',
+      ]);
+    expect(address(renderBootstrap(settings()))).toEqual({
+      socket_address: { address: '127.0.0.1', port_value: 50051 },
+    });
+    expect(
+      address(renderBootstrap(settings({ processor: { address: 'unix:/run/gateway/processor.sock' } }))),
+    ).toEqual({
+      pipe: { path: '/run/gateway/processor.sock' },
+    });
+    expect(address(renderBootstrap(settings({ processor: { address: '[::1]:6000' } })))).toEqual({
+      socket_address: { address: '::1', port_value: 6000 },
+    });
+  });
+
+  it('speaks HTTP/2 to the processor', () => {
+    const processor = cluster(renderBootstrap(settings()), 'ext_proc_processor');
+    expect(
+      at(processor, [
+        'typed_extension_protocol_options',
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        'explicit_http_config',
+        'http2_protocol_options',
+      ]),
+    ).toEqual({});
+  });
+
+  it('listens and serves admin where configured', () => {
+    const bootstrap = renderBootstrap(settings({}, { GATEWAY_PORT: '18080', GATEWAY_ADMIN_PORT: '19901' }));
+    expect(at(bootstrap, ['static_resources', 'listeners', 0, 'address', 'socket_address'])).toEqual({
+      address: '0.0.0.0',
+      port_value: 18080,
+    });
+    expect(at(bootstrap, ['admin', 'address', 'socket_address'])).toEqual({
+      address: '127.0.0.1',
+      port_value: 19901,
+    });
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { checkModel, indexCatalog, MODEL_NOT_ON_ENDPOINT } from '../../processor/policy/catalog.ts';
+
+const SEED_MODELS = [
+  'claude-opus-4-8',
+  'claude-opus-4-7',
+  'claude-opus-4-6',
+  'claude-opus-4-5',
+  'claude-sonnet-4-6',
+  'claude-haiku-4-5',
+];
+
+describe('DEFAULT_CATALOG', () => {
+  it('holds the six seed models as provider anthropic, and no other Anthropic model', () => {
+    const anthropic = DEFAULT_CATALOG.filter((model) => model.provider === 'anthropic').map(
+      (model) => model.id,
+    );
+    expect(anthropic.sort()).toEqual([...SEED_MODELS].sort());
+  });
+
+  it('serves every seed model', () => {
+    const catalog = indexCatalog(DEFAULT_CATALOG);
+    for (const model of SEED_MODELS) expect(checkModel(catalog, model, undefined), model).toBeUndefined();
+  });
+
+  it('has unique ids and a display name for each model', () => {
+    const ids = DEFAULT_CATALOG.map((model) => model.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const model of DEFAULT_CATALOG) expect(model.display_name.length, model.id).toBeGreaterThan(0);
+  });
+
+  it('knows well-known models of other providers, so they are refused as not on this endpoint', () => {
+    const catalog = indexCatalog(DEFAULT_CATALOG);
+    expect(checkModel(catalog, 'gpt-4o', undefined)).toBe(MODEL_NOT_ON_ENDPOINT);
+    expect(checkModel(catalog, 'gemini-2.5-pro', undefined)).toBe(MODEL_NOT_ON_ENDPOINT);
+  });
+});

@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { indexCatalog } from '../../processor/policy/catalog.ts';
+import type { HeaderList } from '../../processor/policy/headers.ts';
+import {
+  decideOnBody,
+  decideOnHeaders,
+  type ForwardDecision,
+  type HeadersDecision,
+  type Policy,
+  type Workspace,
+} from '../../processor/policy/request-policy.ts';
+import { hashToken, indexTokens } from '../../processor/policy/tokens.ts';
+
+const ALICE = 'agw_alice_token';
+const SCOPED = 'agw_scoped_token';
+const ORPHAN = 'agw_orphan_token';
+const KEYLESS = 'agw_keyless_token';
+const MESSAGES = '/ai-gateway/anthropic/v1/messages';
+
+const workspaces = new Map<string, Workspace>([
+  ['team-a', { id: 'team-a', upstreamApiKey: 'sk-ant-team-a' }],
+  ['team-b', { id: 'team-b', upstreamApiKey: 'sk-ant-team-b' }],
+  ['keyless', { id: 'keyless', upstreamApiKey: undefined }],
+]);
+
+const policy: Policy = {
+  catalog: indexCatalog([
+    { id: 'claude-sonnet-4-6', provider: 'anthropic', display_name: 'Claude Sonnet 4.6' },
+    { id: 'claude-haiku-4-5', provider: 'anthropic', display_name: 'Claude Haiku 4.5' },
+    { id: 'gpt-5', provider: 'openai', display_name: 'GPT-5' },
+  ]),
+  tokens: indexTokens([
+    { id: 'alice', workspace: 'team-a', models: undefined, sha256: hashToken(ALICE) },
+    { id: 'scoped', workspace: 'team-b', models: new Set(['claude-haiku-4-5']), sha256: hashToken(SCOPED) },
+    { id: 'orphan', workspace: 'gone', models: undefined, sha256: hashToken(ORPHAN) },
+    { id: 'keyless', workspace: 'keyless', models: undefined, sha256: hashToken(KEYLESS) },
+  ]),
+  workspaces,
+};
+
+function request(
+  options: { method?: string; path?: string; token?: string | undefined; bearer?: string } = {},
+  ...extra: Array<readonly [string, string]>
+): HeaderList {
+  const headers: Array<readonly [string, string]> = [
+    [':method', options.method ?? 'POST'],
+    [':path', options.path ?? MESSAGES],
+    [':authority', 'gateway.example'],
+    [':scheme', 'https'],
+    ['content-type', 'application/json'],
+    ['anthropic-version', '2023-06-01'],
+  ];
+  const token = 'token' in options ? options.token : ALICE;
+  if (token !== undefined) headers.push(['x-api-key', token]);
+  if (options.bearer !== undefined) headers.push(['authorization', `Bearer ${options.bearer}`]);
+  return [...headers, ...extra];
+}
+
+function forwarded(decision: HeadersDecision): ForwardDecision {
+  if (decision.action !== 'forward') throw new Error(`expected forward, got ${decision.error.reason}`);
+  return decision;
+}
+
+const statusOf = (decision: HeadersDecision): number =>
+  decision.action === 'reject' ? decision.error.status : 200;
+
+describe('decideOnHeaders', () => {
+  it('checks the route before the credential', () => {
+    const unknown = decideOnHeaders(policy, request({ path: '/v1/messages', token: undefined }), false);
+    expect(statusOf(unknown)).toBe(404);
+    const wrongMethod = decideOnHeaders(policy, request({ method: 'GET', token: 'bad' }), true);
+    expect(statusOf(wrongMethod)).toBe(405);
+    expect(wrongMethod.action === 'reject' ? wrongMethod.error.headers : undefined).toEqual({
+      allow: 'POST',
+    });
+  });
+
+  it('answers 401 without a token, with a wrong token, or with conflicting tokens', () => {
+    for (const headers of [
+      request({ token: undefined }),
+      request({ token: 'agw_wrong' }),
+      request({ token: ALICE, bearer: SCOPED }),
+      request({ token: undefined }, ['authorization', `Basic ${ALICE}`]),
+    ]) {
+      const decision = decideOnHeaders(policy, headers, false);
+      expect(decision.action).toBe('reject');
+      if (decision.action === 'reject') {
+        expect(decision.error.status).toBe(401);
+        expect(decision.error.type).toBe('authentication_error');
+      }
+    }
+  });
+
+  it('checks the credential before the content encoding', () => {
+    const decision = decideOnHeaders(
+      policy,
+      request({ token: undefined }, ['content-encoding', 'gzip']),
+      false,
+    );
+    expect(statusOf(decision)).toBe(401);
+  });
+
+  it('answers 415 for a compressed body', () => {
+    for (const encoding of ['gzip', 'br', 'deflate', 'zstd', 'gzip, identity', 'GZIP']) {
+      const decision = decideOnHeaders(policy, request({}, ['content-encoding', encoding]), false);
+      expect(decision.action, encoding).toBe('reject');
+      if (decision.action === 'reject') {
+        expect(decision.error.status).toBe(415);
+        expect(decision.error.type).toBe('invalid_request_error');
+        expect(decision.error.message).toContain(JSON.stringify(encoding));
+      }
+    }
+  });
+
+  it('accepts content-encoding identity', () => {
+    expect(decideOnHeaders(policy, request({}, ['content-encoding', 'identity']), false).action).toBe(
+      'forward',
+    );
+    expect(decideOnHeaders(policy, request({}, ['content-encoding', ' Identity ']), false).action).toBe(
+      'forward',
+    );
+  });
+
+  it('answers 400 for a request with no body (end of stream with the headers)', () => {
+    const decision = decideOnHeaders(policy, request(), true);
+    expect(decision.action).toBe('reject');
+    if (decision.action === 'reject') {
+      expect(decision.error.status).toBe(400);
+      expect(decision.error.type).toBe('invalid_request_error');
+      expect(decision.error.message).toContain('request body is empty');
+    }
+  });
+
+  it('answers 500 when a token names a workspace that does not exist', () => {
+    const decision = decideOnHeaders(policy, request({ token: ORPHAN }), false);
+    expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
+      status: 500,
+      type: 'api_error',
+    });
+  });
+
+  it('answers 503 api_error when the workspace has no upstream key, after checking the credential', () => {
+    const decision = decideOnHeaders(policy, request({ token: KEYLESS }), false);
+    expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
+      status: 503,
+      type: 'api_error',
+    });
+    expect(statusOf(decideOnHeaders(policy, request({ token: 'agw_wrong' }), false))).toBe(401);
+  });
+
+  it('forwards with the route, grant, workspace and the headers to remove', () => {
+    const decision = forwarded(
+      decideOnHeaders(
+        policy,
+        request(
+          { bearer: ALICE, path: `${MESSAGES}?beta=true` },
+          ['cookie', 'c=1'],
+          ['x-forwarded-for', '1.2.3.4'],
+          ['x-stainless-os', 'Linux'],
+        ),
+        false,
+      ),
+    );
+    expect(decision.route).toBe('messages');
+    expect(decision.grant.id).toBe('alice');
+    expect(decision.grant.models).toBeUndefined();
+    expect(decision.workspace).toEqual({ id: 'team-a', upstreamApiKey: 'sk-ant-team-a' });
+    expect(decision.removeHeaders).toEqual(['authorization', 'cookie', 'x-forwarded-for', 'x-stainless-os']);
+  });
+
+  it('forwards count_tokens for a Bearer token, with its own workspace', () => {
+    const decision = forwarded(
+      decideOnHeaders(
+        policy,
+        request({ token: undefined, bearer: SCOPED, path: `${MESSAGES}/count_tokens` }),
+        false,
+      ),
+    );
+    expect(decision.route).toBe('count_tokens');
+    expect(decision.grant.id).toBe('scoped');
+    expect(decision.workspace.upstreamApiKey).toBe('sk-ant-team-b');
+    expect(decision.removeHeaders).toEqual(['authorization']);
+  });
+});
+
+describe('decideOnBody', () => {
+  const alice = forwarded(decideOnHeaders(policy, request(), false));
+  const scoped = forwarded(decideOnHeaders(policy, request({ token: SCOPED }), false));
+  const body = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+  it('lets an Anthropic catalog model through', () => {
+    expect(decideOnBody(policy, alice, body('{"model":"claude-sonnet-4-6","max_tokens":1}'))).toBeUndefined();
+    expect(decideOnBody(policy, scoped, body('{"model":"claude-haiku-4-5"}'))).toBeUndefined();
+  });
+
+  it('answers 400 with a specific message for each scan problem', () => {
+    const cases: Array<[Buffer, string]> = [
+      [body(''), 'empty_body'],
+      [body('  \n'), 'empty_body'],
+      [Buffer.from([0x7b, 0xff, 0x7d]), 'invalid_utf8'],
+      [body('{"model":'), 'invalid_json'],
+      [body('[{"model":"claude-sonnet-4-6"}]'), 'not_an_object'],
+      [body('{"messages":[]}'), 'missing_model'],
+      [body('{"model":42}'), 'model_not_a_string'],
+      [body('{"model":"claude-sonnet-4-6","model":"gpt-5"}'), 'duplicate_model'],
+    ];
+    const messages = new Set<string>();
+    for (const [payload, reason] of cases) {
+      const error = decideOnBody(policy, alice, payload);
+      expect(error?.reason, reason).toBe(reason);
+      expect(error?.status, reason).toBe(400);
+      expect(error?.type, reason).toBe('invalid_request_error');
+      messages.add(error?.message ?? '');
+    }
+    expect(messages.size).toBe(7); // the two empty bodies share one message
+  });
+
+  it('answers 400 unknown model for a model outside the catalog, including the empty string', () => {
+    for (const model of ['claude-sonnet-9', '', 'Claude-Sonnet-4-6']) {
+      const error = decideOnBody(policy, alice, body(JSON.stringify({ model })));
+      expect(error, model).toMatchObject({
+        status: 400,
+        type: 'invalid_request_error',
+        message: 'unknown model',
+      });
+    }
+  });
+
+  it('answers 400 for a model of another provider', () => {
+    expect(decideOnBody(policy, alice, body('{"model":"gpt-5"}'))).toMatchObject({
+      status: 400,
+      message: 'model is not available on this endpoint',
+    });
+  });
+
+  it('answers 403 for a model outside the token scope', () => {
+    expect(decideOnBody(policy, scoped, body('{"model":"claude-sonnet-4-6"}'))).toMatchObject({
+      status: 403,
+      type: 'permission_error',
+    });
+  });
+
+  it('decides on the top-level model only', () => {
+    const nested = '{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"x","model":"gpt-5"}]}';
+    expect(decideOnBody(policy, scoped, body(nested))).toBeUndefined();
+  });
+});

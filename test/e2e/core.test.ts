@@ -227,9 +227,9 @@ describe('rejections (nothing reaches the upstream)', () => {
     await expectAnthropicError(response, 401, 'authentication_error', 'invalid or missing credential');
     expect(status).toBe(401);
     expectNothingUpstream();
-    const decisions = stack.processorLog
-      .map((line) => JSON.parse(line) as { msg?: string; requestId?: string; phase?: string })
-      .filter((entry) => entry.requestId === requestId && entry.msg === 'request rejected');
+    const decisions = await stack.waitForLog(
+      (entry) => entry.requestId === requestId && entry.msg === 'request rejected',
+    );
     expect(decisions.map((entry) => entry.phase)).toEqual(['request_headers']);
   });
 

@@ -14,6 +14,8 @@ import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
 export const GATEWAY_TOKEN = 'agw_e2e_gateway_token_0123456789abcdefghijklmnop';
 export const UPSTREAM_KEY = 'sk-ant-e2e-upstream-key-0123456789';
 
+export type LogEntry = Record<string, unknown>;
+
 export interface StackOptions {
   /** Extra configuration file content (merged over the defaults). */
   readonly config?: Record<string, unknown>;
@@ -32,6 +34,11 @@ export interface GatewayStack {
   processor: RunningProcessor;
   /** Every log line the processor wrote. */
   readonly processorLog: string[];
+  /**
+   * The processor's parsed log entries that match, once at least one has
+   * arrived (lines cross a pipe, so they may trail the HTTP response).
+   */
+  waitForLog(match: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry[]>;
   stopProcessor(): Promise<void>;
   /** Starts the processor again on the same address. */
   startProcessor(): Promise<void>;
@@ -85,6 +92,14 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
       return processor;
     },
     processorLog,
+    waitForLog: async (match, timeoutMs = 5_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = processorLog.map((line) => JSON.parse(line) as LogEntry).filter(match);
+        if (found.length > 0 || Date.now() > deadline) return found;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     stopProcessor: async () => {
       await processor.stop();
     },

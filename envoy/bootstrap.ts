@@ -2,7 +2,8 @@
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
 import type { Settings } from '../processor/config/load.ts';
-import { renderErrorBody } from '../processor/policy/errors.ts';
+import { APPROVAL_KEY, APPROVAL_NAMESPACE } from '../processor/extproc/approval.ts';
+import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 
 type Json = Record<string, unknown>;
@@ -98,76 +99,169 @@ function processorCluster(settings: Settings): Json {
 }
 
 /** Envoy's own error replies, rewritten to Anthropic's error shape. */
-function errorMapper(statuses: readonly number[], status: number, type: string, message: string): Json {
+interface ErrorMapping {
+  /** The statuses Envoy produced that this mapping rewrites. */
+  readonly match: Json;
+  /** The status the client gets; the original one when absent. */
+  readonly status?: number;
+  readonly type: AnthropicErrorType;
+  readonly message: string;
+}
+
+/**
+ * Two mappers per mapping, both leaving the processor's own replies alone.
+ * A request that reached the filter chain has Envoy's request id in filter
+ * state; one refused before it (a malformed request line, headers over the
+ * limit) has none, and gets a fresh unique id, so every error carries one.
+ */
+function errorMappers(mapping: ErrorMapping): Json[] {
   const body = JSON.parse(
-    renderErrorBody({ status, type: type as never, message, reason: '' }).toString(),
+    renderErrorBody({
+      status: mapping.status ?? 0,
+      type: mapping.type,
+      message: mapping.message,
+      reason: '',
+    }).toString(),
   ) as Json;
-  return {
+  const mapper = (idKnown: boolean, requestId: string): Json => ({
     filter: {
       and_filter: {
         filters: [
-          statuses.length === 1
-            ? statusIs(statuses[0] as number)
-            : { or_filter: { filters: statuses.map(statusIs) } },
-          notFromProcessor(),
+          mapping.match,
+          cel(
+            `!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}') && ` +
+              `${idKnown ? '' : '!'}('${REQUEST_ID_STATE}' in filter_state)`,
+          ),
         ],
       },
     },
-    status_code: status,
+    ...(mapping.status === undefined ? {} : { status_code: mapping.status }),
     headers_to_add: [
-      { header: { key: 'request-id', value: REQUEST_ID }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      { header: { key: 'request-id', value: requestId }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
     ],
     body_format_override: { json_format: body },
-  };
+  });
+  return [mapper(true, REQUEST_ID), mapper(false, '%UNIQUE_ID%')];
 }
 
-function statusIs(status: number): Json {
+function statusIs(status: number, op: 'EQ' | 'GE' | 'LE' = 'EQ'): Json {
   return {
     status_code_filter: {
       comparison: {
-        op: 'EQ',
-        value: { default_value: status, runtime_key: `gateway.local_reply.${status}` },
+        op,
+        value: { default_value: status, runtime_key: `gateway.local_reply.${op.toLowerCase()}.${status}` },
       },
     },
   };
 }
 
-/** The processor's replies are already Anthropic-shaped: leave them alone. */
-function notFromProcessor(): Json {
+const statusIn = (...statuses: number[]): Json =>
+  statuses.length === 1
+    ? statusIs(statuses[0] as number)
+    : { or_filter: { filters: statuses.map((s) => statusIs(s)) } };
+
+const statusBetween = (low: number, high: number): Json => ({
+  and_filter: { filters: [statusIs(low, 'GE'), statusIs(high, 'LE')] },
+});
+
+function cel(expression: string): Json {
   return {
     extension_filter: {
       name: 'envoy.access_loggers.extension_filters.cel',
-      typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', {
-        expression: `!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`,
-      }),
+      typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', { expression }),
     },
   };
 }
 
 function localReplyConfig(settings: Settings): Json {
   const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
-  return {
-    mappers: [
-      errorMapper(
-        [413],
-        413,
-        'request_too_large',
-        `request body is larger than the gateway's limit of ${mib} MiB`,
-      ),
-      errorMapper([431], 431, 'request_too_large', 'request headers are too large'),
-      errorMapper([408], 408, 'timeout_error', 'timed out receiving the request'),
-      errorMapper([504], 504, 'timeout_error', 'the upstream did not answer in time'),
-      errorMapper(
-        [502, 503],
-        503,
-        'api_error',
-        'the gateway could not reach a service it depends on; try again',
-      ),
-      errorMapper([500], 500, 'api_error', 'the gateway failed to process the request'),
-      errorMapper([404], 404, 'not_found_error', 'not found'),
-      errorMapper([400], 400, 'invalid_request_error', 'malformed HTTP request'),
-    ],
-  };
+  const mappings: ErrorMapping[] = [
+    {
+      match: statusIn(413),
+      status: 413,
+      type: 'request_too_large',
+      message: `request body is larger than the gateway's limit of ${mib} MiB`,
+    },
+    {
+      match: statusIn(431),
+      status: 431,
+      type: 'request_too_large',
+      message: 'request headers are too large',
+    },
+    { match: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
+    {
+      // The processor did not answer within processor.message_timeout_ms.
+      match: {
+        and_filter: { filters: [statusIn(504), cel("response.code_details.startsWith('ext_proc')")] },
+      },
+      status: 503,
+      type: 'api_error',
+      message: "the gateway's policy processor did not answer in time; try again",
+    },
+    {
+      match: statusIn(504),
+      status: 504,
+      type: 'timeout_error',
+      message: 'the upstream did not answer in time',
+    },
+    {
+      match: statusIn(502, 503),
+      status: 503,
+      type: 'api_error',
+      message: 'the gateway could not reach a service it depends on; try again',
+    },
+    {
+      match: statusIn(500),
+      status: 500,
+      type: 'api_error',
+      message: 'the gateway failed to process the request',
+    },
+    { match: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
+    { match: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
+    {
+      // A transfer-encoding other than chunked: the client's mistake, not worth a retry.
+      match: statusIn(501),
+      status: 400,
+      type: 'invalid_request_error',
+      message: 'unsupported transfer-encoding; send the body with content-length or chunked',
+    },
+    {
+      match: statusIn(426),
+      status: 426,
+      type: 'invalid_request_error',
+      message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
+    },
+    {
+      // The approval check refused a request the processor never approved: the processor failed.
+      match: {
+        and_filter: {
+          filters: [statusIn(403), cel("response.code_details.startsWith('rbac_access_denied')")],
+        },
+      },
+      status: 500,
+      type: 'api_error',
+      message: 'the gateway failed to process the request',
+    },
+    {
+      // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.
+      match: statusIn(403),
+      status: 403,
+      type: 'permission_error',
+      message: 'this request is not allowed by the gateway (protocol upgrades are not supported)',
+    },
+    // Anything else Envoy itself answers keeps its status and gets the shape.
+    {
+      match: statusBetween(400, 499),
+      type: 'invalid_request_error',
+      message: 'the gateway refused the request',
+    },
+    {
+      match: statusBetween(500, 599),
+      type: 'api_error',
+      message: 'the gateway failed to process the request',
+    },
+  ];
+  return { mappers: mappings.flatMap(errorMappers) };
 }
 
 function gatewayRoute(path: string, upstreamPath: string, settings: Settings, upstreamHost: string): Json {
@@ -182,6 +276,38 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
     // ext_proc buffers the whole body to check the model: raise the buffer
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
     request_body_buffer_limit: settings.limits.max_request_body_bytes,
+  };
+}
+
+/**
+ * Lets a request on only if the processor approved it after checking its body
+ * (processor/extproc/approval.ts). ext_proc lets a processor close its stream
+ * at any time, and Envoy then goes on as if allowed: without this filter, a
+ * processor that ended a stream early would let the request through unchecked.
+ * A refusal here is Envoy's 403, rendered as a 500 api_error below.
+ */
+function approvalCheck(): Json {
+  return {
+    name: 'envoy.filters.http.rbac',
+    typed_config: typed('envoy.extensions.filters.http.rbac.v3.RBAC', {
+      rules: {
+        action: 'ALLOW',
+        policies: {
+          'approved-by-processor': {
+            permissions: [{ any: true }],
+            principals: [
+              {
+                metadata: {
+                  filter: APPROVAL_NAMESPACE,
+                  path: [{ key: APPROVAL_KEY }],
+                  value: { bool_match: true },
+                },
+              },
+            ],
+          },
+        },
+      },
+    }),
   };
 }
 
@@ -285,8 +411,11 @@ export function renderBootstrap(settings: Settings): Json {
                             // The processor removes client-sent x-envoy-* headers; a
                             // mutation Envoy refuses is an error, not a silent pass.
                             mutation_rules: { allow_envoy: true, disallow_is_error: true },
+                            // The one namespace the processor may write: its approval.
+                            metadata_options: { receiving_namespaces: { untyped: [APPROVAL_NAMESPACE] } },
                           }),
                         },
+                        approvalCheck(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {

@@ -1,5 +1,6 @@
 // Assertions on ext_proc responses, shared by the integration tests.
 import { expect } from 'vitest';
+import { APPROVAL_KEY, APPROVAL_NAMESPACE } from '../../processor/extproc/approval.ts';
 import {
   immediateBody,
   immediateStatus,
@@ -46,6 +47,7 @@ export function expectGatewayError(
     expect(option.header?.value ?? '').toBe('');
   }
 
+  expectNoApproval(response);
   const details = response.immediate_response?.details ?? '';
   expect(details.startsWith('anthropic_gateway_')).toBe(true);
   if (expected.reason !== undefined) expect(details).toBe(`anthropic_gateway_${expected.reason}`);
@@ -66,11 +68,12 @@ export function expectForwardedHeaders(
   expect(setHeaderEntries(mutation?.set_headers)).toEqual([['x-api-key', upstreamKey, OVERWRITE]]);
   expect(mutation?.set_headers?.[0]?.header?.value ?? '').toBe('');
   // The body is forwarded as is and the route is not recomputed.
+  expectNoApproval(response);
   expect(common?.body_mutation).toBeUndefined();
   expect(common?.clear_route_cache ?? false).toBe(false);
 }
 
-/** The request_body phase goes on unchanged. */
+/** The request_body phase goes on unchanged, with the processor's approval mark for Envoy. */
 export function expectBodyContinues(response: ProcessingResponse__Output): void {
   expect(response.response).toBe('request_body');
   const common = response.request_body?.response;
@@ -78,4 +81,17 @@ export function expectBodyContinues(response: ProcessingResponse__Output): void 
   expect(common?.body_mutation).toBeUndefined();
   expect(common?.header_mutation?.remove_headers ?? []).toEqual([]);
   expect(common?.header_mutation?.set_headers ?? []).toEqual([]);
+  expect(response.dynamic_metadata).toEqual({
+    fields: {
+      [APPROVAL_NAMESPACE]: {
+        kind: 'structValue',
+        structValue: { fields: { [APPROVAL_KEY]: { kind: 'boolValue', boolValue: true } } },
+      },
+    },
+  });
+}
+
+/** A response that is not an approval: no approval mark at all (the headers phase, a rejection). */
+export function expectNoApproval(response: ProcessingResponse__Output): void {
+  expect(response.dynamic_metadata ?? undefined).toBeUndefined();
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { buildConfig, type Environment, type Settings } from '../../processor/config/load.ts';
+import { APPROVAL_KEY, APPROVAL_NAMESPACE } from '../../processor/extproc/approval.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
 
@@ -85,6 +86,40 @@ describe('renderBootstrap: ext_proc', () => {
   });
 });
 
+describe('renderBootstrap: the approval check', () => {
+  const bootstrap = renderBootstrap(settings());
+
+  it('lets a request reach the router only with the processor’s approval mark', () => {
+    const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
+    const rbac = names.indexOf('envoy.filters.http.rbac');
+    expect(rbac).toBeGreaterThan(names.indexOf('envoy.filters.http.ext_proc'));
+    expect(rbac).toBe(names.length - 2);
+    const rules = at(named(httpFilters(bootstrap), 'envoy.filters.http.rbac'), ['typed_config', 'rules']);
+    expect(at(rules, ['action'])).toBe('ALLOW');
+    const policies = Object.values(at(rules, ['policies']) as Record<string, unknown>);
+    expect(policies).toEqual([
+      {
+        permissions: [{ any: true }],
+        principals: [
+          {
+            metadata: {
+              filter: APPROVAL_NAMESPACE,
+              path: [{ key: APPROVAL_KEY }],
+              value: { bool_match: true },
+            },
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('accepts dynamic metadata from the processor in the approval namespace only', () => {
+    expect(at(extProc(bootstrap), ['metadata_options'])).toEqual({
+      receiving_namespaces: { untyped: [APPROVAL_NAMESPACE] },
+    });
+  });
+});
+
 describe('renderBootstrap: routes', () => {
   it('routes the two gateway paths upstream, rewritten, with the body buffer limit', () => {
     const limit = 5 * 1024 * 1024;
@@ -137,6 +172,44 @@ describe('renderBootstrap: routes', () => {
       type: 'request_too_large',
       message: "request body is larger than the gateway's limit of 32 MiB",
     });
+  });
+
+  it('leaves the processor’s replies alone and gives every other one a request-id', () => {
+    const mappers = list(renderBootstrap(settings()), [...HCM, 'local_reply_config', 'mappers']);
+    const expressions = (mapper: unknown) =>
+      JSON.stringify(mapper)
+        .match(/"expression":"[^"]*"/g)
+        ?.join(' ') ?? '';
+    for (const mapper of mappers) {
+      expect(expressions(mapper)).toContain("!response.code_details.startsWith('anthropic_gateway_')");
+      const headers = list(mapper, ['headers_to_add']);
+      expect(headers).toHaveLength(1);
+      expect(at(headers[0], ['header', 'key'])).toBe('request-id');
+    }
+    // In pairs: Envoy's request id once the filter chain ran, a fresh unique id before.
+    const ids = mappers.map((mapper) => at(list(mapper, ['headers_to_add'])[0], ['header', 'value']));
+    for (let i = 0; i < ids.length; i += 2) {
+      expect(ids[i]).toBe('%FILTER_STATE(anthropic_gateway.request_id:PLAIN)%');
+      expect(ids[i + 1]).toBe('%UNIQUE_ID%');
+    }
+  });
+
+  it('shapes every status Envoy can produce itself, 4xx and 5xx, ending with catch-alls', () => {
+    const mappers = list(renderBootstrap(settings()), [...HCM, 'local_reply_config', 'mappers']);
+    const errorTypes = mappers.map((mapper) =>
+      at(mapper, ['body_format_override', 'json_format', 'error', 'type']),
+    );
+    expect(errorTypes.slice(-4)).toEqual([
+      'invalid_request_error',
+      'invalid_request_error',
+      'api_error',
+      'api_error',
+    ]);
+    // The catch-alls keep Envoy's status.
+    for (const mapper of mappers.slice(-4)) expect(() => at(mapper, ['status_code'])).toThrow();
+    const statuses = new Set(mappers.map((mapper) => (mapper as { status_code?: number }).status_code));
+    for (const status of [400, 403, 404, 408, 413, 426, 431, 500, 503, 504])
+      expect(statuses).toContain(status);
   });
 });
 

@@ -1,28 +1,99 @@
-// The processor's logger. Secrets never reach it by design (the policy returns
-// token ids, not tokens, and no code logs headers); redaction is the second
-// line, in case an object carrying one is ever logged.
+// The processor's logger. Secrets never reach it by design: the policy returns
+// token ids, not tokens, and no code logs headers, bodies or keys. Redaction is
+// the second line, for the day an object carrying one is logged anyway. It works
+// on each finished line, so it sees everything pino writes (fields, child
+// bindings at any depth, serialized errors, the message):
+//   1. by name, at any depth: a field called like a credential (authorization,
+//      x-api-key, token, upstreamApiKey, cookie, headers, ...) is censored;
+//   2. by value: anything shaped like a credential (a Bearer or Basic value, an
+//      Anthropic key, a gateway token) and every secret the process was given
+//      (the workspaces' keys) is censored, so a secret inside an error message
+//      or a stack trace is caught too.
+// Lines are few (startup, and one per rejected request at debug level), so the
+// cost of parsing each one again is not on the hot path.
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
 
-export const REDACTED_PATHS: readonly string[] = [
+export const CENSOR = '[redacted]';
+
+/** Field names (compared lower-case) whose values are never written, at any depth. */
+export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   'authorization',
+  'proxy-authorization',
   'x-api-key',
+  'api-key',
+  'api_key',
+  'apikey',
   'token',
-  'upstreamApiKey',
-  '*.authorization',
-  '*.x-api-key',
-  '*.token',
-  '*.upstreamApiKey',
+  'upstreamapikey',
+  'upstream_api_key',
+  'password',
+  'secret',
+  'cookie',
+  'set-cookie',
   'headers',
-  '*.headers',
+  'rawheaders',
+]);
+
+/** Deeper than this, a logged value is replaced by a marker rather than walked. */
+const MAX_DEPTH = 32;
+
+/**
+ * Credential shapes, matched in the finished JSON line: an auth scheme and its
+ * value, an Anthropic key, a gateway token (processor/policy/tokens.ts).
+ */
+const SECRET_PATTERNS: readonly RegExp[] = [
+  /\b(bearer|basic)(\s|\\[tn])+[^\s"\\]+/gi,
+  /\bsk-ant-[A-Za-z0-9_-]+/g,
+  /\bagw_[A-Za-z0-9_-]+/g,
 ];
 
-export function createLogger(level: LevelWithSilent, destination?: DestinationStream): Logger {
-  const options = {
+export interface LoggerOptions {
+  /** Exact secret values this process holds (e.g. the workspaces' upstream keys), censored wherever they appear. */
+  readonly secrets?: Iterable<string>;
+}
+
+export function createLogger(
+  level: LevelWithSilent,
+  destination?: DestinationStream,
+  options: LoggerOptions = {},
+): Logger {
+  const pinoOptions = {
     level,
     base: { service: 'anthropic-gateway-processor' },
-    redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
+    hooks: { streamWrite: lineScrubber(options.secrets ?? []) },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return destination === undefined ? pino(pinoOptions) : pino(pinoOptions, destination);
+}
+
+/** A copy of parsed JSON `value` with every secret-named field censored, depth bounded. */
+export function censorFields(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => censorFields(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    out[key] = SECRET_FIELDS.has(key.toLowerCase()) ? CENSOR : censorFields(field, depth + 1);
+  }
+  return out;
+}
+
+function lineScrubber(secrets: Iterable<string>): (line: string) => string {
+  // A secret appears in the line JSON-escaped; short values are skipped, they
+  // would censor ordinary words (configuration demands real keys anyway).
+  const exact = [...secrets]
+    .filter((secret) => secret.length >= 8)
+    .map((secret) => JSON.stringify(secret).slice(1, -1));
+  return (line) => {
+    let out: string;
+    try {
+      out = `${JSON.stringify(censorFields(JSON.parse(line)))}\n`;
+    } catch {
+      out = line; // not JSON (pino writes only JSON): the value patterns below still apply
+    }
+    for (const secret of exact) out = out.replaceAll(secret, CENSOR);
+    for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, CENSOR);
+    return out;
+  };
 }
 
 export type { Logger };

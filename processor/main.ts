@@ -12,7 +12,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const { settings, policy } = loaded.config;
-  const log = createLogger(settings.log.level);
+  // The workspaces' keys are censored wherever they might appear in a log line.
+  const upstreamKeys = [...policy.workspaces.values()].flatMap((w) => w.upstreamApiKey ?? []);
+  const log = createLogger(settings.log.level, undefined, { secrets: upstreamKeys });
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
   const { server, port } = await startExtProcServer({
     address: settings.processor.address,

@@ -173,6 +173,13 @@ function cel(expression: string): Json {
   };
 }
 
+/** Envoy 1.40's response details when the ext_proc stream or a processor's answer failed. */
+const EXT_PROC_FAILURE = [
+  "response.code_details.startsWith('ext_proc_error')",
+  "response.code_details.startsWith('header_mutation_')",
+  "response.code_details in ['spurious_message', 'unhandled_message']",
+].join(' || ');
+
 function localReplyConfig(settings: Settings): Json {
   const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
   const mappings: ErrorMapping[] = [
@@ -203,6 +210,16 @@ function localReplyConfig(settings: Settings): Json {
       status: 504,
       type: 'timeout_error',
       message: 'the upstream did not answer in time',
+    },
+    {
+      // The processor's stream failed: it crashed, was unreachable, or answered
+      // something Envoy could not use (a wrong or garbled message, a refused mutation).
+      match: {
+        and_filter: { filters: [statusIn(503), cel(EXT_PROC_FAILURE)] },
+      },
+      status: 503,
+      type: 'api_error',
+      message: "the gateway's policy processor is unavailable or failed; try again",
     },
     {
       match: statusIn(502, 503),

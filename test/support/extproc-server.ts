@@ -22,6 +22,8 @@ export interface TestProcessorOptions {
   /** Replaces `() => config.policy`, e.g. to inject a failing policy. */
   readonly policy?: () => Policy;
   readonly logLevel?: LevelWithSilent;
+  /** host:port to listen on (default: an ephemeral port on 127.0.0.1). */
+  readonly address?: string;
 }
 
 export interface TestProcessor {
@@ -46,7 +48,7 @@ export async function startTestProcessor(options: TestProcessorOptions): Promise
   const log = createLogger(options.logLevel ?? 'trace', sink);
   const { config } = options;
   const { server, port } = await startExtProcServer({
-    address: '127.0.0.1:0',
+    address: options.address ?? '127.0.0.1:0',
     maxRequestBodyBytes: config.settings.limits.max_request_body_bytes,
     policy: options.policy ?? (() => config.policy),
     log,

@@ -21,6 +21,11 @@ export type Responder = (request: ReceivedRequest, res: ServerResponse) => void 
 export interface FakeUpstream {
   readonly url: string;
   readonly received: ReceivedRequest[];
+  /**
+   * Every request whose head arrived, even one whose body never finished (a
+   * stream Envoy reset): proves that nothing at all reached the upstream.
+   */
+  readonly arrived: ReadonlyArray<{ readonly method: string; readonly url: string }>;
   /** Answer the next request with `responder` (first in, first out); otherwise the default. */
   queue(responder: Responder): void;
   reset(): void;
@@ -35,8 +40,10 @@ export function sha256(data: Buffer | string): string {
 
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const received: ReceivedRequest[] = [];
+  const arrived: Array<{ method: string; url: string }> = [];
   const queued: Responder[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    arrived.push({ method: req.method ?? '', url: req.url ?? '' });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -62,11 +69,13 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    arrived,
     queue: (responder) => {
       queued.push(responder);
     },
     reset: () => {
       received.length = 0;
+      arrived.length = 0;
       queued.length = 0;
     },
     close: () =>

@@ -23,6 +23,12 @@ export interface StackOptions {
   readonly env?: Record<string, string>;
   /** Point the gateway at this URL instead of a fresh fake upstream. */
   readonly upstreamUrl?: string;
+  /**
+   * Point Envoy at a processor already listening on this `host:port` (a
+   * rogue one, or one running in the test) instead of starting the real
+   * processor; `startProcessor()` later starts the real one on this address.
+   */
+  readonly processorAddress?: string;
 }
 
 export interface GatewayStack {
@@ -31,7 +37,10 @@ export interface GatewayStack {
   readonly origin: string;
   readonly upstream: FakeUpstream;
   readonly envoy: RunningEnvoy;
-  processor: RunningProcessor;
+  /** The real processor (throws while none runs, e.g. with `processorAddress` before `startProcessor()`). */
+  readonly processor: RunningProcessor;
+  /** The address Envoy dials for ext_proc. */
+  readonly processorAddress: string;
   /** Every log line the processor wrote. */
   readonly processorLog: string[];
   /**
@@ -40,7 +49,7 @@ export interface GatewayStack {
    */
   waitForLog(match: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry[]>;
   stopProcessor(): Promise<void>;
-  /** Starts the processor again on the same address. */
+  /** Starts the real processor (again) on the address Envoy dials. */
   startProcessor(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -71,14 +80,16 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
       onLogLine: (line) => processorLog.push(line),
     });
 
-  let processor = await launchProcessor('127.0.0.1:0');
+  let processor: RunningProcessor | undefined =
+    options.processorAddress === undefined ? await launchProcessor('127.0.0.1:0') : undefined;
+  const processorAddress = options.processorAddress ?? processor?.address ?? '';
   const { settings } = loaded.config;
   const envoy = await startEnvoy({
     bootstrap: renderBootstrap({
       ...settings,
       listen: { address: '127.0.0.1', port: 0 },
       admin: { address: '127.0.0.1', port: 0 },
-      processor: { ...settings.processor, address: processor.address },
+      processor: { ...settings.processor, address: processorAddress },
     }),
     stdio: 'ignore',
   });
@@ -89,8 +100,10 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     upstream,
     envoy,
     get processor() {
+      if (processor === undefined) throw new Error('the real processor is not running');
       return processor;
     },
+    processorAddress,
     processorLog,
     waitForLog: async (match, timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs;
@@ -101,13 +114,13 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
       }
     },
     stopProcessor: async () => {
-      await processor.stop();
+      await processor?.stop();
     },
     startProcessor: async () => {
-      processor = await launchProcessor(processor.address);
+      processor = await launchProcessor(processorAddress);
     },
     stop: async () => {
-      await Promise.all([envoy.stop(), processor.stop(), upstream.close()]);
+      await Promise.all([envoy.stop(), processor?.stop(), upstream.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

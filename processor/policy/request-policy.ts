@@ -3,6 +3,7 @@
 // and when the whole body has arrived (the model). Plain values in, plain
 // decisions out; the ext_proc plumbing turns them into protos.
 import { type Catalog, checkModel } from './catalog.ts';
+import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
@@ -80,10 +81,8 @@ export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream
   if (!hasCredential(workspace)) return reject(NO_UPSTREAM_CREDENTIAL);
 
   // A compressed body cannot be inspected, so it is never forwarded.
-  const encoding = firstHeader(headers, 'content-encoding');
-  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-    return reject(unsupportedEncoding(encoding));
-  }
+  const encoding = compressedEncoding(headers);
+  if (encoding !== undefined) return reject(unsupportedEncoding(encoding));
   // No body will follow, so there is nothing to check: refuse rather than forward unchecked.
   if (endOfStream) return reject(EMPTY_BODY);
 

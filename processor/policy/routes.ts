@@ -21,7 +21,9 @@ export function matchRoute(method: string, path: string): RouteMatch {
   const pathOnly = query === -1 ? path : path.slice(0, query);
   const route = UPSTREAM_ROUTES.get(pathOnly);
   if (route === undefined) {
-    return { kind: 'error', error: notFound(`${pathOnly} is not an endpoint of this gateway`) };
+    // A CONNECT has no path at all.
+    const what = pathOnly === '' ? `a ${method} request without a path` : pathOnly;
+    return { kind: 'error', error: notFound(`${what} is not an endpoint of this gateway`) };
   }
   if (method !== 'POST') {
     return { kind: 'error', error: methodNotAllowed(method, 'POST') };

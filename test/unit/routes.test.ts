@@ -83,6 +83,16 @@ describe('matchRoute', () => {
     }
   });
 
+  it('answers 404 for a request without a path (CONNECT), saying so', () => {
+    expect(matchRoute('CONNECT', '')).toEqual({
+      kind: 'error',
+      error: expect.objectContaining({
+        status: 404,
+        message: 'a CONNECT request without a path is not an endpoint of this gateway',
+      }),
+    });
+  });
+
   it('answers 404 rather than 405 for another method on an unknown path', () => {
     const match = matchRoute('GET', '/ai-gateway/anthropic/v1/models');
     expect(match.kind === 'error' ? match.error.status : 200).toBe(404);

@@ -7,7 +7,7 @@ export interface ExpectedError {
   readonly status: number;
   readonly type: string;
   /** The exact message, or a pattern it must match; any string if absent. */
-  readonly message?: string | RegExp;
+  readonly message?: string | RegExp | undefined;
 }
 
 export interface AnthropicError {

@@ -5,6 +5,8 @@ import { connect } from 'node:net';
 
 export interface RawResponse {
   readonly status: number;
+  /** Whether the body is known to be whole (by content-length or the last chunk). */
+  readonly complete: boolean;
   /** Names lower-cased, in order, repeats kept. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: Buffer;
@@ -19,9 +21,10 @@ export interface RawRequestOptions {
 }
 
 /**
- * Writes `request` to 127.0.0.1:`port` and reads until the server closes the
- * connection (send `connection: close`). Resolves with the first final
- * response (1xx interim responses skipped), or undefined if none came.
+ * Writes `request` to 127.0.0.1:`port` and reads the first final response (1xx
+ * interim responses skipped): until its body is complete, or until the server
+ * closes the connection (send `connection: close`). Resolves with undefined if
+ * none came.
  */
 export function rawRequest(
   port: number,
@@ -32,7 +35,11 @@ export function rawRequest(
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => socket.destroy(), options.timeoutMs ?? 10_000);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      // Envoy keeps a connection it refused open for a moment (delayed close): no need to wait.
+      if (parseResponse(Buffer.concat(chunks))?.complete === true) socket.destroy();
+    });
     socket.on('error', () => {});
     socket.on('close', () => {
       clearTimeout(timer);
@@ -62,10 +69,17 @@ export function parseResponse(data: Buffer): RawResponse | undefined {
     const header = (name: string) => headers.find(([key]) => key === name)?.[1];
     const length = header('content-length');
     let body: Buffer;
-    if (header('transfer-encoding')?.toLowerCase() === 'chunked') body = dechunk(rest);
-    else if (length !== undefined) body = rest.subarray(0, Number(length));
-    else body = rest;
-    return { status, headers, body, header };
+    let complete = false;
+    if (header('transfer-encoding')?.toLowerCase() === 'chunked') {
+      body = dechunk(rest);
+      complete = rest.includes('0\r\n\r\n');
+    } else if (length !== undefined) {
+      body = rest.subarray(0, Number(length));
+      complete = rest.length >= Number(length);
+    } else {
+      body = rest;
+    }
+    return { status, headers, body, header, complete };
   }
 }
 

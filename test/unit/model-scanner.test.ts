@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ModelScan, type ScanProblem, scanModel } from '../../processor/policy/model-scanner.ts';
+import { runs } from '../support/fuzz.ts';
 
 const scan = (text: string): ModelScan => scanModel(Buffer.from(text, 'utf8'));
 const fail = (problem: ScanProblem): ModelScan => ({ ok: false, problem });
@@ -486,14 +487,14 @@ describe('scanModel: properties against JSON.parse', () => {
           expect(Object.hasOwn(Object(parsed), 'model')).toBe(false);
         expect(scan(text)).toEqual(expected);
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3_000) },
     );
   });
 
   it('agrees with JSON.parse on any fc.json() text and on objects holding a random model', () => {
     fc.assert(
       fc.property(fc.json({ maxDepth: 4 }), (text) => agreesWithJsonParse(Buffer.from(text))),
-      { numRuns: 1000 },
+      { numRuns: runs(1_000) },
     );
     fc.assert(
       fc.property(
@@ -507,7 +508,7 @@ describe('scanModel: properties against JSON.parse', () => {
           );
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: runs(1_000) },
     );
   });
 
@@ -516,7 +517,7 @@ describe('scanModel: properties against JSON.parse', () => {
       fc.property(documentArb, fc.array(mutationArb, { minLength: 1, maxLength: 4 }), ({ text }, mutations) =>
         agreesWithJsonParse(mutate(text, mutations)),
       ),
-      { numRuns: 3000 },
+      { numRuns: runs(3_000) },
     );
   });
 
@@ -550,17 +551,17 @@ describe('scanModel: properties against JSON.parse', () => {
     });
     fc.assert(
       fc.property(jsonish, (text) => agreesWithJsonParse(Buffer.from(text))),
-      { numRuns: 2000 },
+      { numRuns: runs(2_000) },
     );
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) =>
         agreesWithJsonParse(Buffer.from(text)),
       ),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => agreesWithJsonParse(bytes)),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   });
 
@@ -580,7 +581,7 @@ describe('scanModel: properties against JSON.parse', () => {
           if (!parses) expect(scanModel(Buffer.from(body)).ok).toBe(false);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: runs(1_000) },
     );
   });
 });

@@ -20,6 +20,8 @@ const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
 const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
 
+const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
 
@@ -97,22 +99,13 @@ function processorCluster(settings: Settings): Json {
   };
 }
 
-/** Envoy's own error replies, rewritten to Anthropic's error shape. */
-function errorMapper(statuses: readonly number[], status: number, type: string, message: string): Json {
+/** Envoy's own error replies matching `filter`, rewritten to Anthropic's error shape. */
+function errorMapper(filter: Json, status: number, type: string, message: string): Json {
   const body = JSON.parse(
     renderErrorBody({ status, type: type as never, message, reason: '' }).toString(),
   ) as Json;
   return {
-    filter: {
-      and_filter: {
-        filters: [
-          statuses.length === 1
-            ? statusIs(statuses[0] as number)
-            : { or_filter: { filters: statuses.map(statusIs) } },
-          notFromProcessor(),
-        ],
-      },
-    },
+    filter: { and_filter: { filters: [filter, notFromProcessor()] } },
     status_code: status,
     headers_to_add: [
       { header: { key: 'request-id', value: REQUEST_ID }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
@@ -121,51 +114,71 @@ function errorMapper(statuses: readonly number[], status: number, type: string, 
   };
 }
 
-function statusIs(status: number): Json {
-  return {
+function statusIn(...statuses: number[]): Json {
+  const filters = statuses.map((status) => ({
     status_code_filter: {
       comparison: {
         op: 'EQ',
         value: { default_value: status, runtime_key: `gateway.local_reply.${status}` },
       },
     },
+  }));
+  return filters.length === 1 ? (filters[0] as Json) : { or_filter: { filters } };
+}
+
+function cel(expression: string): Json {
+  return {
+    extension_filter: {
+      name: 'envoy.access_loggers.extension_filters.cel',
+      typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', { expression }),
+    },
   };
 }
 
 /** The processor's replies are already Anthropic-shaped: leave them alone. */
 function notFromProcessor(): Json {
-  return {
-    extension_filter: {
-      name: 'envoy.access_loggers.extension_filters.cel',
-      typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', {
-        expression: `!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`,
-      }),
-    },
-  };
+  return cel(`!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`);
+}
+
+/** The processor failed, was unreachable or too slow (Envoy's details start with ext_proc). */
+function extProcFailure(): Json {
+  return cel(`response.code_details.startsWith('ext_proc')`);
+}
+
+function both(a: Json, b: Json): Json {
+  return { and_filter: { filters: [a, b] } };
 }
 
 function localReplyConfig(settings: Settings): Json {
   const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
   return {
     mappers: [
+      // First match wins: the processor's failures before the generic statuses.
       errorMapper(
-        [413],
+        both(extProcFailure(), statusIn(504)),
+        504,
+        'timeout_error',
+        "the gateway's policy check timed out; nothing was sent upstream",
+      ),
+      errorMapper(
+        extProcFailure(),
+        503,
+        'api_error',
+        "the gateway's policy service is unavailable; nothing was sent upstream",
+      ),
+      errorMapper(
+        statusIn(413),
         413,
         'request_too_large',
         `request body is larger than the gateway's limit of ${mib} MiB`,
       ),
-      errorMapper([431], 431, 'request_too_large', 'request headers are too large'),
-      errorMapper([408], 408, 'timeout_error', 'timed out receiving the request'),
-      errorMapper([504], 504, 'timeout_error', 'the upstream did not answer in time'),
-      errorMapper(
-        [502, 503],
-        503,
-        'api_error',
-        'the gateway could not reach a service it depends on; try again',
-      ),
-      errorMapper([500], 500, 'api_error', 'the gateway failed to process the request'),
-      errorMapper([404], 404, 'not_found_error', 'not found'),
-      errorMapper([400], 400, 'invalid_request_error', 'malformed HTTP request'),
+      errorMapper(statusIn(431), 431, 'request_too_large', 'request headers are too large'),
+      errorMapper(statusIn(408), 408, 'timeout_error', 'timed out receiving the request'),
+      errorMapper(statusIn(504), 504, 'timeout_error', 'the upstream did not answer in time'),
+      errorMapper(statusIn(502, 503), 503, 'api_error', 'the upstream is unreachable; try again'),
+      errorMapper(statusIn(500), 500, 'api_error', 'the gateway failed to process the request'),
+      errorMapper(statusIn(404), 404, 'not_found_error', 'not found'),
+      errorMapper(statusIn(400), 400, 'invalid_request_error', 'malformed HTTP request'),
     ],
   };
 }
@@ -196,6 +209,18 @@ export function renderBootstrap(settings: Settings): Json {
   return {
     admin: {
       address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
+    },
+    // A ceiling on open client connections, so a flood cannot exhaust the host.
+    overload_manager: {
+      resource_monitors: [
+        {
+          name: 'envoy.resource_monitors.global_downstream_max_connections',
+          typed_config: typed(
+            'envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+            { max_active_downstream_connections: MAX_DOWNSTREAM_CONNECTIONS },
+          ),
+        },
+      ],
     },
     static_resources: {
       listeners: [

@@ -9,6 +9,10 @@ type Json = Record<string, unknown>;
 
 const UPSTREAM_CLUSTER = 'anthropic_upstream';
 const PROCESSOR_CLUSTER = 'ext_proc_processor';
+/** The same processor, on a connection of its own, so metering traffic never queues policy decisions. */
+const METERING_CLUSTER = 'ext_proc_metering';
+/** Dynamic metadata the policy filter writes and the metering filter reads (processor/extproc/metadata.ts). */
+const METADATA_NAMESPACE = 'anthropic_gateway';
 /** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
 const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
 
@@ -78,9 +82,9 @@ function upstreamCluster(settings: Settings): Json {
   };
 }
 
-function processorCluster(settings: Settings): Json {
+function processorCluster(settings: Settings, name: string): Json {
   return {
-    name: PROCESSOR_CLUSTER,
+    name,
     type: 'STATIC',
     connect_timeout: '1s',
     // gRPC needs HTTP/2; one connection multiplexes every request's stream.
@@ -91,7 +95,7 @@ function processorCluster(settings: Settings): Json {
       ),
     },
     load_assignment: {
-      cluster_name: PROCESSOR_CLUSTER,
+      cluster_name: name,
       endpoints: [
         { lb_endpoints: [{ endpoint: { address: processorAddress(settings.processor.address) } }] },
       ],
@@ -195,6 +199,44 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
     // ext_proc buffers the whole body to check the model: raise the buffer
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
     request_body_buffer_limit: settings.limits.max_request_body_bytes,
+  };
+}
+
+/**
+ * Usage metering: a second ext_proc filter, after the policy, in observability
+ * mode: Envoy sends the response headers and body chunks to the processor and
+ * goes on without waiting, so the client's response is never held for it. It
+ * sees the policy's local replies too (they pass it on their way out). It
+ * skips the request side. A metering failure never fails a request.
+ */
+function meteringFilter(): Json {
+  return {
+    name: 'anthropic_gateway.metering',
+    typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
+      grpc_service: {
+        envoy_grpc: { cluster_name: METERING_CLUSTER },
+        // processor/extproc/server.ts tells the two filters' streams apart by this.
+        initial_metadata: [{ key: 'x-anthropic-gateway-stream', value: 'metering' }],
+      },
+      observability_mode: true,
+      failure_mode_allow: true,
+      stat_prefix: 'metering',
+      processing_mode: {
+        request_header_mode: 'SKIP',
+        request_body_mode: 'NONE',
+        request_trailer_mode: 'SKIP',
+        response_header_mode: 'SEND',
+        response_body_mode: 'STREAMED',
+        response_trailer_mode: 'SKIP',
+      },
+      metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
+      // When the request arrived (latency, time to first byte), and its id for
+      // the replies the policy never answered (the processor was too slow, say).
+      response_attributes: ['request.time', 'request.id'],
+      // How long Envoy keeps the stream open for the processor after the HTTP
+      // stream is gone (a client that disconnected): its usage is recorded then.
+      deferred_close_timeout: '5s',
+    }),
   };
 }
 
@@ -310,8 +352,11 @@ export function renderBootstrap(settings: Settings): Json {
                             // The processor removes client-sent x-envoy-* headers; a
                             // mutation Envoy refuses is an error, not a silent pass.
                             mutation_rules: { allow_envoy: true, disallow_is_error: true },
+                            // The request's facts, for the metering filter below.
+                            metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
                           }),
                         },
+                        meteringFilter(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {
@@ -327,7 +372,11 @@ export function renderBootstrap(settings: Settings): Json {
           ],
         },
       ],
-      clusters: [upstreamCluster(settings), processorCluster(settings)],
+      clusters: [
+        upstreamCluster(settings),
+        processorCluster(settings, PROCESSOR_CLUSTER),
+        processorCluster(settings, METERING_CLUSTER),
+      ],
     },
   };
 }

@@ -74,7 +74,7 @@ describe('access log', () => {
       cache_creation_input_tokens: 5000,
       cache_read_input_tokens: 300,
     };
-    stack.upstream.queue((request, res) => json(res, 200, messageBody('claude-haiku-4-5', 'hi', usage)));
+    stack.upstream.queue((_request, res) => json(res, 200, messageBody('claude-haiku-4-5', 'hi', usage)));
     const message = await client.messages.create(seed('claude-haiku-4-5'));
     expect(message.usage).toMatchObject(usage);
 
@@ -116,7 +116,7 @@ describe('access log', () => {
   });
 
   it('records count_tokens apart, as counted tokens', async () => {
-    stack.upstream.queue((request, res) => json(res, 200, { input_tokens: 1303 }));
+    stack.upstream.queue((_request, res) => json(res, 200, { input_tokens: 1303 }));
     const counted = await client.messages.countTokens({
       model: 'claude-sonnet-4-6',
       messages: seed().messages,
@@ -201,7 +201,7 @@ describe('access log', () => {
 
 describe('metrics endpoint', () => {
   it('serves requests, tokens by kind, histograms, refusals and stream errors', async () => {
-    stack.upstream.queue((request, res) =>
+    stack.upstream.queue((_request, res) =>
       json(res, 200, messageBody('claude-opus-4-6', 'hi', { input_tokens: 1505, output_tokens: 3 })),
     );
     await client.messages.create(seed('claude-opus-4-6'));

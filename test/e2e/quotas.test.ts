@@ -102,7 +102,7 @@ describe('memory store', () => {
   it('tokens_per_minute: usage reported after the response refuses the next request', async () => {
     await awayFromMinuteEdge();
     stack.upstream.reset();
-    stack.upstream.queue((request, res) =>
+    stack.upstream.queue((_request, res) =>
       json(res, 200, messageBody('claude-sonnet-4-6', 'x', { input_tokens: 2101, output_tokens: 20 })),
     );
     expect((await post(stack, TOKENS.TPM_TOKEN)).status).toBe(200);
@@ -183,7 +183,7 @@ describe('Redis store shared by two gateways', () => {
 
   it('share token usage: metered by one gateway, refused by the other', async () => {
     await awayFromMinuteEdge();
-    one.upstream.queue((request, res) =>
+    one.upstream.queue((_request, res) =>
       json(res, 200, messageBody('claude-sonnet-4-6', 'x', { input_tokens: 2303, output_tokens: 1 })),
     );
     expect((await post(one, TOKENS.TPM_TOKEN)).status).toBe(200);

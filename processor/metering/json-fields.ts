@@ -39,15 +39,39 @@ export class TopLevelFieldReader {
     if (this.failed) return;
     // Where the part of the current value in this chunk starts, if capturing.
     let captureFrom = this.capture === undefined ? -1 : 0;
+    let nextBackslash = -1;
     for (let i = 0; i < chunk.length; i += 1) {
-      const byte = chunk[i] as number;
       if (this.inString) {
-        if (this.inKey && this.depth === 1 && this.key.length <= MAX_KEY_BYTES) this.key.push(byte);
-        if (this.escaped) this.escaped = false;
-        else if (byte === BACKSLASH) this.escaped = true;
-        else if (byte === QUOTE) this.inString = false;
+        if (this.escaped) {
+          this.escaped = false;
+          if (this.inTopLevelKey()) this.keyByte(chunk[i] as number);
+          continue;
+        }
+        if (this.inTopLevelKey()) {
+          const byte = chunk[i] as number;
+          this.keyByte(byte);
+          if (byte === BACKSLASH) this.escaped = true;
+          else if (byte === QUOTE) this.inString = false;
+          continue;
+        }
+        // Inside a value's string (most of a message's bytes): jump to its
+        // end or its next escape with indexOf instead of byte by byte.
+        const quote = chunk.indexOf(QUOTE, i);
+        if (nextBackslash < i && nextBackslash !== -2) {
+          nextBackslash = chunk.indexOf(BACKSLASH, i);
+          if (nextBackslash === -1) nextBackslash = -2; // none left in this chunk
+        }
+        if (nextBackslash >= 0 && (quote === -1 || nextBackslash < quote)) {
+          i = nextBackslash;
+          this.escaped = true;
+          continue;
+        }
+        if (quote === -1) break;
+        i = quote;
+        this.inString = false;
         continue;
       }
+      const byte = chunk[i] as number;
       switch (byte) {
         case QUOTE:
           this.inString = true;
@@ -89,6 +113,14 @@ export class TopLevelFieldReader {
       }
     }
     if (captureFrom !== -1) this.keep(chunk.subarray(captureFrom));
+  }
+
+  private inTopLevelKey(): boolean {
+    return this.inKey && this.depth === 1;
+  }
+
+  private keyByte(byte: number): void {
+    if (this.key.length <= MAX_KEY_BYTES) this.key.push(byte);
   }
 
   private wantedValue(): ((value: unknown) => void) | undefined {

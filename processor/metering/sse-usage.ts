@@ -46,6 +46,17 @@ export class SseUsageReader {
   /** Appends part of a line, keeping bytes only while the line may matter. */
   private take(chunk: Buffer, start: number, stop: number): void {
     if (this.lineKind === 'skip' || start === stop) return;
+    // The common case: the line's start is in this chunk, long enough to tell
+    // its kind without copying (a text delta's line is then never kept).
+    if (this.lineBytes === 0 && stop - start >= EVENT_PREFIX.length) {
+      if (prefixAt(chunk, start, EVENT_PREFIX)) this.lineKind = 'event';
+      else if (prefixAt(chunk, start, DATA_PREFIX) && this.wantsData()) this.lineKind = 'data';
+      else {
+        this.lineKind = 'skip';
+        this.lineBytes = stop - start;
+        return;
+      }
+    }
     this.line.push(chunk.subarray(start, stop));
     this.lineBytes += stop - start;
     if (this.lineKind === 'undecided') this.classify();
@@ -77,7 +88,7 @@ export class SseUsageReader {
 
   private endLine(): boolean {
     const kind = this.lineKind;
-    const line = kind === 'event' || kind === 'data' ? stripCr(Buffer.concat(this.line)) : undefined;
+    const line = kind === 'event' || kind === 'data' ? stripCr(joined(this.line)) : undefined;
     const empty = this.lineBytes === 0 || (this.lineBytes === 1 && this.line[0]?.[0] === 0x0d);
     this.line = [];
     this.lineBytes = 0;
@@ -112,7 +123,7 @@ export class SseUsageReader {
     if (event !== undefined && !USAGE_EVENTS.has(event)) return false;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.concat(data).toString('utf8'));
+      parsed = JSON.parse(joined(data).toString('utf8'));
     } catch {
       return false;
     }
@@ -124,6 +135,15 @@ export class SseUsageReader {
     if (type === 'message_stop') this.stopped = true;
     return false;
   }
+}
+
+/** The parts as one buffer; a single part is not copied. */
+function joined(parts: Buffer[]): Buffer {
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+function prefixAt(chunk: Buffer, start: number, prefix: Buffer): boolean {
+  return chunk.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
 }
 
 function startsWith(buffer: Buffer, prefix: Buffer): boolean {

@@ -159,6 +159,34 @@ describe('TopLevelFieldReader', () => {
     );
   });
 
+  it('agrees with JSON.parse on random documents (escapes, nesting, unicode), however cut', () => {
+    const document = fc
+      .tuple(
+        fc.dictionary(
+          fc.string({ unit: 'binary', maxLength: 8 }),
+          fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }),
+          {
+            maxKeys: 6,
+          },
+        ),
+        fc.jsonValue({ maxDepth: 2, stringUnit: 'binary' }),
+        fc.nat(),
+      )
+      .map(([fields, usage, at]) => {
+        const entries = Object.entries(fields).filter(([key]) => key !== 'usage');
+        entries.splice(at % (entries.length + 1), 0, ['usage', usage]);
+        return Buffer.from(JSON.stringify(Object.fromEntries(entries)));
+      });
+    fc.assert(
+      fc.property(document, fc.array(fc.nat(), { maxLength: 12 }), (bytes, offsets) => {
+        const found: unknown[] = [];
+        const reader = new TopLevelFieldReader({ usage: (value) => found.push(value) });
+        for (const chunk of cut(bytes, offsets)) reader.feed(chunk);
+        expect(found).toEqual([(JSON.parse(bytes.toString()) as { usage: unknown }).usage]);
+      }),
+    );
+  });
+
   it('finds a field that is not the last, and nothing in a document that is not an object', () => {
     const found: unknown[] = [];
     new TopLevelFieldReader({ input_tokens: (v) => found.push(v) }).feed(

@@ -197,6 +197,36 @@ describe('access log', () => {
     expect(log).not.toContain(GATEWAY_TOKEN);
     expect(log).not.toContain(UPSTREAM_KEY);
   });
+
+  it("records Envoy's own replies (413, upstream gone) under the request-id the client saw", async () => {
+    const tooLarge = await fetch(`${stack.baseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': GATEWAY_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...seedRequest(), pad: 'x'.repeat(33 * 1024 * 1024) }),
+    });
+    expect(tooLarge.status).toBe(413);
+    await tooLarge.text();
+    stack.upstream.queue((_request, res) => {
+      res.destroy();
+    });
+    const gone = await fetch(`${stack.baseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': GATEWAY_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify(seedRequest()),
+    });
+    expect(gone.status).toBe(503);
+    await gone.text();
+    for (const [response, status] of [
+      [tooLarge, 413],
+      [gone, 503],
+    ] as const) {
+      const requestId = response.headers.get('request-id');
+      expect(requestId).toBeTruthy();
+      const line = await accessLine((e) => e.requestId === requestId);
+      expect(line).toMatchObject({ status, tokenId: 'default', workspace: 'default', route: 'messages' });
+      expect(line.usage).toBeUndefined();
+    }
+  });
 });
 
 describe('metrics endpoint', () => {

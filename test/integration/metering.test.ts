@@ -193,6 +193,30 @@ describe('metering stream', () => {
   });
 });
 
+describe('stream errors', () => {
+  it('counts a policy failure (answered with 500) in gateway_processor_stream_errors_total', async () => {
+    const failingMetrics = createMetrics({ defaultMetrics: false });
+    const failing = await startTestProcessor({
+      config,
+      metrics: failingMetrics,
+      logLevel: 'silent',
+      policy: () => {
+        throw new Error('policy unavailable');
+      },
+    });
+    const failingClient = createExtProcClient(failing.address);
+    try {
+      const exchange = await policyExchange(failingClient, { token });
+      expect(exchange.headers.immediate_response?.status?.code).toBe('InternalServerError');
+      const errors = await failingMetrics.streamErrors.get();
+      expect(errors.values).toEqual([expect.objectContaining({ labels: { stream: 'policy' }, value: 1 })]);
+    } finally {
+      failingClient.close();
+      await failing.stop();
+    }
+  });
+});
+
 describe('quotas over gRPC', () => {
   it('charges reported usage and refuses the next request with 429 and retry-after', async () => {
     const first = await policyExchange(client, { token: limitedToken });

@@ -260,6 +260,8 @@ describe('metrics endpoint', () => {
       /^gateway_requests_total\{workspace="none",model="none",route="none",status="401"\} [1-9]\d*$/m,
     );
     expect(text).toContain('# TYPE gateway_processor_stream_errors_total counter');
+    // Refusals, Envoy's own errors and a client that went away are not stream errors.
+    expect(text).not.toMatch(/^gateway_processor_stream_errors_total\{/m);
     expect(text).toContain('# TYPE gateway_quota_store_errors_total counter');
     expect(text).toContain('gateway_processor_process_resident_memory_bytes');
   });

@@ -69,15 +69,16 @@ export interface RedisQuotaStoreOptions {
 export class RedisQuotaStore implements QuotaStore {
   private readonly client: ReturnType<typeof createClient>;
   private readonly keyPrefix: string;
+  private readonly timeoutMs: number;
 
   constructor(options: RedisQuotaStoreOptions) {
     this.keyPrefix = options.keyPrefix;
+    this.timeoutMs = options.timeoutMs;
     this.client = createClient({
       url: options.url,
       // While disconnected, fail at once (the quota's failure mode decides)
       // instead of queueing requests behind a reconnect.
       disableOfflineQueue: true,
-      commandOptions: { timeout: options.timeoutMs },
       socket: {
         connectTimeout: Math.max(options.timeoutMs, 1000),
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
@@ -117,13 +118,30 @@ export class RedisQuotaStore implements QuotaStore {
     return checks.map((check) => this.keyPrefix + check.counter);
   }
 
-  /** EVALSHA, and EVAL once when Redis does not know the script yet (after a restart, say). */
-  private async run(script: Script, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.client.evalSha(script.sha1, { keys, arguments: args });
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(script.source, { keys, arguments: args });
-    }
+  /**
+   * EVALSHA, and EVAL once when Redis does not know the script yet (after a
+   * restart, say); given up after timeoutMs. The client's own command timeout
+   * only covers commands not yet sent, not a Redis that stops answering.
+   */
+  private run(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    const call = async (): Promise<unknown> => {
+      try {
+        return await this.client.evalSha(script.sha1, { keys, arguments: args });
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return this.client.eval(script.source, { keys, arguments: args });
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`redis did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+    });
+    const result = call();
+    // A late answer after the timeout is dropped, and so is its error.
+    result.catch(() => {});
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
   }
 }

@@ -195,6 +195,27 @@ describe('when Redis cannot be reached', () => {
     expect(exchange.body?.response).toBe('request_body');
   });
 
+  it('gives up on a Redis that stops answering after timeout_ms, and fails closed', async () => {
+    const frozen = await startRedis();
+    try {
+      const store = new RedisQuotaStore({ url: frozen.url, keyPrefix: 'frozen:', timeoutMs: 200 });
+      stores.push(store);
+      await connected(store, PROBE_PLAN);
+      const quotas = new Quotas({
+        plan: () => config.quotaPlan,
+        store,
+        failOpen: false,
+        log: createLogger('silent'),
+      });
+      frozen.pause();
+      const verdict = await quotas.admit('replicated', 'shared');
+      expect(verdict).toMatchObject({ status: 503, reason: 'quota_store_unavailable' });
+      frozen.resume();
+    } finally {
+      await frozen.stop();
+    }
+  });
+
   it('is used again once it is back, after a restart that forgot the scripts', async () => {
     const restartable = await startRedis();
     try {

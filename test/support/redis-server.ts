@@ -7,6 +7,9 @@ import { createServer } from 'node:net';
 export interface RunningRedis {
   readonly port: number;
   readonly url: string;
+  /** SIGSTOP/SIGCONT: a server that is connected but answers nothing. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -67,8 +70,17 @@ export async function startRedis(port?: number): Promise<RunningRedis> {
   return {
     port: chosen,
     url: `redis://127.0.0.1:${chosen}`,
+    pause: () => {
+      child.kill('SIGSTOP');
+    },
+    resume: () => {
+      child.kill('SIGCONT');
+    },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
+        child.kill('SIGTERM');
+      }
       await exited;
     },
   };

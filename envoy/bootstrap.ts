@@ -2,7 +2,7 @@
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
 import type { Settings } from '../processor/config/load.ts';
-import { APPROVAL_KEY, APPROVAL_NAMESPACE } from '../processor/extproc/approval.ts';
+import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
 import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 
@@ -10,6 +10,10 @@ type Json = Record<string, unknown>;
 
 const UPSTREAM_CLUSTER = 'anthropic_upstream';
 const PROCESSOR_CLUSTER = 'ext_proc_processor';
+/** The same processor, on a connection of its own, so metering traffic never queues policy decisions. */
+const METERING_CLUSTER = 'ext_proc_metering';
+/** Dynamic metadata the policy filter writes and the metering filter reads (processor/extproc/metadata.ts). */
+const METADATA_NAMESPACE = 'anthropic_gateway';
 /** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
 const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
 
@@ -20,6 +24,8 @@ const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
  */
 const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
+
+const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
 
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
@@ -77,9 +83,9 @@ function upstreamCluster(settings: Settings): Json {
   };
 }
 
-function processorCluster(settings: Settings): Json {
+function processorCluster(settings: Settings, name: string): Json {
   return {
-    name: PROCESSOR_CLUSTER,
+    name,
     type: 'STATIC',
     connect_timeout: '1s',
     // gRPC needs HTTP/2; one connection multiplexes every request's stream.
@@ -90,7 +96,7 @@ function processorCluster(settings: Settings): Json {
       ),
     },
     load_assignment: {
-      cluster_name: PROCESSOR_CLUSTER,
+      cluster_name: name,
       endpoints: [
         { lb_endpoints: [{ endpoint: { address: processorAddress(settings.processor.address) } }] },
       ],
@@ -100,7 +106,7 @@ function processorCluster(settings: Settings): Json {
 
 /** Envoy's own error replies, rewritten to Anthropic's error shape. */
 interface ErrorMapping {
-  /** The statuses Envoy produced that this mapping rewrites. */
+  /** Which of Envoy's replies this mapping rewrites. */
   readonly match: Json;
   /** The status the client gets; the original one when absent. */
   readonly status?: number;
@@ -160,9 +166,7 @@ const statusIn = (...statuses: number[]): Json =>
     ? statusIs(statuses[0] as number)
     : { or_filter: { filters: statuses.map((s) => statusIs(s)) } };
 
-const statusBetween = (low: number, high: number): Json => ({
-  and_filter: { filters: [statusIs(low, 'GE'), statusIs(high, 'LE')] },
-});
+const statusBetween = (low: number, high: number): Json => both(statusIs(low, 'GE'), statusIs(high, 'LE'));
 
 function cel(expression: string): Json {
   return {
@@ -173,16 +177,49 @@ function cel(expression: string): Json {
   };
 }
 
-/** Envoy 1.40's response details when the ext_proc stream or a processor's answer failed. */
-const EXT_PROC_FAILURE = [
-  "response.code_details.startsWith('ext_proc_error')",
-  "response.code_details.startsWith('header_mutation_')",
-  "response.code_details in ['spurious_message', 'unhandled_message']",
-].join(' || ');
+/**
+ * The processor failed, was unreachable or too slow, or answered something
+ * Envoy could not use: a wrong or garbled message, a mutation it refused.
+ * (Envoy 1.40's response details for each.)
+ */
+function extProcFailure(): Json {
+  return cel(
+    [
+      "response.code_details.startsWith('ext_proc')",
+      "response.code_details.startsWith('header_mutation_')",
+      "response.code_details in ['spurious_message', 'unhandled_message']",
+    ].join(' || '),
+  );
+}
+
+function both(a: Json, b: Json): Json {
+  return { and_filter: { filters: [a, b] } };
+}
 
 function localReplyConfig(settings: Settings): Json {
   const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
   const mappings: ErrorMapping[] = [
+    // First match wins: the processor's failures before the generic statuses.
+    {
+      match: both(extProcFailure(), statusIn(504)),
+      status: 504,
+      type: 'timeout_error',
+      message: "the gateway's policy check timed out; nothing was sent upstream",
+    },
+    {
+      match: extProcFailure(),
+      status: 503,
+      type: 'api_error',
+      message: "the gateway's policy service is unavailable; nothing was sent upstream",
+    },
+    {
+      // The approval check refused a request the processor never approved
+      // (it closed its stream early): the processor failed.
+      match: both(statusIn(403), cel("response.code_details.startsWith('rbac_access_denied')")),
+      status: 500,
+      type: 'api_error',
+      message: 'the gateway failed to process the request',
+    },
     {
       match: statusIn(413),
       status: 413,
@@ -197,35 +234,16 @@ function localReplyConfig(settings: Settings): Json {
     },
     { match: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
     {
-      // The processor did not answer within processor.message_timeout_ms.
-      match: {
-        and_filter: { filters: [statusIn(504), cel("response.code_details.startsWith('ext_proc')")] },
-      },
-      status: 503,
-      type: 'api_error',
-      message: "the gateway's policy processor did not answer in time; try again",
-    },
-    {
       match: statusIn(504),
       status: 504,
       type: 'timeout_error',
       message: 'the upstream did not answer in time',
     },
     {
-      // The processor's stream failed: it crashed, was unreachable, or answered
-      // something Envoy could not use (a wrong or garbled message, a refused mutation).
-      match: {
-        and_filter: { filters: [statusIn(503), cel(EXT_PROC_FAILURE)] },
-      },
-      status: 503,
-      type: 'api_error',
-      message: "the gateway's policy processor is unavailable or failed; try again",
-    },
-    {
       match: statusIn(502, 503),
       status: 503,
       type: 'api_error',
-      message: 'the gateway could not reach a service it depends on; try again',
+      message: 'the upstream is unreachable; try again',
     },
     {
       match: statusIn(500),
@@ -247,17 +265,6 @@ function localReplyConfig(settings: Settings): Json {
       status: 426,
       type: 'invalid_request_error',
       message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
-    },
-    {
-      // The approval check refused a request the processor never approved: the processor failed.
-      match: {
-        and_filter: {
-          filters: [statusIn(403), cel("response.code_details.startsWith('rbac_access_denied')")],
-        },
-      },
-      status: 500,
-      type: 'api_error',
-      message: 'the gateway failed to process the request',
     },
     {
       // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.
@@ -297,15 +304,53 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
 }
 
 /**
+ * Usage metering: a second ext_proc filter, after the policy, in observability
+ * mode: Envoy sends the response headers and body chunks to the processor and
+ * goes on without waiting, so the client's response is never held for it. It
+ * sees the policy's local replies too (they pass it on their way out). It
+ * skips the request side. A metering failure never fails a request.
+ */
+function meteringFilter(): Json {
+  return {
+    name: 'anthropic_gateway.metering',
+    typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
+      grpc_service: {
+        envoy_grpc: { cluster_name: METERING_CLUSTER },
+        // processor/extproc/server.ts tells the two filters' streams apart by this.
+        initial_metadata: [{ key: 'x-anthropic-gateway-stream', value: 'metering' }],
+      },
+      observability_mode: true,
+      failure_mode_allow: true,
+      stat_prefix: 'metering',
+      processing_mode: {
+        request_header_mode: 'SKIP',
+        request_body_mode: 'NONE',
+        request_trailer_mode: 'SKIP',
+        response_header_mode: 'SEND',
+        response_body_mode: 'STREAMED',
+        response_trailer_mode: 'SKIP',
+      },
+      metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
+      // When the request arrived (latency, time to first byte), and its id for
+      // the replies the policy never answered (the processor was too slow, say).
+      response_attributes: ['request.time', 'request.id'],
+      // How long Envoy keeps the stream open for the processor after the HTTP
+      // stream is gone (a client that disconnected): its usage is recorded then.
+      deferred_close_timeout: '5s',
+    }),
+  };
+}
+
+/**
  * Lets a request on only if the processor approved it after checking its body
  * (processor/extproc/approval.ts). ext_proc lets a processor close its stream
  * at any time, and Envoy then goes on as if allowed: without this filter, a
  * processor that ended a stream early would let the request through unchecked.
- * A refusal here is Envoy's 403, rendered as a 500 api_error below.
+ * A refusal here is Envoy's 403, rendered as a 500 api_error above.
  */
 function approvalCheck(): Json {
   return {
-    name: 'envoy.filters.http.rbac',
+    name: 'anthropic_gateway.approval',
     typed_config: typed('envoy.extensions.filters.http.rbac.v3.RBAC', {
       rules: {
         action: 'ALLOW',
@@ -315,7 +360,7 @@ function approvalCheck(): Json {
             principals: [
               {
                 metadata: {
-                  filter: APPROVAL_NAMESPACE,
+                  filter: METADATA_NAMESPACE,
                   path: [{ key: APPROVAL_KEY }],
                   value: { bool_match: true },
                 },
@@ -339,6 +384,18 @@ export function renderBootstrap(settings: Settings): Json {
   return {
     admin: {
       address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
+    },
+    // A ceiling on open client connections, so a flood cannot exhaust the host.
+    overload_manager: {
+      resource_monitors: [
+        {
+          name: 'envoy.resource_monitors.global_downstream_max_connections',
+          typed_config: typed(
+            'envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+            { max_active_downstream_connections: MAX_DOWNSTREAM_CONNECTIONS },
+          ),
+        },
+      ],
     },
     static_resources: {
       listeners: [
@@ -428,10 +485,13 @@ export function renderBootstrap(settings: Settings): Json {
                             // The processor removes client-sent x-envoy-* headers; a
                             // mutation Envoy refuses is an error, not a silent pass.
                             mutation_rules: { allow_envoy: true, disallow_is_error: true },
-                            // The one namespace the processor may write: its approval.
-                            metadata_options: { receiving_namespaces: { untyped: [APPROVAL_NAMESPACE] } },
+                            // The request's facts, for the metering filter below, and the
+                            // processor's approval, for the approval check: the one namespace
+                            // the processor may write.
+                            metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
                           }),
                         },
+                        meteringFilter(),
                         approvalCheck(),
                         {
                           name: 'envoy.filters.http.router',
@@ -448,7 +508,11 @@ export function renderBootstrap(settings: Settings): Json {
           ],
         },
       ],
-      clusters: [upstreamCluster(settings), processorCluster(settings)],
+      clusters: [
+        upstreamCluster(settings),
+        processorCluster(settings, PROCESSOR_CLUSTER),
+        processorCluster(settings, METERING_CLUSTER),
+      ],
     },
   };
 }

@@ -16,9 +16,19 @@ const catalogModel = z.strictObject({
   created_at: z.iso.datetime({ offset: true }).optional(),
 });
 
+const positiveInt = z.number().int().positive();
+
+/** Limits of one token or workspace (docs/operations.md, "Quotas"); absent ones are not enforced. */
+const quota = z.strictObject({
+  requests_per_minute: positiveInt.optional(),
+  tokens_per_minute: positiveInt.optional().describe('input + cache-write + output tokens per minute'),
+  tokens_per_day: positiveInt.optional().describe('the same tokens per UTC day'),
+});
+
 const workspace = z.strictObject({
   id: z.string().min(1),
   upstream_api_key: secretSource.describe("the workspace's Anthropic API key, sent upstream as x-api-key"),
+  quota: quota.optional(),
 });
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256)');
@@ -34,6 +44,7 @@ const token = z
       .min(1)
       .optional()
       .describe('the models this token may use; all Anthropic models if absent'),
+    quota: quota.optional(),
   })
   .refine((t) => (t.sha256 === undefined) !== (t.env === undefined), {
     message: 'give exactly one of sha256 or env',
@@ -74,6 +85,35 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      address: z.string().default('127.0.0.1'),
+      port: port.default(9464),
+    })
+    .prefault({})
+    .describe("the processor's Prometheus endpoint, GET /metrics"),
+  quotas: z
+    .strictObject({
+      store: z.enum(['memory', 'redis']).default('memory'),
+      redis: z
+        .strictObject({
+          url: z
+            .union([z.string().min(1), secretSource])
+            .describe('redis://[user:password@]host:port[/db]; may hold a password, so env or file is best'),
+          key_prefix: z.string().default('anthropic-gateway:'),
+          timeout_ms: positiveInt.default(250).describe('how long one Redis call may take'),
+        })
+        .optional(),
+      fail_open: z
+        .boolean()
+        .default(false)
+        .describe('when the store is unreachable: admit (true) or refuse with 503 (false)'),
+    })
+    .prefault({})
+    .refine((q) => q.store !== 'redis' || q.redis !== undefined, {
+      message: 'store redis needs a redis section with a url',
+    }),
   catalog: z.array(catalogModel).min(1).optional().describe('replaces the built-in catalog'),
   workspaces: z
     .array(workspace)

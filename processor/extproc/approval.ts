@@ -4,18 +4,24 @@
 // stream early would let the request through unchecked. So an RBAC filter after
 // ext_proc lets a request on only with this mark (envoy/bootstrap.ts), which
 // only the processor can set (clients cannot write dynamic metadata), and only
-// in its answer to the last phase, after the body has been checked.
+// in its answer to the last phase, after the body has been checked. It rides in
+// the namespace of the request's facts (metadata.ts), the one namespace Envoy
+// accepts from the processor.
 import type { Struct } from '../../protos/generated/google/protobuf/Struct.ts';
+import { METADATA_NAMESPACE } from './metadata.ts';
 
-/** The dynamic metadata namespace Envoy accepts from the processor. */
-export const APPROVAL_NAMESPACE = 'anthropic_gateway';
-/** The key under that namespace; its value is `true` once the whole request is allowed. */
+/** The key under the namespace; its value is `true` once the whole request is allowed. */
 export const APPROVAL_KEY = 'approved';
 
-export const APPROVAL_METADATA: Struct = {
-  fields: {
-    [APPROVAL_NAMESPACE]: {
-      structValue: { fields: { [APPROVAL_KEY]: { boolValue: true } } },
+/** `metadata` (a ProcessingResponse's dynamic_metadata) with the approval mark added. */
+export function withApproval(metadata: Struct): Struct {
+  const namespace = metadata.fields?.[METADATA_NAMESPACE]?.structValue?.fields ?? {};
+  return {
+    fields: {
+      ...metadata.fields,
+      [METADATA_NAMESPACE]: {
+        structValue: { fields: { ...namespace, [APPROVAL_KEY]: { boolValue: true } } },
+      },
     },
-  },
-};
+  };
+}

@@ -4,7 +4,6 @@ import type { HeaderValueOption } from '../../protos/generated/envoy/config/core
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StatusCode } from '../../protos/generated/envoy/type/v3/StatusCode.ts';
 import { type GatewayError, renderErrorBody } from '../policy/errors.ts';
-import { APPROVAL_METADATA } from './approval.ts';
 
 /** Always say how a header is applied; Envoy's default has changed between versions. */
 export function setHeader(key: string, value: string): HeaderValueOption {
@@ -29,10 +28,8 @@ export function continueRequestHeaders(
   };
 }
 
-/** The body is allowed: the request goes upstream, marked approved (see approval.ts). */
 export const CONTINUE_REQUEST_BODY: ProcessingResponse = {
   request_body: { response: { status: 'CONTINUE' } },
-  dynamic_metadata: APPROVAL_METADATA,
 };
 
 /** A phase we did not ask for: pass it through unchanged. */

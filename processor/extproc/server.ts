@@ -1,8 +1,16 @@
 // The gRPC server that Envoy's ext_proc filter connects to.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { createMeteringHandler, type MeteringStream } from './metering-service.ts';
 import { loadExtProcService } from './protos.ts';
-import type { ExtProcDeps } from './service.ts';
+import type { ExtProcDeps, ProcessStream } from './service.ts';
 import { createProcessHandler } from './service.ts';
+
+/**
+ * gRPC metadata Envoy's metering filter sends on its streams (envoy/bootstrap.ts):
+ * both filters call the same ExternalProcessor service, and this tells them apart.
+ */
+export const STREAM_KIND_HEADER = 'x-anthropic-gateway-stream';
+export const METERING_STREAM = 'metering';
 
 /** Room for the protobuf framing around a body of the maximum size. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
@@ -24,8 +32,23 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     // grpc-js accepts 4 MiB by default; a buffered Anthropic body may be 32 MiB.
     'grpc.max_receive_message_length': options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
   });
+  const policyHandler = createProcessHandler({
+    policy: options.policy,
+    log: options.log,
+    quotas: options.quotas,
+    metrics: options.metrics,
+  });
+  const meteringHandler = createMeteringHandler({
+    log: options.log,
+    quotas: options.quotas,
+    metrics: options.metrics,
+  });
   server.addService(loadExtProcService(), {
-    Process: createProcessHandler({ policy: options.policy, log: options.log }),
+    Process: (call: ProcessStream) => {
+      if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM)
+        meteringHandler(call as MeteringStream);
+      else policyHandler(call);
+    },
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, ServerCredentials.createInsecure(), (error, bound) =>

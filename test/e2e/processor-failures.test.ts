@@ -30,25 +30,42 @@ import {
 /** Small, so the slow and hanging processors time out quickly; roomy enough for a loaded machine. */
 const MESSAGE_TIMEOUT_MS = 1_000;
 
-const UNAVAILABLE = "the gateway's policy processor is unavailable or failed; try again";
-const TOO_SLOW = "the gateway's policy processor did not answer in time; try again";
-const INTERNAL = 'the gateway failed to process the request';
+interface Expected {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+}
+const UNAVAILABLE: Expected = {
+  status: 503,
+  type: 'api_error',
+  message: "the gateway's policy service is unavailable; nothing was sent upstream",
+};
+const TOO_SLOW: Expected = {
+  status: 504,
+  type: 'timeout_error',
+  message: "the gateway's policy check timed out; nothing was sent upstream",
+};
+const INTERNAL: Expected = {
+  status: 500,
+  type: 'api_error',
+  message: 'the gateway failed to process the request',
+};
 
 /** What the client gets for each misbehaviour. */
-const EXPECTED: Readonly<Record<RogueBehaviour, { status: number; message: string }>> = {
-  crash: { status: 503, message: UNAVAILABLE },
-  hang: { status: 503, message: TOO_SLOW },
-  slow: { status: 503, message: TOO_SLOW },
-  abort: { status: 503, message: UNAVAILABLE },
+const EXPECTED: Readonly<Record<RogueBehaviour, Expected>> = {
+  crash: UNAVAILABLE,
+  hang: TOO_SLOW,
+  slow: TOO_SLOW,
+  abort: UNAVAILABLE,
   // A stream closed cleanly means "go on" in ext_proc; the approval check stops it.
-  end: { status: 500, message: INTERNAL },
-  'end-after-headers': { status: 500, message: INTERNAL },
-  'wrong-phase': { status: 503, message: UNAVAILABLE },
-  empty: { status: 503, message: UNAVAILABLE },
-  'garbage-bytes': { status: 503, message: UNAVAILABLE },
-  'mutate-authority': { status: 503, message: UNAVAILABLE },
-  'mutate-crlf': { status: 503, message: UNAVAILABLE },
-  'remove-path': { status: 503, message: UNAVAILABLE },
+  end: INTERNAL,
+  'end-after-headers': INTERNAL,
+  'wrong-phase': UNAVAILABLE,
+  empty: UNAVAILABLE,
+  'garbage-bytes': UNAVAILABLE,
+  'mutate-authority': UNAVAILABLE,
+  'mutate-crlf': UNAVAILABLE,
+  'remove-path': UNAVAILABLE,
 };
 
 const body = JSON.stringify(seedRequest());
@@ -96,12 +113,12 @@ describe('a misbehaving processor', () => {
   });
 
   for (const behaviour of ROGUE_BEHAVIOURS) {
-    const { status, message } = EXPECTED[behaviour];
-    it(`${behaviour}: fails closed with ${status} api_error, then recovers with a good processor`, async () => {
+    const expected = EXPECTED[behaviour];
+    it(`${behaviour}: fails closed with ${expected.status} ${expected.type}, then recovers with a good processor`, async () => {
       stack.upstream.reset();
       const rogue = await startRogueProcessor(behaviour, address);
       try {
-        await expectAnthropicError(await send(stack), { status, type: 'api_error', message });
+        await expectAnthropicError(await send(stack), expected);
         // Not vacuous: the rogue was asked.
         expect(rogue.received()).toBeGreaterThan(0);
         if (behaviour === 'crash') expect(await rogue.exited).toBe('SIGKILL');
@@ -202,11 +219,7 @@ describe('an exception inside the processor, through Envoy', () => {
     let text = decoder.decode((await reader.read()).value, { stream: true });
     expect(text).toContain('event: message_start');
 
-    const failed = await expectAnthropicError(await send(stack, 'claude-explode'), {
-      status: 500,
-      type: 'api_error',
-      message: INTERNAL,
-    });
+    const failed = await expectAnthropicError(await send(stack, 'claude-explode'), INTERNAL);
     const logged = processor.logRecords().filter((record) => record.msg === 'policy failed; answering 500');
     expect(logged.map((record) => record.requestId)).toContain(failed.requestId);
     expect(stack.upstream.arrived.filter(({ url }) => url === '/v1/messages')).toHaveLength(1);

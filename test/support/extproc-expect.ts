@@ -1,6 +1,7 @@
 // Assertions on ext_proc responses, shared by the integration tests.
 import { expect } from 'vitest';
-import { APPROVAL_KEY, APPROVAL_NAMESPACE } from '../../processor/extproc/approval.ts';
+import { APPROVAL_KEY } from '../../processor/extproc/approval.ts';
+import { METADATA_NAMESPACE } from '../../processor/extproc/metadata.ts';
 import {
   immediateBody,
   immediateStatus,
@@ -81,17 +82,15 @@ export function expectBodyContinues(response: ProcessingResponse__Output): void 
   expect(common?.body_mutation).toBeUndefined();
   expect(common?.header_mutation?.remove_headers ?? []).toEqual([]);
   expect(common?.header_mutation?.set_headers ?? []).toEqual([]);
-  expect(response.dynamic_metadata).toEqual({
-    fields: {
-      [APPROVAL_NAMESPACE]: {
-        kind: 'structValue',
-        structValue: { fields: { [APPROVAL_KEY]: { kind: 'boolValue', boolValue: true } } },
-      },
-    },
-  });
+  expect(approvalMark(response)).toEqual({ kind: 'boolValue', boolValue: true });
 }
 
-/** A response that is not an approval: no approval mark at all (the headers phase, a rejection). */
+/** The approval mark an answer carries for Envoy's approval check, if any. */
+function approvalMark(response: ProcessingResponse__Output): unknown {
+  return response.dynamic_metadata?.fields?.[METADATA_NAMESPACE]?.structValue?.fields?.[APPROVAL_KEY];
+}
+
+/** A response that is not an approval: no approval mark (the headers phase, a rejection). */
 export function expectNoApproval(response: ProcessingResponse__Output): void {
-  expect(response.dynamic_metadata ?? undefined).toBeUndefined();
+  expect(approvalMark(response)).toBeUndefined();
 }

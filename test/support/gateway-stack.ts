@@ -41,6 +41,8 @@ export interface GatewayStack {
   readonly processor: RunningProcessor;
   /** The address Envoy dials for ext_proc. */
   readonly processorAddress: string;
+  /** The processor's Prometheus endpoint (http://127.0.0.1:<port>/metrics). */
+  readonly metricsUrl: string;
   /** Every log line the processor wrote. */
   readonly processorLog: string[];
   /**
@@ -67,6 +69,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
     GATEWAY_PORT: '0',
     GATEWAY_ADMIN_PORT: '0',
+    GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: options.upstreamUrl ?? upstream.url,
     LOG_LEVEL: 'debug',
     ...options.env,
@@ -104,6 +107,9 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
       return processor;
     },
     processorAddress,
+    get metricsUrl() {
+      return `http://127.0.0.1:${processor?.metricsPort ?? 0}/metrics`;
+    },
     processorLog,
     waitForLog: async (match, timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs;

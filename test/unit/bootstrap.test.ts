@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { buildConfig, type Environment, type Settings } from '../../processor/config/load.ts';
-import { APPROVAL_KEY, APPROVAL_NAMESPACE } from '../../processor/extproc/approval.ts';
+import { APPROVAL_KEY } from '../../processor/extproc/approval.ts';
+import { METADATA_NAMESPACE } from '../../processor/extproc/metadata.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
 
@@ -91,10 +92,10 @@ describe('renderBootstrap: the approval check', () => {
 
   it('lets a request reach the router only with the processor’s approval mark', () => {
     const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
-    const rbac = names.indexOf('envoy.filters.http.rbac');
+    const rbac = names.indexOf('anthropic_gateway.approval');
     expect(rbac).toBeGreaterThan(names.indexOf('envoy.filters.http.ext_proc'));
     expect(rbac).toBe(names.length - 2);
-    const rules = at(named(httpFilters(bootstrap), 'envoy.filters.http.rbac'), ['typed_config', 'rules']);
+    const rules = at(named(httpFilters(bootstrap), 'anthropic_gateway.approval'), ['typed_config', 'rules']);
     expect(at(rules, ['action'])).toBe('ALLOW');
     const policies = Object.values(at(rules, ['policies']) as Record<string, unknown>);
     expect(policies).toEqual([
@@ -103,7 +104,7 @@ describe('renderBootstrap: the approval check', () => {
         principals: [
           {
             metadata: {
-              filter: APPROVAL_NAMESPACE,
+              filter: METADATA_NAMESPACE,
               path: [{ key: APPROVAL_KEY }],
               value: { bool_match: true },
             },
@@ -115,7 +116,7 @@ describe('renderBootstrap: the approval check', () => {
 
   it('accepts dynamic metadata from the processor in the approval namespace only', () => {
     expect(at(extProc(bootstrap), ['metadata_options'])).toEqual({
-      receiving_namespaces: { untyped: [APPROVAL_NAMESPACE] },
+      receiving_namespaces: { untyped: [METADATA_NAMESPACE] },
     });
   });
 });

@@ -9,8 +9,9 @@
 //      Anthropic key, a gateway token) and every secret the process was given
 //      (the workspaces' keys) is censored, so a secret inside an error message
 //      or a stack trace is caught too.
-// Lines are few (startup, and one per rejected request at debug level), so the
-// cost of parsing each one again is not on the hot path.
+// A line is parsed again only when it names a secret field (a cheap scan
+// first); the value patterns are one regular expression pass. The access line
+// written for every request costs a few microseconds more (docs/security.md).
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
 
 export const CENSOR = '[redacted]';
@@ -38,13 +39,14 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
 const MAX_DEPTH = 32;
 
 /**
- * Credential shapes, matched in the finished JSON line: an auth scheme and its
- * value, an Anthropic key, a gateway token (processor/policy/tokens.ts).
+ * Credential shapes, matched in the finished JSON line (case-insensitively):
+ * an auth scheme and its value, an Anthropic key, a gateway token
+ * (processor/policy/tokens.ts).
  */
 const SECRET_PATTERNS: readonly RegExp[] = [
-  /\b(bearer|basic)(\s|\\[tn])+[^\s"\\]+/gi,
-  /\bsk-ant-[A-Za-z0-9_-]+/g,
-  /\bagw_[A-Za-z0-9_-]+/g,
+  /\b(?:bearer|basic)(?:\s|\\[tn])+[^\s"\\]+/,
+  /\bsk-ant-[A-Za-z0-9_-]+/,
+  /\bagw_[A-Za-z0-9_-]+/,
 ];
 
 export interface LoggerOptions {
@@ -77,22 +79,29 @@ export function censorFields(value: unknown, depth = 0): unknown {
   return out;
 }
 
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Whether a line names a secret field anywhere (a cheap scan before parsing it). */
+const SECRET_FIELD_IN_LINE = new RegExp(`"(${[...SECRET_FIELDS].map(escapeRegExp).join('|')})"\\s*:`, 'i');
+
 function lineScrubber(secrets: Iterable<string>): (line: string) => string {
   // A secret appears in the line JSON-escaped; short values are skipped, they
   // would censor ordinary words (configuration demands real keys anyway).
   const exact = [...secrets]
     .filter((secret) => secret.length >= 8)
-    .map((secret) => JSON.stringify(secret).slice(1, -1));
+    .map((secret) => escapeRegExp(JSON.stringify(secret).slice(1, -1)));
+  // One pass for every value: the credential shapes and the exact secrets.
+  const values = new RegExp([...SECRET_PATTERNS.map((pattern) => pattern.source), ...exact].join('|'), 'gi');
   return (line) => {
-    let out: string;
-    try {
-      out = `${JSON.stringify(censorFields(JSON.parse(line)))}\n`;
-    } catch {
-      out = line; // not JSON (pino writes only JSON): the value patterns below still apply
+    let out = line;
+    if (SECRET_FIELD_IN_LINE.test(line)) {
+      try {
+        out = `${JSON.stringify(censorFields(JSON.parse(line)))}\n`;
+      } catch {
+        // Not JSON (pino writes only JSON): the value patterns below still apply.
+      }
     }
-    for (const secret of exact) out = out.replaceAll(secret, CENSOR);
-    for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, CENSOR);
-    return out;
+    return out.replace(values, CENSOR);
   };
 }
 

@@ -2,6 +2,7 @@
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
 import type { Settings } from '../processor/config/load.ts';
+import { EXT_PROC_SERVICE } from '../processor/ops/health.ts';
 import { renderErrorBody } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 
@@ -76,11 +77,43 @@ function upstreamCluster(settings: Settings): Json {
   };
 }
 
+/** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
+function isHostName(address: string): boolean {
+  if (address.startsWith('unix:')) return false;
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return !/^[\d.]+$/.test(host) && !host.startsWith('[');
+}
+
+/**
+ * Envoy asks the processor's grpc.health.v1 service (processor/ops/health.ts)
+ * and stops choosing a replica that answers NOT_SERVING (one shutting down) or
+ * does not answer. With every replica unhealthy (one processor that is down),
+ * Envoy's panic mode still tries them: a request then gets the processor's
+ * decision or, if none can be had, Envoy's 503. Health never opens a way
+ * around the processor; fail-closed stays with ext_proc's failure_mode_allow.
+ * An unhealthy host is probed every second, so a processor that comes back is
+ * used again quickly.
+ */
+const PROCESSOR_HEALTH_CHECK: Json = {
+  timeout: '1s',
+  interval: '5s',
+  unhealthy_interval: '1s',
+  // Without this, an idle cluster is probed only every 60 s.
+  no_traffic_interval: '5s',
+  unhealthy_threshold: 2,
+  healthy_threshold: 1,
+  grpc_health_check: { service_name: EXT_PROC_SERVICE },
+};
+
 function processorCluster(settings: Settings): Json {
   return {
     name: PROCESSOR_CLUSTER,
-    type: 'STATIC',
+    // A host name resolves to every replica behind it (`docker compose up --scale processor=3`).
+    ...(isHostName(settings.processor.address)
+      ? { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' }
+      : { type: 'STATIC' }),
     connect_timeout: '1s',
+    health_checks: [PROCESSOR_HEALTH_CHECK],
     // gRPC needs HTTP/2; one connection multiplexes every request's stream.
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(

@@ -1,8 +1,13 @@
-// The processor's entry point: load the configuration, serve ext_proc, stop on
-// SIGTERM/SIGINT. The only place that exits the process.
+// The processor's entry point: load the configuration, serve ext_proc and the
+// gRPC health service, reload the configuration on SIGHUP or when its file
+// changes, and on SIGTERM/SIGINT drain and stop. The only place that sets the
+// process's exit code.
+import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { startExtProcServer } from './extproc/server.ts';
 import { createLogger } from './log.ts';
+import { createHealth } from './ops/health.ts';
+import { shutDownGracefully } from './ops/shutdown.ts';
 
 async function main(): Promise<number> {
   const loaded = loadConfig(process.env);
@@ -11,25 +16,40 @@ async function main(): Promise<number> {
     log.error({ problems: loaded.problems }, 'invalid configuration');
     return 2;
   }
-  const { settings, policy } = loaded.config;
+  const { settings } = loaded.config;
   const log = createLogger(settings.log.level);
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
+
+  const live = createLiveConfig({
+    env: process.env,
+    path: process.env.GATEWAY_CONFIG || undefined,
+    initial: loaded.config,
+    log,
+  });
+  // Before anything slow: SIGHUP's default action would end the process.
+  process.on('SIGHUP', () => live.reload('SIGHUP'));
+
+  const health = createHealth();
   const { server, port } = await startExtProcServer({
     address: settings.processor.address,
     maxRequestBodyBytes: settings.limits.max_request_body_bytes,
-    policy: () => policy,
+    policy: live.policy,
     log,
+    health,
   });
+  health.set('SERVING');
+  live.watch();
   log.info({ address: settings.processor.address, port }, 'ext_proc processor listening');
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      server.tryShutdown(() => resolve());
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
+  const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
+  log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
+  live.close();
+  const outcome = await shutDownGracefully({ server, health, timeoutMs, log });
+  log.info({ outcome }, 'processor stopped');
   return 0;
 }
 

@@ -51,6 +51,13 @@ export const configSchema = z.strictObject({
         .default('127.0.0.1:50051')
         .describe('gRPC address of the processor: host:port or unix:/path'),
       message_timeout_ms: z.number().int().positive().default(5000),
+      shutdown_timeout_seconds: z
+        .number()
+        .positive()
+        .default(20)
+        .describe(
+          'on SIGTERM, how long the processor lets requests it is still deciding finish before it cancels them',
+        ),
     })
     .prefault({}),
   upstream: z

@@ -1,5 +1,6 @@
 // The gRPC server that Envoy's ext_proc filter connects to.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Health } from '../ops/health.ts';
 import { loadExtProcService } from './protos.ts';
 import type { ExtProcDeps } from './service.ts';
 import { createProcessHandler } from './service.ts';
@@ -11,6 +12,8 @@ export interface ExtProcServerOptions extends ExtProcDeps {
   /** host:port, or unix:/path. */
   readonly address: string;
   readonly maxRequestBodyBytes: number;
+  /** Served beside ext_proc (grpc.health.v1), when given. */
+  readonly health?: Health;
 }
 
 export interface RunningServer {
@@ -27,6 +30,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   server.addService(loadExtProcService(), {
     Process: createProcessHandler({ policy: options.policy, log: options.log }),
   });
+  options.health?.addTo(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),

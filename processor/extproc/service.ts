@@ -79,7 +79,14 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       }
     };
 
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      call.end();
+    };
     call.on('data', (request: ProcessingRequest__Output) => {
+      if (ended) return;
       let response: ProcessingResponse;
       try {
         response = decide(request);
@@ -88,13 +95,26 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
         response = immediateError(INTERNAL_ERROR, requestId);
       }
       call.write(response);
+      if (isFinal(request, response)) end();
     });
-    call.on('end', () => call.end());
+    call.on('end', end);
     call.on('error', (error) => deps.log.debug({ err: error, requestId }, 'ext_proc stream error'));
   };
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Whether this answer settles the request. Envoy skips every response phase
+ * (envoy/bootstrap.ts), so nothing follows an immediate response or the body
+ * decision. Closing the stream then, rather than when Envoy closes it at the
+ * end of the HTTP exchange, keeps a long streamed response independent of the
+ * processor: a processor that restarts or shuts down (processor/ops/shutdown.ts)
+ * only has undecided requests to wait for.
+ */
+function isFinal(request: ProcessingRequest__Output, response: ProcessingResponse): boolean {
+  return response.immediate_response !== undefined || request.request === 'request_body';
+}
 
 // Built once per workspace (per configuration), not per request.
 const credentialCache = new WeakMap<WorkspaceWithCredential, readonly HeaderValueOption[]>();

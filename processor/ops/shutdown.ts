@@ -1,0 +1,38 @@
+// Graceful shutdown of the gRPC server. The listener closes and every
+// connection gets an HTTP/2 GOAWAY, so no new ext_proc stream starts here;
+// streams already open finish (a request waiting for its body decision gets
+// it) until the deadline, when the rest are cancelled: Envoy answers those
+// requests 503, fail-closed, and nothing reaches the upstream unchecked.
+import type { Server } from '@grpc/grpc-js';
+import type { Logger } from '../log.ts';
+import type { Health } from './health.ts';
+
+export type ShutdownOutcome = 'drained' | 'deadline';
+
+export interface ShutdownOptions {
+  readonly server: Server;
+  readonly health: Health;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+}
+
+export function shutDownGracefully(options: ShutdownOptions): Promise<ShutdownOutcome> {
+  const { server, health, timeoutMs, log } = options;
+  // Health checkers that still have a connection see the change first.
+  health.set('NOT_SERVING');
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (outcome: ShutdownOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(outcome);
+    };
+    const deadline = setTimeout(() => {
+      log.warn({ timeoutMs }, 'shutdown deadline passed; cancelling the streams still open');
+      server.forceShutdown();
+      settle('deadline');
+    }, timeoutMs);
+    server.tryShutdown(() => settle('drained'));
+  });
+}

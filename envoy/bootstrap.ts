@@ -2,7 +2,7 @@
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
 import type { Settings } from '../processor/config/load.ts';
-import { EXT_PROC_SERVICE } from '../processor/ops/health.ts';
+import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
 import { renderErrorBody } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 

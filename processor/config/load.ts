@@ -8,6 +8,7 @@ import { ANTHROPIC, indexCatalog } from '../policy/catalog.ts';
 import type { Policy, Workspace } from '../policy/request-policy.ts';
 import { hashToken, indexTokens, type StoredToken } from '../policy/tokens.ts';
 import { DEFAULT_CATALOG } from './default-catalog.ts';
+import { isUnknown, NO_UNKNOWN_IDS, salvageConfig, type UnknownIds } from './salvage.ts';
 import { type ConfigFile, configSchema } from './schema.ts';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -57,12 +58,24 @@ export function buildConfig(raw: unknown, env: Environment): LoadResult {
   const withOverrides = applyOverrides(raw, env);
   const parsed = configSchema.safeParse(withOverrides);
   if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    };
+    const schemaProblems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    // Check what did pass the schema too, so one run lists every problem.
+    const salvaged = salvageConfig(withOverrides);
+    const result = salvaged && assemble(salvaged.file, withOverrides, env, salvaged.unknown);
+    return { ok: false, problems: [...schemaProblems, ...(result && !result.ok ? result.problems : [])] };
   }
-  const file = parsed.data;
+  return assemble(parsed.data, withOverrides, env, NO_UNKNOWN_IDS);
+}
+
+/** The checks across entries, and the policy they allow. */
+function assemble(
+  file: ConfigFile,
+  withOverrides: unknown,
+  env: Environment,
+  unknown: UnknownIds,
+): LoadResult {
   const problems: string[] = [];
 
   const catalogModels: CatalogModel[] = (file.catalog ?? DEFAULT_CATALOG).map((m) => ({ ...m }));
@@ -88,11 +101,11 @@ export function buildConfig(raw: unknown, env: Environment): LoadResult {
     const where = `tokens.${i}`;
     if (tokenIds.has(token.id)) problems.push(`${where}.id: duplicate id ${token.id}`);
     tokenIds.add(token.id);
-    if (!workspaces.has(token.workspace)) {
+    if (!workspaces.has(token.workspace) && !isUnknown(unknown.workspaces, token.workspace)) {
       problems.push(`${where}.workspace: no workspace has id ${token.workspace}`);
     }
     for (const model of token.models ?? []) {
-      if (catalog.get(model)?.provider !== ANTHROPIC) {
+      if (catalog.get(model)?.provider !== ANTHROPIC && !isUnknown(unknown.models, model)) {
         problems.push(`${where}.models: ${model} is not an Anthropic model of the catalog`);
       }
     }

@@ -9,21 +9,21 @@ const secretSource = z.union([
   z.strictObject({ file: z.string().min(1).describe('path of a file (one trailing newline is ignored)') }),
 ]);
 
-const catalogModel = z.strictObject({
+export const catalogModel = z.strictObject({
   id: z.string().min(1),
   provider: z.string().min(1).describe('"anthropic" for the models this endpoint serves'),
   display_name: z.string().min(1),
   created_at: z.iso.datetime({ offset: true }).optional(),
 });
 
-const workspace = z.strictObject({
+export const workspace = z.strictObject({
   id: z.string().min(1),
   upstream_api_key: secretSource.describe("the workspace's Anthropic API key, sent upstream as x-api-key"),
 });
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256)');
 
-const token = z
+export const token = z
   .strictObject({
     id: z.string().min(1).describe('a public name for logs and metrics'),
     workspace: z.string().min(1),

@@ -20,6 +20,7 @@ export function shutDownGracefully(options: ShutdownOptions): Promise<ShutdownOu
   const { server, health, timeoutMs, log } = options;
   // Health checkers that still have a connection see the change first.
   health.set('NOT_SERVING');
+  health.closeWatches();
   return new Promise((resolve) => {
     let settled = false;
     const settle = (outcome: ShutdownOutcome) => {

@@ -29,6 +29,8 @@ export interface GatewayStack {
   /** The base URL a client is given: http://127.0.0.1:<port>/ai-gateway/anthropic */
   readonly baseUrl: string;
   readonly origin: string;
+  /** The configuration file the processor reads (and reloads). */
+  readonly configPath: string;
   readonly upstream: FakeUpstream;
   readonly envoy: RunningEnvoy;
   processor: RunningProcessor;
@@ -86,6 +88,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
   const stack: GatewayStack = {
     baseUrl: `${origin}${BASE_PATH}`,
     origin,
+    configPath,
     upstream,
     envoy,
     get processor() {

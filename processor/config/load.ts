@@ -32,14 +32,15 @@ export type LoadResult =
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /** Environment variables that override single settings (handy in containers and tests). */
-const OVERRIDES: ReadonlyArray<readonly [variable: string, path: readonly [string, string], number?: true]> =
-  [
-    ['GATEWAY_PORT', ['listen', 'port'], true],
-    ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
-    ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
-    ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
-    ['LOG_LEVEL', ['log', 'level']],
-  ];
+export const OVERRIDES: ReadonlyArray<
+  readonly [variable: string, path: readonly [string, string], number?: true]
+> = [
+  ['GATEWAY_PORT', ['listen', 'port'], true],
+  ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
+  ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
+  ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
+  ['LOG_LEVEL', ['log', 'level']],
+];
 
 /** Reads the file named by `path` (or by GATEWAY_CONFIG), or starts from defaults when there is none. */
 export function loadConfig(env: Environment, path: string | undefined = env.GATEWAY_CONFIG): LoadResult {

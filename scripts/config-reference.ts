@@ -61,20 +61,22 @@ function typeOf(schema: Schema): string {
 
 function fieldTable(object: Schema, withDefaults: boolean): string[] {
   const required = new Set(object.required ?? []);
-  const header = withDefaults
-    ? ['| Field | Type | Default | Meaning |', '| --- | --- | --- | --- |']
-    : ['| Field | Type | Required | Meaning |', '| --- | --- | --- | --- |'];
   const rows = Object.entries(object.properties ?? {}).map(([name, field]) => {
-    const third = withDefaults
-      ? field.default === undefined
-        ? ''
-        : code(field.default)
-      : required.has(name)
-        ? 'yes'
-        : 'no';
-    return `| \`${name}\` | ${cell(typeOf(field))} | ${cell(third)} | ${cell(field.description ?? '')} |`;
+    let third = required.has(name) ? 'yes' : 'no';
+    if (withDefaults) third = field.default === undefined ? '' : code(field.default);
+    return [`\`${name}\``, typeOf(field), third, field.description ?? ''];
   });
-  return [...header, ...rows];
+  return table(['Field', 'Type', withDefaults ? 'Default' : 'Required', 'Meaning'], rows);
+}
+
+/** A Markdown table with its columns padded, as the formatter (Biome) writes them. */
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const cells = [header, ...rows].map((row) => row.map(cell));
+  const widths = header.map((_, i) => Math.max(3, ...cells.map((row) => (row[i] ?? '').length)));
+  const line = (row: readonly string[]) =>
+    `| ${row.map((text, i) => text.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const [head = [], ...body] = cells;
+  return [line(head), line(widths.map((width) => '-'.repeat(width))), ...body.map(line)];
 }
 
 function section(name: string, schema: Schema): string[] {
@@ -119,10 +121,9 @@ export function renderConfigurationReference(): string {
     '',
     'These override single settings of the file (handy in containers and tests):',
     '',
-    '| Variable | Sets |',
-    '| --- | --- |',
-    ...OVERRIDES.map(
-      ([variable, [sectionName, field]]) => `| \`${variable}\` | \`${sectionName}.${field}\` |`,
+    ...table(
+      ['Variable', 'Sets'],
+      OVERRIDES.map(([variable, [sectionName, field]]) => [`\`${variable}\``, `\`${sectionName}.${field}\``]),
     ),
     '',
     'Secrets are never written in the file: a workspace key and a token may name an',

@@ -15,9 +15,14 @@ describe('docs/configuration.md', () => {
       expect(doc).toContain(`## \`${name}\``);
       expect(section.description ?? '').not.toBe('');
     }
-    expect(doc).toContain('| `shutdown_timeout_seconds` | number (> 0) | `20` |');
-    expect(doc).toContain('| `port` | integer (0–65535) | `8080` | port Envoy listens on for clients |');
-    expect(doc).toContain('| `GATEWAY_PORT` | `listen.port` |');
+    const row = (...cells: string[]) =>
+      new RegExp(
+        `^\\| ${cells.map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(' +\\| ')} +\\|`,
+        'm',
+      );
+    expect(doc).toMatch(row('`shutdown_timeout_seconds`', 'number (> 0)', '`20`'));
+    expect(doc).toMatch(row('`port`', 'integer (0–65535)', '`8080`', 'port Envoy listens on for clients'));
+    expect(doc).toMatch(row('`GATEWAY_PORT`', '`listen.port`'));
     expect(doc).toContain('Live, on reload: `log`, `catalog`, `workspaces`, `tokens`.');
     expect(doc).toContain('At the next restart only: `listen`, `admin`, `processor`, `upstream`, `limits`');
     expect(doc).not.toMatch(/\| \|\s*$/m);

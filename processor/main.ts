@@ -48,7 +48,12 @@ async function main(): Promise<number> {
   const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
   log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
   live.close();
-  const outcome = await shutDownGracefully({ server, health, timeoutMs, log });
+  // A second SIGTERM or SIGINT cancels what is left at once.
+  const interrupt = new Promise((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
   log.info({ outcome }, 'processor stopped');
   return 0;
 }

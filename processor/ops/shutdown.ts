@@ -7,13 +7,15 @@ import type { Server } from '@grpc/grpc-js';
 import type { Logger } from '../log.ts';
 import type { Health } from './health.ts';
 
-export type ShutdownOutcome = 'drained' | 'deadline';
+export type ShutdownOutcome = 'drained' | 'deadline' | 'interrupted';
 
 export interface ShutdownOptions {
   readonly server: Server;
   readonly health: Health;
   readonly timeoutMs: number;
   readonly log: Logger;
+  /** Settles when the operator insists (a second signal): cancel what is left now. */
+  readonly interrupt?: Promise<unknown>;
 }
 
 export function shutDownGracefully(options: ShutdownOptions): Promise<ShutdownOutcome> {
@@ -29,11 +31,15 @@ export function shutDownGracefully(options: ShutdownOptions): Promise<ShutdownOu
       clearTimeout(deadline);
       resolve(outcome);
     };
-    const deadline = setTimeout(() => {
-      log.warn({ timeoutMs }, 'shutdown deadline passed; cancelling the streams still open');
+    const cancelRemaining = (outcome: ShutdownOutcome, why: string) => {
+      if (settled) return;
+      log.warn({ timeoutMs }, `${why}; cancelling the streams still open`);
+      // Settle first: forcing also completes tryShutdown's callback.
+      settle(outcome);
       server.forceShutdown();
-      settle('deadline');
-    }, timeoutMs);
+    };
+    const deadline = setTimeout(() => cancelRemaining('deadline', 'shutdown deadline passed'), timeoutMs);
+    void options.interrupt?.then(() => cancelRemaining('interrupted', 'shutdown interrupted'));
     server.tryShutdown(() => settle('drained'));
   });
 }

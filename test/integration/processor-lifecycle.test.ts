@@ -159,4 +159,22 @@ describe('graceful shutdown on SIGTERM', () => {
       client.close();
     }
   });
+
+  it('cancels what is left at a second signal, without waiting for the deadline', async () => {
+    // The default deadline (20 s) is longer than this test may take.
+    const { processor, waitFor } = await start();
+    const client = createExtProcClient(processor.address);
+    try {
+      const stuck = client.openStream();
+      await stuck.exchange(requestHeaders({ headers: [['x-api-key', TOKEN]] }));
+      processor.process.kill('SIGTERM');
+      await waitFor('shutting down: no new streams, finishing the ones in flight');
+      processor.process.kill('SIGINT');
+      expect((await stuck.status).code).not.toBe(0);
+      expect(await exitCode(processor)).toBe(0);
+      expect((await waitFor('processor stopped')).outcome).toBe('interrupted');
+    } finally {
+      client.close();
+    }
+  });
 });

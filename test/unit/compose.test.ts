@@ -2,12 +2,14 @@
 // docker-compose.yml against envoy/envoy.yaml and deploy/gateway.yaml, the
 // Dockerfile, and that the image holds everything the processor loads.
 // (test/e2e/compose-stack.test.ts runs the stack itself where an engine exists.)
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMPOSE } from '../../envoy/compose.ts';
+import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -125,6 +127,19 @@ describe('docker-compose.yml: the processor', () => {
     expect(processor.environment?.GATEWAY_TOKEN).toMatch(/^\$\{GATEWAY_TOKEN:\?/);
   });
 
+  it('is given a deploy/gateway.yaml that loads once its secrets exist', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'compose-config-'));
+    try {
+      const keyFile = join(dir, 'anthropic_api_key');
+      writeFileSync(keyFile, 'sk-ant-compose\n');
+      const text = read('deploy/gateway.yaml').replace('/run/secrets/anthropic_api_key', keyFile);
+      const result = buildConfig(parse(text), { GATEWAY_TOKEN: 'agw_compose' });
+      expect(result.ok ? [] : result.problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('waits longer than the processor drains before it is killed', () => {
     const grace = Number(/^(\d+)s$/.exec(processor.stop_grace_period ?? '')?.[1]);
     const drain = configSchema.parse(parse(read('deploy/gateway.yaml'))).processor.shutdown_timeout_seconds;
@@ -174,6 +189,18 @@ describe('Dockerfile', () => {
     const check = instructions.find((line) => line.startsWith('HEALTHCHECK '));
     expect(check).toContain('processor/ops/healthcheck.ts');
     expect(instructions.at(-1)).toBe('CMD ["node", "processor/main.ts"]');
+  });
+
+  it('keeps what it copies in the build context, and nothing else', () => {
+    const allowed = read('.dockerignore')
+      .split('\n')
+      .filter((line) => line.startsWith('!'))
+      .map((line) => line.slice(1));
+    expect(read('.dockerignore')).toMatch(/^\*$/m);
+    const copied = instructions
+      .filter((line) => line.startsWith('COPY '))
+      .flatMap((line) => line.split(/\s+/).slice(1, -1));
+    expect(copied.sort()).toEqual([...allowed].sort());
   });
 
   it('copies every file the processor loads, and needs only production dependencies', () => {

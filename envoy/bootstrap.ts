@@ -10,6 +10,10 @@ type Json = Record<string, unknown>;
 
 const UPSTREAM_CLUSTER = 'anthropic_upstream';
 const PROCESSOR_CLUSTER = 'ext_proc_processor';
+/** The same processor, on a connection of its own, so metering traffic never queues policy decisions. */
+const METERING_CLUSTER = 'ext_proc_metering';
+/** Dynamic metadata the policy filter writes and the metering filter reads (processor/extproc/metadata.ts). */
+const METADATA_NAMESPACE = 'anthropic_gateway';
 /** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
 const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
 
@@ -20,6 +24,8 @@ const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
  */
 const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
+
+const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
 
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
@@ -105,9 +111,9 @@ const PROCESSOR_HEALTH_CHECK: Json = {
   grpc_health_check: { service_name: EXT_PROC_SERVICE },
 };
 
-function processorCluster(settings: Settings): Json {
+function processorCluster(settings: Settings, name: string): Json {
   return {
-    name: PROCESSOR_CLUSTER,
+    name,
     // A host name resolves to every replica behind it (`docker compose up --scale processor=3`).
     ...(isHostName(settings.processor.address)
       ? { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' }
@@ -122,7 +128,7 @@ function processorCluster(settings: Settings): Json {
       ),
     },
     load_assignment: {
-      cluster_name: PROCESSOR_CLUSTER,
+      cluster_name: name,
       endpoints: [
         { lb_endpoints: [{ endpoint: { address: processorAddress(settings.processor.address) } }] },
       ],
@@ -130,22 +136,13 @@ function processorCluster(settings: Settings): Json {
   };
 }
 
-/** Envoy's own error replies, rewritten to Anthropic's error shape. */
-function errorMapper(statuses: readonly number[], status: number, type: string, message: string): Json {
+/** Envoy's own error replies matching `filter`, rewritten to Anthropic's error shape. */
+function errorMapper(filter: Json, status: number, type: string, message: string): Json {
   const body = JSON.parse(
     renderErrorBody({ status, type: type as never, message, reason: '' }).toString(),
   ) as Json;
   return {
-    filter: {
-      and_filter: {
-        filters: [
-          statuses.length === 1
-            ? statusIs(statuses[0] as number)
-            : { or_filter: { filters: statuses.map(statusIs) } },
-          notFromProcessor(),
-        ],
-      },
-    },
+    filter: { and_filter: { filters: [filter, notFromProcessor()] } },
     status_code: status,
     headers_to_add: [
       { header: { key: 'request-id', value: REQUEST_ID }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
@@ -154,51 +151,71 @@ function errorMapper(statuses: readonly number[], status: number, type: string, 
   };
 }
 
-function statusIs(status: number): Json {
-  return {
+function statusIn(...statuses: number[]): Json {
+  const filters = statuses.map((status) => ({
     status_code_filter: {
       comparison: {
         op: 'EQ',
         value: { default_value: status, runtime_key: `gateway.local_reply.${status}` },
       },
     },
+  }));
+  return filters.length === 1 ? (filters[0] as Json) : { or_filter: { filters } };
+}
+
+function cel(expression: string): Json {
+  return {
+    extension_filter: {
+      name: 'envoy.access_loggers.extension_filters.cel',
+      typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', { expression }),
+    },
   };
 }
 
 /** The processor's replies are already Anthropic-shaped: leave them alone. */
 function notFromProcessor(): Json {
-  return {
-    extension_filter: {
-      name: 'envoy.access_loggers.extension_filters.cel',
-      typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', {
-        expression: `!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`,
-      }),
-    },
-  };
+  return cel(`!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`);
+}
+
+/** The processor failed, was unreachable or too slow (Envoy's details start with ext_proc). */
+function extProcFailure(): Json {
+  return cel(`response.code_details.startsWith('ext_proc')`);
+}
+
+function both(a: Json, b: Json): Json {
+  return { and_filter: { filters: [a, b] } };
 }
 
 function localReplyConfig(settings: Settings): Json {
   const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
   return {
     mappers: [
+      // First match wins: the processor's failures before the generic statuses.
       errorMapper(
-        [413],
+        both(extProcFailure(), statusIn(504)),
+        504,
+        'timeout_error',
+        "the gateway's policy check timed out; nothing was sent upstream",
+      ),
+      errorMapper(
+        extProcFailure(),
+        503,
+        'api_error',
+        "the gateway's policy service is unavailable; nothing was sent upstream",
+      ),
+      errorMapper(
+        statusIn(413),
         413,
         'request_too_large',
         `request body is larger than the gateway's limit of ${mib} MiB`,
       ),
-      errorMapper([431], 431, 'request_too_large', 'request headers are too large'),
-      errorMapper([408], 408, 'timeout_error', 'timed out receiving the request'),
-      errorMapper([504], 504, 'timeout_error', 'the upstream did not answer in time'),
-      errorMapper(
-        [502, 503],
-        503,
-        'api_error',
-        'the gateway could not reach a service it depends on; try again',
-      ),
-      errorMapper([500], 500, 'api_error', 'the gateway failed to process the request'),
-      errorMapper([404], 404, 'not_found_error', 'not found'),
-      errorMapper([400], 400, 'invalid_request_error', 'malformed HTTP request'),
+      errorMapper(statusIn(431), 431, 'request_too_large', 'request headers are too large'),
+      errorMapper(statusIn(408), 408, 'timeout_error', 'timed out receiving the request'),
+      errorMapper(statusIn(504), 504, 'timeout_error', 'the upstream did not answer in time'),
+      errorMapper(statusIn(502, 503), 503, 'api_error', 'the upstream is unreachable; try again'),
+      errorMapper(statusIn(500), 500, 'api_error', 'the gateway failed to process the request'),
+      errorMapper(statusIn(404), 404, 'not_found_error', 'not found'),
+      errorMapper(statusIn(400), 400, 'invalid_request_error', 'malformed HTTP request'),
     ],
   };
 }
@@ -218,6 +235,44 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
   };
 }
 
+/**
+ * Usage metering: a second ext_proc filter, after the policy, in observability
+ * mode: Envoy sends the response headers and body chunks to the processor and
+ * goes on without waiting, so the client's response is never held for it. It
+ * sees the policy's local replies too (they pass it on their way out). It
+ * skips the request side. A metering failure never fails a request.
+ */
+function meteringFilter(): Json {
+  return {
+    name: 'anthropic_gateway.metering',
+    typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
+      grpc_service: {
+        envoy_grpc: { cluster_name: METERING_CLUSTER },
+        // processor/extproc/server.ts tells the two filters' streams apart by this.
+        initial_metadata: [{ key: 'x-anthropic-gateway-stream', value: 'metering' }],
+      },
+      observability_mode: true,
+      failure_mode_allow: true,
+      stat_prefix: 'metering',
+      processing_mode: {
+        request_header_mode: 'SKIP',
+        request_body_mode: 'NONE',
+        request_trailer_mode: 'SKIP',
+        response_header_mode: 'SEND',
+        response_body_mode: 'STREAMED',
+        response_trailer_mode: 'SKIP',
+      },
+      metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
+      // When the request arrived (latency, time to first byte), and its id for
+      // the replies the policy never answered (the processor was too slow, say).
+      response_attributes: ['request.time', 'request.id'],
+      // How long Envoy keeps the stream open for the processor after the HTTP
+      // stream is gone (a client that disconnected): its usage is recorded then.
+      deferred_close_timeout: '5s',
+    }),
+  };
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -229,6 +284,18 @@ export function renderBootstrap(settings: Settings): Json {
   return {
     admin: {
       address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
+    },
+    // A ceiling on open client connections, so a flood cannot exhaust the host.
+    overload_manager: {
+      resource_monitors: [
+        {
+          name: 'envoy.resource_monitors.global_downstream_max_connections',
+          typed_config: typed(
+            'envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+            { max_active_downstream_connections: MAX_DOWNSTREAM_CONNECTIONS },
+          ),
+        },
+      ],
     },
     static_resources: {
       listeners: [
@@ -318,8 +385,11 @@ export function renderBootstrap(settings: Settings): Json {
                             // The processor removes client-sent x-envoy-* headers; a
                             // mutation Envoy refuses is an error, not a silent pass.
                             mutation_rules: { allow_envoy: true, disallow_is_error: true },
+                            // The request's facts, for the metering filter below.
+                            metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
                           }),
                         },
+                        meteringFilter(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {
@@ -335,7 +405,11 @@ export function renderBootstrap(settings: Settings): Json {
           ],
         },
       ],
-      clusters: [upstreamCluster(settings), processorCluster(settings)],
+      clusters: [
+        upstreamCluster(settings),
+        processorCluster(settings, PROCESSOR_CLUSTER),
+        processorCluster(settings, METERING_CLUSTER),
+      ],
     },
   };
 }

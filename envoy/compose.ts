@@ -30,7 +30,7 @@ export function composeSettings(): Settings {
   if (!parsed.success) {
     throw new Error(`${COMPOSE.gatewayConfig}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
-  const { listen, admin, processor, upstream, limits, log } = parsed.data;
+  const { listen, admin, processor, upstream, limits, log, metrics } = parsed.data;
   return {
     listen,
     admin,
@@ -38,6 +38,7 @@ export function composeSettings(): Settings {
     upstream,
     limits,
     log,
+    metrics,
   };
 }
 

@@ -12,6 +12,8 @@ export interface RunningProcessor {
   readonly process: ChildProcess;
   /** The address it listens on, with the bound port filled in. */
   readonly address: string;
+  /** The Prometheus endpoint's bound port, when metrics are enabled. */
+  readonly metricsPort: number | undefined;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -49,7 +51,8 @@ export function startProcessor(options: StartProcessorOptions): Promise<RunningP
         const address = entry.address.startsWith('unix:')
           ? entry.address
           : `${entry.address.slice(0, entry.address.lastIndexOf(':'))}:${String(entry.port)}`;
-        resolve({ process: child, address, stop });
+        const metricsPort = typeof entry.metricsPort === 'number' ? entry.metricsPort : undefined;
+        resolve({ process: child, address, metricsPort, stop });
       }
     });
     void exit.then((code) => {

@@ -1,13 +1,17 @@
-// The processor's entry point: load the configuration, serve ext_proc and the
-// gRPC health service, reload the configuration on SIGHUP or when its file
-// changes, and on SIGTERM/SIGINT drain and stop. The only place that sets the
-// process's exit code.
+// The processor's entry point: load the configuration, serve ext_proc, the
+// gRPC health service and the metrics endpoint, reload the configuration on
+// SIGHUP or when its file changes, and on SIGTERM/SIGINT drain and stop. The
+// only place that sets the process's exit code.
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { startExtProcServer } from './extproc/server.ts';
 import { createLogger } from './log.ts';
+import { createMetrics } from './metrics/registry.ts';
+import { startMetricsServer } from './metrics/server.ts';
 import { createHealth } from './ops/health.ts';
 import { shutDownGracefully } from './ops/shutdown.ts';
+import { createQuotaStore } from './quota/create-store.ts';
+import { Quotas } from './quota/quotas.ts';
 
 async function main(): Promise<number> {
   const loaded = loadConfig(process.env);
@@ -16,7 +20,7 @@ async function main(): Promise<number> {
     log.error({ problems: loaded.problems }, 'invalid configuration');
     return 2;
   }
-  const { settings } = loaded.config;
+  const { settings, quotaStore } = loaded.config;
   const log = createLogger(settings.log.level);
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
 
@@ -29,17 +33,39 @@ async function main(): Promise<number> {
   // Before anything slow: SIGHUP's default action would end the process.
   process.on('SIGHUP', () => live.reload('SIGHUP'));
 
+  const metrics = createMetrics();
+  const quotas = new Quotas({
+    // Limits reload live; the store is the one the processor started with.
+    plan: () => live.current().quotaPlan,
+    store: createQuotaStore(quotaStore, log),
+    failOpen: quotaStore.failOpen,
+    log,
+    metrics,
+  });
+  const metricsServer = settings.metrics.enabled
+    ? await startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port)
+    : undefined;
   const health = createHealth();
   const { server, port } = await startExtProcServer({
     address: settings.processor.address,
     maxRequestBodyBytes: settings.limits.max_request_body_bytes,
     policy: live.policy,
     log,
+    quotas,
+    metrics,
     health,
   });
   health.set('SERVING');
   live.watch();
-  log.info({ address: settings.processor.address, port }, 'ext_proc processor listening');
+  log.info(
+    {
+      address: settings.processor.address,
+      port,
+      metricsPort: metricsServer?.port,
+      quotaStore: quotaStore.kind,
+    },
+    'ext_proc processor listening',
+  );
 
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -54,6 +80,7 @@ async function main(): Promise<number> {
     process.once('SIGINT', resolve);
   });
   const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
+  await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');
   return 0;
 }

@@ -6,7 +6,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { RESTART_ONLY_SETTINGS } from '../processor/config/live.ts';
+import { RESTART_ONLY_SECTIONS } from '../processor/config/live.ts';
 import { OVERRIDES } from '../processor/config/load.ts';
 import { configSchema } from '../processor/config/schema.ts';
 
@@ -30,7 +30,7 @@ interface Schema {
 
 export const CONFIGURATION_DOC = join(dirname(fileURLToPath(import.meta.url)), '../docs/configuration.md');
 
-const RESTART_ONLY: ReadonlySet<string> = new Set(RESTART_ONLY_SETTINGS);
+const RESTART_ONLY: ReadonlySet<string> = new Set(RESTART_ONLY_SECTIONS);
 const code = (value: unknown) => `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
@@ -144,9 +144,10 @@ export function renderConfigurationReference(): string {
       .join(', ')}. At the next restart only: ${sections
       .filter(([name]) => RESTART_ONLY.has(name))
       .map(([name]) => `\`${name}\``)
-      .join(', ')} (Envoy or the`,
-    "processor's gRPC server was built from them); a reload that changes them logs a",
-    'warning and keeps the running values.',
+      .join(', ')} (Envoy, the`,
+    "processor's servers or its quota store were built from them); a reload that changes",
+    'them logs a warning and keeps the running values. Quota limits, set per token and',
+    'workspace, change live.',
     '',
     ...sections.flatMap(([name, schema]) => section(name, schema)),
   ]

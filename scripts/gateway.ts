@@ -48,6 +48,11 @@ async function main(): Promise<number> {
   const host = settings.listen.address === '0.0.0.0' ? 'localhost' : settings.listen.address;
   process.stderr.write(`\ngateway: serving http://${host}:${envoy.port}${BASE_PATH}\n`);
   process.stderr.write(`gateway: upstream ${settings.upstream.url}\n`);
+  if (processor.metricsPort !== undefined) {
+    process.stderr.write(
+      `gateway: metrics http://${settings.metrics.address}:${processor.metricsPort}/metrics\n`,
+    );
+  }
   if (minted !== undefined) {
     process.stderr.write(
       `gateway: token for this run (shown once; set GATEWAY_TOKEN to choose your own):\n  ${minted}\n\n`,

@@ -10,10 +10,22 @@ import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { Policy } from '../policy/request-policy.ts';
-import { type Environment, type LoadedConfig, type LoadResult, loadConfig, type Settings } from './load.ts';
+import { type Environment, type LoadedConfig, type LoadResult, loadConfig } from './load.ts';
 
-/** Sections read once at start: by Envoy (its bootstrap) or by the processor's gRPC server. */
-export const RESTART_ONLY_SETTINGS = ['listen', 'admin', 'processor', 'upstream', 'limits'] as const;
+/** Sections read once at start: by Envoy (its bootstrap), the gRPC or the metrics server. */
+export const RESTART_ONLY_SETTINGS = [
+  'listen',
+  'admin',
+  'processor',
+  'upstream',
+  'limits',
+  'metrics',
+] as const;
+/**
+ * Every section of the file that changes only with a restart: the settings
+ * above, and the quota store (the limits, set per token and workspace, are live).
+ */
+export const RESTART_ONLY_SECTIONS: readonly string[] = [...RESTART_ONLY_SETTINGS, 'quotas'];
 
 /** Editors and Kubernetes replace a file in several steps: wait for the last. */
 const SETTLE_MS = 100;
@@ -64,7 +76,7 @@ export function createLiveConfig(options: LiveConfigOptions): LiveConfig {
       return { applied: false, problems: loaded.problems };
     }
     for (const warning of loaded.warnings) log.warn({ trigger, warning }, 'configuration warning');
-    const needRestart = changedRestartOnly(current.settings, loaded.config.settings);
+    const needRestart = changedRestartOnly(current, loaded.config);
     if (needRestart.length > 0) {
       log.warn(
         { trigger, settings: needRestart },
@@ -75,8 +87,9 @@ export function createLiveConfig(options: LiveConfigOptions): LiveConfig {
     // Keep the running values of what cannot change live, so that current()
     // always describes what is really in force.
     current = {
+      ...loaded.config,
       settings: { ...current.settings, log: loaded.config.settings.log },
-      policy: loaded.config.policy,
+      quotaStore: current.quotaStore,
     };
     const { policy } = current;
     log.info(
@@ -126,10 +139,13 @@ export function createLiveConfig(options: LiveConfigOptions): LiveConfig {
   };
 }
 
-function changedRestartOnly(running: Settings, next: Settings): string[] {
-  return RESTART_ONLY_SETTINGS.filter(
-    (section) => JSON.stringify(running[section]) !== JSON.stringify(next[section]),
+function changedRestartOnly(running: LoadedConfig, next: LoadedConfig): string[] {
+  const changed: string[] = RESTART_ONLY_SETTINGS.filter(
+    (section) => JSON.stringify(running.settings[section]) !== JSON.stringify(next.settings[section]),
   );
+  // Compared, never logged: a Redis URL may hold a password.
+  if (JSON.stringify(running.quotaStore) !== JSON.stringify(next.quotaStore)) changed.push('quotas');
+  return changed;
 }
 
 function fingerprint(path: string): string | undefined {

@@ -7,6 +7,7 @@ import type { CatalogModel } from '../policy/catalog.ts';
 import { ANTHROPIC, indexCatalog } from '../policy/catalog.ts';
 import type { Policy, Workspace } from '../policy/request-policy.ts';
 import { hashToken, indexTokens, type StoredToken } from '../policy/tokens.ts';
+import type { QuotaLimits, QuotaPlan } from '../quota/limits.ts';
 import { DEFAULT_CATALOG } from './default-catalog.ts';
 import { isUnknown, NO_UNKNOWN_IDS, salvageConfig, type UnknownIds } from './salvage.ts';
 import { type ConfigFile, configSchema } from './schema.ts';
@@ -20,11 +21,25 @@ export interface Settings {
   readonly upstream: ConfigFile['upstream'];
   readonly limits: ConfigFile['limits'];
   readonly log: ConfigFile['log'];
+  readonly metrics: ConfigFile['metrics'];
 }
+
+/** Where quota counters live; the Redis URL is resolved here, as it may hold a password. */
+export type QuotaStoreSettings =
+  | { readonly kind: 'memory'; readonly failOpen: boolean }
+  | {
+      readonly kind: 'redis';
+      readonly failOpen: boolean;
+      readonly url: string;
+      readonly keyPrefix: string;
+      readonly timeoutMs: number;
+    };
 
 export interface LoadedConfig {
   readonly settings: Settings;
   readonly policy: Policy;
+  readonly quotaPlan: QuotaPlan;
+  readonly quotaStore: QuotaStoreSettings;
 }
 
 export type LoadResult =
@@ -40,6 +55,7 @@ export const OVERRIDES: ReadonlyArray<
   ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
   ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
   ['LOG_LEVEL', ['log', 'level']],
+  ['GATEWAY_METRICS_PORT', ['metrics', 'port'], true],
 ];
 
 /** Reads the file named by `path` (or by GATEWAY_CONFIG), or starts from defaults when there is none. */
@@ -129,16 +145,39 @@ function assemble(
   const tokenIndex = indexTokens(tokens);
   if (tokenIndex.size !== tokens.length) problems.push('tokens: two entries have the same token');
 
+  const quotaPlan = buildQuotaPlan(file);
+  const quotaStore = buildQuotaStore(file.quotas, env, problems);
+
   if (problems.length > 0) return { ok: false, problems };
-  const { listen, admin, processor, upstream, limits, log } = file;
+  const { listen, admin, processor, upstream, limits, log, metrics } = file;
   return {
     ok: true,
     warnings,
     config: {
-      settings: { listen, admin, processor, upstream, limits, log },
+      settings: { listen, admin, processor, upstream, limits, log, metrics },
       policy: { catalog, tokens: tokenIndex, workspaces },
+      quotaPlan,
+      quotaStore,
     },
   };
+}
+
+function buildQuotaPlan(file: ConfigFile): QuotaPlan {
+  const limitsOf = (entries: ReadonlyArray<{ id: string; quota?: QuotaLimits | undefined }>) =>
+    new Map(entries.flatMap((e) => (e.quota === undefined ? [] : [[e.id, { ...e.quota }] as const])));
+  return { tokens: limitsOf(file.tokens), workspaces: limitsOf(file.workspaces) };
+}
+
+function buildQuotaStore(
+  quotas: ConfigFile['quotas'],
+  env: Environment,
+  problems: string[],
+): QuotaStoreSettings {
+  const failOpen = quotas.fail_open;
+  if (quotas.store === 'memory' || quotas.redis === undefined) return { kind: 'memory', failOpen };
+  const { url, key_prefix: keyPrefix, timeout_ms: timeoutMs } = quotas.redis;
+  const resolved = typeof url === 'string' ? url : readSecret(url, env, 'quotas.redis.url', problems);
+  return { kind: 'redis', failOpen, url: resolved ?? '', keyPrefix, timeoutMs };
 }
 
 function readSecret(

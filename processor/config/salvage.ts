@@ -22,8 +22,11 @@ export interface Salvaged {
   readonly unknown: UnknownIds;
 }
 
-type Section = Exclude<keyof ConfigFile, 'catalog' | 'workspaces' | 'tokens'>;
-const SECTIONS: readonly Section[] = ['listen', 'admin', 'processor', 'upstream', 'limits', 'log'];
+const LISTS = ['catalog', 'workspaces', 'tokens'] as const;
+type Section = Exclude<keyof ConfigFile, (typeof LISTS)[number]>;
+const SECTIONS = (Object.keys(configSchema.shape) as Array<keyof ConfigFile>).filter(
+  (name): name is Section => !(LISTS as readonly string[]).includes(name),
+);
 
 /** The parts of `raw` that pass the schema; undefined when `raw` is not even an object. */
 export function salvageConfig(raw: unknown): Salvaged | undefined {

@@ -16,9 +16,19 @@ export const catalogModel = z.strictObject({
   created_at: z.iso.datetime({ offset: true }).optional().describe('release date, ISO 8601'),
 });
 
+const positiveInt = z.number().int().positive();
+
+/** Limits of one token or workspace (docs/operations.md, "Quotas"); absent ones are not enforced. */
+const quota = z.strictObject({
+  requests_per_minute: positiveInt.optional().describe('requests admitted per minute'),
+  tokens_per_minute: positiveInt.optional().describe('input + cache-write + output tokens per minute'),
+  tokens_per_day: positiveInt.optional().describe('the same tokens per UTC day'),
+});
+
 export const workspace = z.strictObject({
   id: z.string().min(1).describe('the name tokens refer to'),
   upstream_api_key: secretSource.describe("the workspace's Anthropic API key, sent upstream as x-api-key"),
+  quota: quota.optional(),
 });
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256)');
@@ -40,6 +50,7 @@ export const token = z
       .min(1)
       .optional()
       .describe('the models this token may use; all Anthropic models if absent'),
+    quota: quota.optional(),
   })
   .refine((t) => (t.sha256 === undefined) !== (t.env === undefined), {
     message: 'give exactly one of sha256 or env',
@@ -82,7 +93,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(20)
         .describe(
-          'on SIGTERM, how long the processor lets requests it is still deciding finish before it cancels them',
+          'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
         ),
     })
     .prefault({})
@@ -122,6 +133,42 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe("the processor's log"),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('serve the endpoint at all'),
+      address: z.string().default('127.0.0.1').describe('address of the metrics endpoint'),
+      port: port.default(9464).describe('port of the metrics endpoint'),
+    })
+    .prefault({})
+    .describe("the processor's Prometheus endpoint, GET /metrics"),
+  quotas: z
+    .strictObject({
+      store: z
+        .enum(['memory', 'redis'])
+        .default('memory')
+        .describe('memory: one processor; redis: counters shared by every replica'),
+      redis: z
+        .strictObject({
+          url: z
+            .union([z.string().min(1), secretSource])
+            .describe('redis://[user:password@]host:port[/db]; may hold a password, so env or file is best'),
+          key_prefix: z
+            .string()
+            .default('anthropic-gateway:')
+            .describe('prefix of every key the gateway writes'),
+          timeout_ms: positiveInt.default(250).describe('how long one Redis call may take'),
+        })
+        .optional(),
+      fail_open: z
+        .boolean()
+        .default(false)
+        .describe('when the store is unreachable: admit (true) or refuse with 503 (false)'),
+    })
+    .prefault({})
+    .refine((q) => q.store !== 'redis' || q.redis !== undefined, {
+      message: 'store redis needs a redis section with a url',
+    })
+    .describe('where quota counters are kept (the limits themselves are set per token and workspace)'),
   catalog: z
     .array(catalogModel)
     .min(1)

@@ -1,9 +1,18 @@
 // The gRPC server that Envoy's ext_proc filter connects to.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { Health } from '../ops/health.ts';
+import { createMeteringHandler, type MeteringStream } from './metering-service.ts';
 import { loadExtProcService } from './protos.ts';
-import type { ExtProcDeps } from './service.ts';
+import type { ExtProcDeps, ProcessStream } from './service.ts';
 import { createProcessHandler } from './service.ts';
+
+/**
+ * gRPC metadata Envoy's metering filter sends on its streams (envoy/bootstrap.ts):
+ * both filters call the same ExternalProcessor service, and this tells them apart.
+ */
+export const STREAM_KIND_HEADER = 'x-anthropic-gateway-stream';
+export const METERING_STREAM = 'metering';
 
 /** Room for the protobuf framing around a body of the maximum size. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
@@ -27,8 +36,24 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     // grpc-js accepts 4 MiB by default; a buffered Anthropic body may be 32 MiB.
     'grpc.max_receive_message_length': options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
   });
+  const policyHandler = createProcessHandler({
+    policy: options.policy,
+    log: options.log,
+    quotas: options.quotas,
+    metrics: options.metrics,
+  });
+  const meteringHandler = createMeteringHandler({
+    log: options.log,
+    quotas: options.quotas,
+    metrics: options.metrics,
+  });
   server.addService(loadExtProcService(), {
-    Process: createProcessHandler({ policy: options.policy, log: options.log }),
+    Process: (call: ProcessStream) => {
+      const metering = call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM;
+      if (options.metrics !== undefined) countOpen(call, metering ? 'metering' : 'policy', options.metrics);
+      if (metering) meteringHandler(call as MeteringStream);
+      else policyHandler(call);
+    },
   });
   options.health?.addTo(server);
   const port = await new Promise<number>((resolve, reject) => {
@@ -37,4 +62,19 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     );
   });
   return { server, port };
+}
+
+/** Counts the stream as open until this side has finished with it or it is cancelled. */
+function countOpen(call: ProcessStream, stream: string, metrics: GatewayMetrics): void {
+  metrics.openStreams.inc({ stream });
+  let open = true;
+  const closed = () => {
+    if (!open) return;
+    open = false;
+    metrics.openStreams.dec({ stream });
+  };
+  call.once('finish', closed);
+  call.once('cancelled', closed);
+  call.once('error', closed);
+  call.once('close', closed);
 }

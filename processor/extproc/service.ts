@@ -3,22 +3,28 @@
 // ProcessingResponse. Errors never fail the stream (Envoy would answer a bare
 // 500 or 503): a failure inside the policy answers that request with an
 // Anthropic-shaped 500 and leaves the process and other streams running.
+// Each answer also carries the request's facts as dynamic metadata, for the
+// metering stream (metadata.ts). A quota check backed by Redis makes the
+// headers answer asynchronous; Envoy sends the next message only after it.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { Logger } from '../log.ts';
-import { INTERNAL_ERROR } from '../policy/errors.ts';
+import type { GatewayMetrics } from '../metrics/registry.ts';
+import { type GatewayError, INTERNAL_ERROR } from '../policy/errors.ts';
 import { firstHeader } from '../policy/headers.ts';
 import {
-  decideOnBody,
+  decideOnBodyWithModel,
   decideOnHeaders,
   type ForwardDecision,
   type Policy,
   type WorkspaceWithCredential,
 } from '../policy/request-policy.ts';
 import { UPSTREAM_CREDENTIAL_HEADER } from '../policy/upstream-headers.ts';
+import type { Quotas, QuotaVerdict } from '../quota/quotas.ts';
 import { toHeaderList } from './headers.ts';
+import { factsMetadata, type RequestFacts } from './metadata.ts';
 import {
   CONTINUE_REQUEST_BODY,
   continuePhase,
@@ -33,6 +39,9 @@ export interface ExtProcDeps {
   /** The current policy; read once per stream, so a reload never changes a request mid-way. */
   readonly policy: () => Policy;
   readonly log: Logger;
+  /** Quota checks; none when absent. */
+  readonly quotas?: Quotas | undefined;
+  readonly metrics?: GatewayMetrics | undefined;
 }
 
 export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) => void {
@@ -44,7 +53,31 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
     let forward: ForwardDecision | undefined;
     let requestId: string | undefined;
 
-    const decide = (request: ProcessingRequest__Output): ProcessingResponse => {
+    const reject = (error: GatewayError, phase: string, facts: RequestFacts): ProcessingResponse => {
+      deps.log.debug({ requestId, phase, reason: error.reason }, 'request rejected');
+      deps.metrics?.rejected.inc({ reason: error.reason });
+      return {
+        ...immediateError(error, requestId),
+        dynamic_metadata: factsMetadata({ ...facts, request_id: requestId, reason: error.reason }),
+      };
+    };
+
+    const afterQuota = (decision: ForwardDecision, verdict: QuotaVerdict): ProcessingResponse => {
+      const facts: RequestFacts = {
+        request_id: requestId,
+        token_id: decision.grant.id,
+        workspace: decision.workspace.id,
+        route: decision.route,
+      };
+      if (verdict !== undefined) return reject(verdict, 'request_headers', facts);
+      forward = decision;
+      return {
+        ...continueRequestHeaders(decision.removeHeaders, credentialHeaders(decision.workspace)),
+        dynamic_metadata: factsMetadata(facts),
+      };
+    };
+
+    const decide = (request: ProcessingRequest__Output): ProcessingResponse | Promise<ProcessingResponse> => {
       switch (request.request) {
         case 'request_headers': {
           const headers = toHeaderList(request.request_headers?.headers);
@@ -54,25 +87,22 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             headers,
             request.request_headers?.end_of_stream === true,
           );
-          if (decision.action === 'reject') {
-            deps.log.debug(
-              { requestId, phase: 'request_headers', reason: decision.error.reason },
-              'request rejected',
-            );
-            return immediateError(decision.error, requestId);
-          }
-          forward = decision;
-          return continueRequestHeaders(decision.removeHeaders, credentialHeaders(decision.workspace));
+          if (decision.action === 'reject') return reject(decision.error, 'request_headers', {});
+          const verdict = deps.quotas?.admit(decision.grant.id, decision.workspace.id);
+          return verdict instanceof Promise
+            ? verdict.then((v) => afterQuota(decision, v))
+            : afterQuota(decision, verdict);
         }
         case 'request_body': {
           // Envoy sends the body only after we let the headers through.
           if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
-          const error = decideOnBody(currentPolicy(), forward, request.request_body?.body ?? EMPTY);
-          if (error !== undefined) {
-            deps.log.debug({ requestId, phase: 'request_body', reason: error.reason }, 'request rejected');
-            return immediateError(error, requestId);
-          }
-          return CONTINUE_REQUEST_BODY;
+          const decision = decideOnBodyWithModel(
+            currentPolicy(),
+            forward,
+            request.request_body?.body ?? EMPTY,
+          );
+          if (decision.action === 'reject') return reject(decision.error, 'request_body', {});
+          return { ...CONTINUE_REQUEST_BODY, dynamic_metadata: factsMetadata({ model: decision.model }) };
         }
         default:
           return continuePhase(request.request ?? 'request_headers');
@@ -85,32 +115,74 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       ended = true;
       call.end();
     };
-    call.on('data', (request: ProcessingRequest__Output) => {
+    const send = (request: ProcessingRequest__Output, response: ProcessingResponse) => {
       if (ended) return;
-      let response: ProcessingResponse;
+      call.write(response);
+      if (isFinal(request, response)) end();
+    };
+
+    const failed = (error: unknown): ProcessingResponse => {
+      deps.log.error({ err: error, requestId }, 'policy failed; answering 500');
+      deps.metrics?.streamErrors.inc({ stream: 'policy' });
+      return immediateError(INTERNAL_ERROR, requestId);
+    };
+
+    // Messages are answered in order: one that arrives while an asynchronous
+    // answer is pending waits for it.
+    let pending: Promise<void> | undefined;
+    const answer = (request: ProcessingRequest__Output): Promise<void> | undefined => {
+      let response: ProcessingResponse | Promise<ProcessingResponse>;
       try {
         response = decide(request);
       } catch (error) {
-        deps.log.error({ err: error, requestId }, 'policy failed; answering 500');
-        response = immediateError(INTERNAL_ERROR, requestId);
+        response = failed(error);
       }
-      call.write(response);
-      if (isFinal(request, response)) end();
+      if (!(response instanceof Promise)) {
+        send(request, response);
+        return undefined;
+      }
+      return response.then(
+        (r) => send(request, r),
+        (error: unknown) => send(request, failed(error)),
+      );
+    };
+
+    call.on('data', (request: ProcessingRequest__Output) => {
+      if (ended) return;
+      if (pending !== undefined) {
+        const previous = pending;
+        pending = previous.then(() => answer(request));
+        return;
+      }
+      const started = answer(request);
+      if (started !== undefined) {
+        const mine: Promise<void> = started.finally(() => {
+          if (pending === mine) pending = undefined;
+        });
+        pending = mine;
+      }
     });
-    call.on('end', end);
-    call.on('error', (error) => deps.log.debug({ err: error, requestId }, 'ext_proc stream error'));
+    call.on('end', () => {
+      if (pending === undefined) end();
+      else void pending.finally(end);
+    });
+    call.on('error', (error) => {
+      deps.metrics?.streamErrors.inc({ stream: 'policy' });
+      deps.log.debug({ err: error, requestId }, 'ext_proc stream error');
+    });
   };
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Whether this answer settles the request. Envoy skips every response phase
- * (envoy/bootstrap.ts), so nothing follows an immediate response or the body
- * decision. Closing the stream then, rather than when Envoy closes it at the
- * end of the HTTP exchange, keeps a long streamed response independent of the
- * processor: a processor that restarts or shuts down (processor/ops/shutdown.ts)
- * only has undecided requests to wait for.
+ * Whether this answer settles the request. The policy filter skips every
+ * response phase (envoy/bootstrap.ts), so nothing follows an immediate
+ * response or the body decision. Closing the stream then, rather than when
+ * Envoy closes it at the end of the HTTP exchange, keeps a long streamed
+ * response independent of the policy stream: Envoy would otherwise cut the
+ * response when a restarting processor drops the stream, and a shutdown
+ * (processor/ops/shutdown.ts) would wait for it.
  */
 function isFinal(request: ProcessingRequest__Output, response: ProcessingResponse): boolean {
   return response.immediate_response !== undefined || request.request === 'request_body';

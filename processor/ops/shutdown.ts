@@ -1,8 +1,10 @@
 // Graceful shutdown of the gRPC server. The listener closes and every
 // connection gets an HTTP/2 GOAWAY, so no new ext_proc stream starts here;
 // streams already open finish (a request waiting for its body decision gets
-// it) until the deadline, when the rest are cancelled: Envoy answers those
-// requests 503, fail-closed, and nothing reaches the upstream unchecked.
+// it, a response being metered is metered to its end) until the deadline,
+// when the rest are cancelled. Envoy answers an undecided request 503,
+// fail-closed, and nothing reaches the upstream unchecked; a response whose
+// metering is cancelled goes on (observability mode), unmetered from there.
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from '../log.ts';
 import type { Health } from './health.ts';

@@ -112,7 +112,18 @@ export function decideOnBody(
   forward: ForwardDecision,
   body: Buffer,
 ): GatewayError | undefined {
+  const decision = decideOnBodyWithModel(policy, forward, body);
+  return decision.action === 'reject' ? decision.error : undefined;
+}
+
+export type BodyDecision =
+  | { readonly action: 'reject'; readonly error: GatewayError }
+  | { readonly action: 'forward'; readonly model: string };
+
+/** decideOnBody, also giving the model (of the catalog) a forwarded request asked for. */
+export function decideOnBodyWithModel(policy: Policy, forward: ForwardDecision, body: Buffer): BodyDecision {
   const scan = scanModel(body);
-  if (!scan.ok) return SCAN_ERRORS[scan.problem];
-  return checkModel(policy.catalog, scan.model, forward.grant.models);
+  if (!scan.ok) return { action: 'reject', error: SCAN_ERRORS[scan.problem] };
+  const error = checkModel(policy.catalog, scan.model, forward.grant.models);
+  return error === undefined ? { action: 'forward', model: scan.model } : { action: 'reject', error };
 }

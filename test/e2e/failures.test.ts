@@ -29,7 +29,7 @@ async function sdkErrorOf(stack: GatewayStack): Promise<unknown> {
 async function errorOf(response: Response) {
   expect(response.headers.get('content-type')).toContain('application/json');
   expect(response.headers.get('request-id')).toBeTruthy();
-  return (await response.json()) as { type: string; error: { type: string } };
+  return (await response.json()) as { type: string; error: { type: string; message: string } };
 }
 
 describe('processor down', () => {
@@ -48,8 +48,13 @@ describe('processor down', () => {
 
     const response = await send(stack);
     expect(response.status).toBe(503);
-    const body = await errorOf(response);
-    expect(body).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(await errorOf(response)).toEqual({
+      type: 'error',
+      error: {
+        type: 'api_error',
+        message: "the gateway's policy service is unavailable; nothing was sent upstream",
+      },
+    });
     expect(stack.upstream.received).toHaveLength(0);
     const sdkError = await sdkErrorOf(stack);
     expect(sdkError).toBeInstanceOf(Anthropic.ServiceUnavailableError);
@@ -70,6 +75,39 @@ describe('processor down', () => {
   });
 });
 
+describe('processor too slow', () => {
+  let stack: GatewayStack;
+  beforeAll(async () => {
+    stack = await startStack({ config: { processor: { message_timeout_ms: 500 } } });
+  });
+  afterAll(async () => {
+    stack?.processor.process.kill('SIGCONT');
+    await stack?.stop();
+  });
+
+  it('fails closed when the processor does not answer within the message timeout', async () => {
+    expect((await send(stack)).status).toBe(200);
+    stack.upstream.reset();
+    // A stopped process keeps its socket: Envoy's stream opens and waits for an answer.
+    stack.processor.process.kill('SIGSTOP');
+    try {
+      const response = await send(stack);
+      expect(response.status).toBe(504);
+      expect(await errorOf(response)).toEqual({
+        type: 'error',
+        error: {
+          type: 'timeout_error',
+          message: "the gateway's policy check timed out; nothing was sent upstream",
+        },
+      });
+      expect(stack.upstream.received).toHaveLength(0);
+    } finally {
+      stack.processor.process.kill('SIGCONT');
+    }
+    expect((await send(stack)).status).toBe(200);
+  });
+});
+
 describe('upstream unreachable', () => {
   let stack: GatewayStack;
   beforeAll(async () => {
@@ -87,7 +125,10 @@ describe('upstream unreachable', () => {
   it('answers 503 api_error', async () => {
     const response = await send(stack);
     expect(response.status).toBe(503);
-    expect(await errorOf(response)).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(await errorOf(response)).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: 'the upstream is unreachable; try again' },
+    });
     expect(await sdkErrorOf(stack)).toBeInstanceOf(Anthropic.ServiceUnavailableError);
   });
 });
@@ -115,7 +156,10 @@ describe('upstream timeout', () => {
   it('answers 504 timeout_error', async () => {
     const response = await send(stack);
     expect(response.status).toBe(504);
-    expect(await errorOf(response)).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
+    expect(await errorOf(response)).toEqual({
+      type: 'error',
+      error: { type: 'timeout_error', message: 'the upstream did not answer in time' },
+    });
     expect(await sdkErrorOf(stack)).toBeInstanceOf(Anthropic.GatewayTimeoutError);
   });
 });

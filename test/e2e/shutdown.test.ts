@@ -2,14 +2,11 @@
 // a request is in flight, and the request completes; the processor exits 0;
 // what comes after fails closed.
 import { request as httpRequest } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { sha256, sseResponder, textStreamEvents } from '../support/fake-upstream.ts';
 import { GATEWAY_TOKEN, type GatewayStack, seedRequest, startStack } from '../support/gateway-stack.ts';
 
 let stack: GatewayStack;
-beforeEach(async () => {
-  stack = await startStack();
-});
 afterEach(async () => {
   await stack?.stop();
 });
@@ -36,11 +33,19 @@ function processorExit(): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
+/** The processor's gauge of open ext_proc streams of one kind. */
+async function openStreams(kind: 'policy' | 'metering'): Promise<number> {
+  const text = await (await fetch(stack.metricsUrl)).text();
+  const match = new RegExp(`^gateway_processor_open_streams\\{stream="${kind}"\\} (\\d+)$`, 'm').exec(text);
+  return Number(match?.[1] ?? 0);
+}
+
 const shuttingDown = (entry: Record<string, unknown>) =>
   typeof entry.msg === 'string' && entry.msg.startsWith('shutting down');
 
 describe('SIGTERM with a request in flight', () => {
   it('lets a request whose body is still arriving complete, exits 0, then fails closed', async () => {
+    stack = await startStack();
     const body = Buffer.from(JSON.stringify(seedRequest()));
     const half = Math.floor(body.length / 2);
     const url = new URL(`${stack.baseUrl}/v1/messages`);
@@ -96,7 +101,8 @@ describe('SIGTERM with a request in flight', () => {
     expect(stack.upstream.received).toHaveLength(1);
   });
 
-  it('does not cut a streamed response: the processor exits while the SSE stream goes on', async () => {
+  /** Starts a held SSE response and reads its first event; `release` lets the rest come. */
+  async function heldStream() {
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -116,21 +122,53 @@ describe('SIGTERM with a request in flight', () => {
     const reader = response.body?.getReader();
     if (reader === undefined) throw new Error('no body');
     const decoder = new TextDecoder();
-    let text = decoder.decode((await reader.read()).value);
+    const first = decoder.decode((await reader.read()).value);
+    // The response's metering stream has reached the processor: it is in flight there too.
+    await until(async () => (await openStreams('metering')) === 1, 'the metering stream');
+    const rest = async () => {
+      let text = first;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return text;
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    return { release, rest };
+  }
 
-    // The upstream holds the rest of the stream; the processor stops meanwhile.
-    stack.processor.process.kill('SIGTERM');
-    expect(await processorExit()).toBe(0);
-    const [stopped] = await stack.waitForLog((entry) => entry.msg === 'processor stopped');
-    expect(stopped?.outcome).toBe('drained');
-
-    release();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
+  const complete = (text: string) => {
     expect(text).toContain('"text":"database."');
     expect(text.trimEnd().endsWith('data: {"type":"message_stop"}')).toBe(true);
+  };
+
+  it('lets a streamed response finish, and meters it, before it exits', async () => {
+    stack = await startStack();
+    const { release, rest } = await heldStream();
+    stack.processor.process.kill('SIGTERM');
+    await until(async () => (await stack.waitForLog(shuttingDown, 0)).length > 0, 'shutting down');
+
+    release();
+    complete(await rest());
+    expect(await processorExit()).toBe(0);
+    const entries = stack.processorLog.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const access = entries.findIndex((entry) => entry.msg === 'access' && entry.streamed === true);
+    const stopped = entries.findIndex((entry) => entry.msg === 'processor stopped');
+    // The usage of the whole stream was recorded, before the processor stopped.
+    expect(entries[access]).toMatchObject({ complete: true, usage: { output_tokens: 7 } });
+    expect(access).toBeLessThan(stopped);
+    expect(entries[stopped]?.outcome).toBe('drained');
+  });
+
+  it('past its deadline the processor exits, and the streamed response still completes', async () => {
+    stack = await startStack({ config: { processor: { shutdown_timeout_seconds: 1 } } });
+    const { release, rest } = await heldStream();
+    stack.processor.process.kill('SIGTERM');
+    // The upstream still holds the stream: the processor gives up metering it and exits.
+    expect(await processorExit()).toBe(0);
+    const [stopped] = await stack.waitForLog((entry) => entry.msg === 'processor stopped');
+    expect(stopped?.outcome).toBe('deadline');
+
+    release();
+    complete(await rest());
   });
 });

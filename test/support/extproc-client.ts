@@ -3,7 +3,7 @@
 // `raw_value`, never `value`), the buffered body in one request_body message.
 // It loads the service from the same proto definitions as the processor.
 import { randomUUID } from 'node:crypto';
-import { credentials, loadPackageDefinition, type StatusObject } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, type StatusObject } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { HeaderValue } from '../../protos/generated/envoy/config/core/v3/HeaderValue.ts';
 import type { HeaderValueOption__Output } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
@@ -42,7 +42,8 @@ export interface ExtProcStream {
 }
 
 export interface ExtProcClient {
-  openStream(): ExtProcStream;
+  /** `metadata`: gRPC headers for the stream, as Envoy's grpc_service initial_metadata adds them. */
+  openStream(metadata?: Readonly<Record<string, string>>): ExtProcStream;
   /** Closes the channel. */
   close(): void;
 }
@@ -53,13 +54,18 @@ export function createExtProcClient(address: string): ExtProcClient {
     'grpc.max_send_message_length': MAX_SEND_BYTES,
   });
   return {
-    openStream: () => openStreamOn(client),
+    openStream: (metadata) => openStreamOn(client, metadata),
     close: () => client.close(),
   };
 }
 
-function openStreamOn(client: ExternalProcessorClient): ExtProcStream {
-  const call = client.Process();
+function openStreamOn(
+  client: ExternalProcessorClient,
+  headers: Readonly<Record<string, string>> = {},
+): ExtProcStream {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+  const call = client.Process(metadata);
   const received: ProcessingResponse__Output[] = [];
   const waiting: Array<{
     resolve: (response: ProcessingResponse__Output) => void;

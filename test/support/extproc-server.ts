@@ -7,8 +7,10 @@ import type { LevelWithSilent } from 'pino';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
 import { startExtProcServer } from '../../processor/extproc/server.ts';
 import { createLogger } from '../../processor/log.ts';
+import type { GatewayMetrics } from '../../processor/metrics/registry.ts';
 import type { Policy } from '../../processor/policy/request-policy.ts';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import type { Quotas } from '../../processor/quota/quotas.ts';
 
 /** Builds a configuration or throws with every problem listed. */
 export function buildTestConfig(raw: unknown, env: Environment): LoadedConfig {
@@ -22,6 +24,8 @@ export interface TestProcessorOptions {
   /** Replaces `() => config.policy`, e.g. to inject a failing policy. */
   readonly policy?: () => Policy;
   readonly logLevel?: LevelWithSilent;
+  readonly quotas?: Quotas;
+  readonly metrics?: GatewayMetrics;
 }
 
 export interface TestProcessor {
@@ -50,6 +54,8 @@ export async function startTestProcessor(options: TestProcessorOptions): Promise
     maxRequestBodyBytes: config.settings.limits.max_request_body_bytes,
     policy: options.policy ?? (() => config.policy),
     log,
+    quotas: options.quotas,
+    metrics: options.metrics,
   });
   return {
     address: `127.0.0.1:${port}`,

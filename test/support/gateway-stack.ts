@@ -34,6 +34,8 @@ export interface GatewayStack {
   readonly upstream: FakeUpstream;
   readonly envoy: RunningEnvoy;
   processor: RunningProcessor;
+  /** The processor's Prometheus endpoint (http://127.0.0.1:<port>/metrics). */
+  readonly metricsUrl: string;
   /** Every log line the processor wrote. */
   readonly processorLog: string[];
   /**
@@ -60,6 +62,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
     GATEWAY_PORT: '0',
     GATEWAY_ADMIN_PORT: '0',
+    GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: options.upstreamUrl ?? upstream.url,
     LOG_LEVEL: 'debug',
     ...options.env,
@@ -93,6 +96,9 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     envoy,
     get processor() {
       return processor;
+    },
+    get metricsUrl() {
+      return `http://127.0.0.1:${processor.metricsPort ?? 0}/metrics`;
     },
     processorLog,
     waitForLog: async (match, timeoutMs = 5_000) => {

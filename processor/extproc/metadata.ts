@@ -1,0 +1,66 @@
+// What the policy stream tells the metering stream about a request, through
+// Envoy's dynamic metadata: the policy filter writes facts into the
+// `anthropic_gateway` namespace with each answer (Envoy merges them), and the
+// metering filter, later in the chain, receives that namespace with every
+// message. Both streams of one request can thus land on different processor
+// replicas and still agree. The request id travels this way too: the policy
+// removes the x-request-id header before the request goes upstream.
+import type { Metadata__Output } from '../../protos/generated/envoy/config/core/v3/Metadata.ts';
+import type { Struct, Struct__Output } from '../../protos/generated/google/protobuf/Struct.ts';
+import type { Value } from '../../protos/generated/google/protobuf/Value.ts';
+
+/** Must match the namespaces in envoy/bootstrap.ts. */
+export const METADATA_NAMESPACE = 'anthropic_gateway';
+
+/** Facts about one request; every field is a short, non-secret string. */
+export interface RequestFacts {
+  readonly request_id?: string | undefined;
+  readonly token_id?: string | undefined;
+  readonly workspace?: string | undefined;
+  readonly route?: string | undefined;
+  /** Only a model of the catalog, once the request is forwarded (client text never becomes a label). */
+  readonly model?: string | undefined;
+  /** Why the gateway refused the request (GatewayError.reason). */
+  readonly reason?: string | undefined;
+}
+
+const FACT_KEYS = ['request_id', 'token_id', 'workspace', 'route', 'model', 'reason'] as const;
+
+/** The `dynamic_metadata` of a ProcessingResponse carrying `facts`. */
+export function factsMetadata(facts: RequestFacts): Struct {
+  const fields: Record<string, Value> = {};
+  for (const key of FACT_KEYS) {
+    const value = facts[key];
+    if (value !== undefined) fields[key] = { stringValue: value };
+  }
+  return { fields: { [METADATA_NAMESPACE]: { structValue: { fields } } } };
+}
+
+/** The facts Envoy forwarded with a metering message. */
+export function readFacts(metadata: Metadata__Output | undefined): RequestFacts {
+  const fields = metadata?.filter_metadata?.[METADATA_NAMESPACE]?.fields;
+  if (fields === undefined) return {};
+  const facts: Record<string, string> = {};
+  for (const key of FACT_KEYS) {
+    const value = fields[key]?.stringValue;
+    if (typeof value === 'string') facts[key] = value;
+  }
+  return facts;
+}
+
+/**
+ * One attribute Envoy evaluated for this stream (`response_attributes` in
+ * envoy/bootstrap.ts). They arrive keyed by the filter's name, then by the
+ * attribute's.
+ */
+export function readAttribute(
+  attributes: Readonly<Record<string, Struct__Output>> | undefined,
+  name: string,
+): string | undefined {
+  if (attributes === undefined) return undefined;
+  for (const struct of Object.values(attributes)) {
+    const value = struct.fields?.[name]?.stringValue;
+    if (typeof value === 'string') return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,89 @@
+// The gateway's Prometheus metrics, in a registry of their own (not
+// prom-client's global one), so tests and several processors in one process
+// never share counters. Labels take values from the configuration (workspace,
+// model of the catalog, token id), the route, the status and the policy's
+// reasons: a bounded set, whatever clients send.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'workspace' | 'model' | 'route' | 'status'>;
+  readonly tokens: Counter<'workspace' | 'model' | 'kind'>;
+  readonly countedTokens: Counter<'workspace' | 'model'>;
+  readonly latency: Histogram<'route' | 'model'>;
+  readonly timeToFirstByte: Histogram<'route' | 'model'>;
+  readonly rejected: Counter<'reason'>;
+  readonly streamErrors: Counter<'stream'>;
+  readonly quotaStoreErrors: Counter<'operation'>;
+  /** What a graceful shutdown waits for. */
+  readonly openStreams: Gauge<'stream'>;
+}
+
+/** Label value for what a request did not get as far as (no workspace before authentication, say). */
+export const NONE = 'none';
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: 'gateway_processor_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'gateway_requests_total',
+      help: 'Requests answered, by workspace, model, route and HTTP status.',
+      labelNames: ['workspace', 'model', 'route', 'status'] as const,
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'gateway_tokens_total',
+      help: 'Tokens consumed by /v1/messages as the upstream reported them, by kind (input, output, cache_creation_input, cache_read_input).',
+      labelNames: ['workspace', 'model', 'kind'] as const,
+      registers,
+    }),
+    countedTokens: new Counter({
+      name: 'gateway_count_tokens_input_tokens_total',
+      help: 'Input tokens counted by /v1/messages/count_tokens (counted, not consumed).',
+      labelNames: ['workspace', 'model'] as const,
+      registers,
+    }),
+    latency: new Histogram({
+      name: 'gateway_request_duration_seconds',
+      help: 'From the request reaching Envoy to the last response byte passing it.',
+      labelNames: ['route', 'model'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    }),
+    timeToFirstByte: new Histogram({
+      name: 'gateway_time_to_first_byte_seconds',
+      help: 'From the request reaching Envoy to the response headers passing it.',
+      labelNames: ['route', 'model'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    rejected: new Counter({
+      name: 'gateway_rejected_requests_total',
+      help: 'Requests the gateway refused before the upstream, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    streamErrors: new Counter({
+      name: 'gateway_processor_stream_errors_total',
+      help: 'ext_proc streams that failed (gRPC errors, or a policy failure answered with 500), by stream kind.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+    quotaStoreErrors: new Counter({
+      name: 'gateway_quota_store_errors_total',
+      help: 'Quota store operations that failed (Redis unreachable or too slow), by operation.',
+      labelNames: ['operation'] as const,
+      registers,
+    }),
+    openStreams: new Gauge({
+      name: 'gateway_processor_open_streams',
+      help: 'ext_proc streams open now, by kind: policy (requests being decided) and metering (responses passing); a graceful shutdown waits for them.',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
+  };
+}

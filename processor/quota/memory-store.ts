@@ -1,0 +1,48 @@
+// Quota counters in this process's memory: one entry per configured counter,
+// reset when its window has passed. Nothing grows with traffic.
+import { isRequestLimit, type QuotaCheck, windowId } from './limits.ts';
+import type { AdmitResult, QuotaStore } from './store.ts';
+
+interface Count {
+  window: number;
+  value: number;
+}
+
+export class MemoryQuotaStore implements QuotaStore {
+  private readonly counts = new Map<string, Count>();
+  private readonly clock: () => number;
+
+  constructor(clock: () => number = Date.now) {
+    this.clock = clock;
+  }
+
+  admit(checks: readonly QuotaCheck[]): AdmitResult {
+    const now = this.clock();
+    const over = checks.filter((check) => this.current(check, now).value >= check.max);
+    if (over.length === 0) {
+      for (const check of checks) if (isRequestLimit(check)) this.current(check, now).value += 1;
+    }
+    return { over, now };
+  }
+
+  charge(checks: readonly QuotaCheck[], tokens: number): void {
+    const now = this.clock();
+    for (const check of checks) this.current(check, now).value += tokens;
+  }
+
+  /** The counter of `check` in the window of `now`, reset if its window has passed. */
+  private current(check: QuotaCheck, now: number): Count {
+    const window = windowId(check.limit, now);
+    let count = this.counts.get(check.counter);
+    if (count === undefined) {
+      count = { window, value: 0 };
+      this.counts.set(check.counter, count);
+    } else if (count.window !== window) {
+      count.window = window;
+      count.value = 0;
+    }
+    return count;
+  }
+
+  async close(): Promise<void> {}
+}

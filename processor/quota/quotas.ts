@@ -1,0 +1,127 @@
+// The quota decision for one request, and the charging of the tokens it used.
+// Limits come from the configuration (QuotaPlan); counters from a store. The
+// memory store answers synchronously, so with it the check costs a few map
+// lookups and never a promise; the Redis store costs one round trip.
+// A store that fails is the configuration's choice: fail closed (503, the
+// default, like the rest of the gateway) or fail open (admit, unmetered).
+import type { Logger } from '../log.ts';
+import type { GatewayMetrics } from '../metrics/registry.ts';
+import type { GatewayError } from '../policy/errors.ts';
+import { longestWait, QUOTA_STORE_UNAVAILABLE, quotaExceeded } from './errors.ts';
+import { checksFor, isTokenLimit, type QuotaCheck, type QuotaPlan } from './limits.ts';
+import type { AdmitResult, QuotaStore } from './store.ts';
+
+export interface QuotasOptions {
+  /** The current limits; read on every call, so a reload takes effect at once. */
+  readonly plan: () => QuotaPlan;
+  readonly store: QuotaStore;
+  /** Admit requests when the store cannot be reached (default: refuse them). */
+  readonly failOpen: boolean;
+  readonly log: Logger;
+  readonly metrics?: GatewayMetrics;
+}
+
+export type QuotaVerdict = GatewayError | undefined;
+
+interface PlannedChecks {
+  readonly all: readonly QuotaCheck[];
+  readonly tokenCounters: readonly QuotaCheck[];
+}
+
+const NO_CHECKS: PlannedChecks = { all: [], tokenCounters: [] };
+
+export class Quotas {
+  private readonly options: QuotasOptions;
+  /** Checks per token, per plan: built once, not per request. */
+  private readonly planned = new WeakMap<QuotaPlan, Map<string, PlannedChecks>>();
+  private storeHealthy = true;
+
+  constructor(options: QuotasOptions) {
+    this.options = options;
+  }
+
+  /** Whether this request may go upstream; counts it when it may. */
+  admit(tokenId: string, workspaceId: string): QuotaVerdict | Promise<QuotaVerdict> {
+    const { all } = this.checks(tokenId, workspaceId);
+    if (all.length === 0) return undefined;
+    let result: AdmitResult | Promise<AdmitResult>;
+    try {
+      result = this.options.store.admit(all);
+    } catch (error) {
+      return this.storeFailed('admit', error);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (admitted) => this.verdict(admitted),
+        (error: unknown) => this.storeFailed('admit', error),
+      );
+    }
+    return this.verdict(result);
+  }
+
+  /** Adds tokens reported after the response to the token and workspace counters. Never throws. */
+  charge(tokenId: string, workspaceId: string, tokens: number): void {
+    if (tokens <= 0) return;
+    const { tokenCounters } = this.checks(tokenId, workspaceId);
+    if (tokenCounters.length === 0) return;
+    try {
+      const done = this.options.store.charge(tokenCounters, tokens);
+      if (done instanceof Promise) {
+        done.then(
+          () => this.storeRecovered(),
+          (error: unknown) => this.storeFailed('charge', error),
+        );
+      }
+    } catch (error) {
+      this.storeFailed('charge', error);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.options.store.close();
+  }
+
+  private verdict(result: AdmitResult): QuotaVerdict {
+    this.storeRecovered();
+    const check = longestWait(result.over, result.now);
+    return check === undefined ? undefined : quotaExceeded(check, result.now);
+  }
+
+  private checks(tokenId: string, workspaceId: string): PlannedChecks {
+    const plan = this.options.plan();
+    let byToken = this.planned.get(plan);
+    if (byToken === undefined) {
+      byToken = new Map();
+      this.planned.set(plan, byToken);
+    }
+    const key = `${tokenId}\n${workspaceId}`;
+    let checks = byToken.get(key);
+    if (checks === undefined) {
+      const all = checksFor(plan, tokenId, workspaceId);
+      checks = all.length === 0 ? NO_CHECKS : { all, tokenCounters: all.filter(isTokenLimit) };
+      byToken.set(key, checks);
+    }
+    return checks;
+  }
+
+  private storeFailed(operation: 'admit' | 'charge', error: unknown): QuotaVerdict {
+    this.options.metrics?.quotaStoreErrors.inc({ operation });
+    // One warning when the store goes away, not one per request.
+    if (this.storeHealthy) {
+      this.storeHealthy = false;
+      this.options.log.warn(
+        { operation, err: error, failOpen: this.options.failOpen },
+        this.options.failOpen
+          ? 'quota store unavailable: admitting requests without quota checks'
+          : 'quota store unavailable: refusing requests that have quotas',
+      );
+    }
+    return this.options.failOpen ? undefined : QUOTA_STORE_UNAVAILABLE;
+  }
+
+  private storeRecovered(): void {
+    if (this.storeHealthy) return;
+    this.storeHealthy = true;
+    this.options.log.info('quota store available again');
+  }
+}

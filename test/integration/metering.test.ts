@@ -1,0 +1,256 @@
+// The policy and metering streams over a real gRPC connection: the facts the
+// policy hands on as dynamic metadata, quota refusals, and the metering
+// stream turning response bytes into an access log line, metrics and quota
+// charges, including for a response cut short.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../processor/log.ts';
+import { createMetrics, type GatewayMetrics } from '../../processor/metrics/registry.ts';
+import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import { MemoryQuotaStore } from '../../processor/quota/memory-store.ts';
+import { Quotas } from '../../processor/quota/quotas.ts';
+import { createExtProcClient, type ExtProcClient, setHeaderValue } from '../support/extproc-client.ts';
+import { expectGatewayError } from '../support/extproc-expect.ts';
+import { buildTestConfig, startTestProcessor, type TestProcessor } from '../support/extproc-server.ts';
+import { encodeSse, messageBody, textStreamEvents } from '../support/fake-upstream.ts';
+import {
+  meteringBody,
+  meteringHeaders,
+  openMeteringStream,
+  policyExchange,
+} from '../support/metering-client.ts';
+
+const token = mintToken();
+const limitedToken = mintToken();
+const upstreamKey = 'sk-ant-api03-metering-test-key';
+const config = buildTestConfig(
+  {
+    workspaces: [{ id: 'research', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } }],
+    tokens: [
+      { id: 'free', workspace: 'research', env: 'GATEWAY_TOKEN' },
+      {
+        id: 'limited',
+        workspace: 'research',
+        sha256: hashToken(limitedToken).toString('hex'),
+        quota: { requests_per_minute: 50, tokens_per_minute: 100 },
+      },
+    ],
+  },
+  { GATEWAY_TOKEN: token, ANTHROPIC_API_KEY: upstreamKey },
+);
+
+let processor: TestProcessor;
+let client: ExtProcClient;
+let metrics: GatewayMetrics;
+
+beforeAll(async () => {
+  metrics = createMetrics({ defaultMetrics: false });
+  const quotas = new Quotas({
+    plan: () => config.quotaPlan,
+    // A clock stopped mid-minute: the counters never cross a window here.
+    store: new MemoryQuotaStore(() => Date.UTC(2026, 0, 15, 10, 30, 30)),
+    failOpen: false,
+    log: createLogger('silent'),
+    metrics,
+  });
+  processor = await startTestProcessor({ config, quotas, metrics });
+  client = createExtProcClient(processor.address);
+});
+
+afterAll(async () => {
+  client?.close();
+  await processor?.stop();
+});
+
+async function accessRecord(requestId: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 200; i += 1) {
+    const found = processor.logRecords().find((r) => r.msg === 'access' && r.requestId === requestId);
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no access record for ${requestId}`);
+}
+
+describe('policy stream: facts for the metering stream', () => {
+  it('hands on request id, token id, workspace and route with the headers, the model with the body', async () => {
+    const requestId = randomUUID();
+    const exchange = await policyExchange(client, { token, requestId, model: 'claude-haiku-4-5' });
+    expect(exchange.headers.response).toBe('request_headers');
+    expect(exchange.facts).toEqual({
+      request_id: requestId,
+      token_id: 'free',
+      workspace: 'research',
+      route: 'messages',
+      model: 'claude-haiku-4-5',
+    });
+    expect(JSON.stringify(exchange.facts)).not.toContain(token);
+  });
+
+  it('hands on the reason of a refusal, and never a model outside the catalog', async () => {
+    const requestId = randomUUID();
+    const exchange = await policyExchange(client, { token, requestId, model: 'my-own-model-<script>' });
+    expect(exchange.body?.response).toBe('immediate_response');
+    expect(exchange.facts).toMatchObject({ request_id: requestId, reason: 'unknown_model' });
+    expect(exchange.facts.model).toBeUndefined();
+    const rejected = await metrics.rejected.get();
+    expect(rejected.values.find((v) => v.labels.reason === 'unknown_model')?.value).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('metering stream', () => {
+  it('records a JSON response: usage with cache tokens, latency, and no answer to Envoy', async () => {
+    const requestId = randomUUID();
+    const { facts } = await policyExchange(client, { token, requestId });
+    const stream = openMeteringStream(client);
+    const usage = {
+      input_tokens: 11,
+      output_tokens: 22,
+      cache_creation_input_tokens: 33,
+      cache_read_input_tokens: 44,
+    };
+    const body = Buffer.from(JSON.stringify(messageBody('claude-sonnet-4-6', 'hello', usage)));
+    stream.send(meteringHeaders(facts, { requestTime: new Date(Date.now() - 250) }));
+    stream.send(meteringBody(body.subarray(0, 40), false));
+    stream.send(meteringBody(body.subarray(40), false));
+    stream.send(meteringBody(Buffer.alloc(0), true));
+    // Observability mode: the processor answers nothing and ends the stream itself.
+    await expect(stream.next(5_000)).rejects.toThrow(/ended before a response/);
+    expect((await stream.status).code).toBe(0);
+
+    const record = await accessRecord(requestId);
+    expect(record).toMatchObject({
+      tokenId: 'free',
+      workspace: 'research',
+      model: 'claude-sonnet-4-6',
+      route: 'messages',
+      status: 200,
+      streamed: false,
+      complete: true,
+      usage,
+    });
+    expect(record.latencyMs).toBeGreaterThanOrEqual(250);
+    expect(record.ttfbMs).toBeGreaterThanOrEqual(250);
+    const tokens = await metrics.tokens.get();
+    const kind = (k: string) =>
+      tokens.values.find((v) => v.labels.kind === k && v.labels.workspace === 'research')?.value;
+    expect(kind('cache_read_input')).toBeGreaterThanOrEqual(44);
+  });
+
+  it('records count_tokens apart from messages usage', async () => {
+    const requestId = randomUUID();
+    const { facts } = await policyExchange(client, {
+      token,
+      requestId,
+      path: '/ai-gateway/anthropic/v1/messages/count_tokens',
+    });
+    expect(facts.route).toBe('count_tokens');
+    const stream = openMeteringStream(client);
+    stream.send(meteringHeaders(facts));
+    stream.send(meteringBody('{"input_tokens":1234}', true));
+    const record = await accessRecord(requestId);
+    expect(record).toMatchObject({ route: 'count_tokens', countedInputTokens: 1234 });
+    expect(record.usage).toBeUndefined();
+    const counted = await metrics.countedTokens.get();
+    expect(counted.values[0]?.value).toBe(1234);
+  });
+
+  it('records what a stream reported before it was cut, marked incomplete', async () => {
+    const requestId = randomUUID();
+    const { facts } = await policyExchange(client, { token, requestId });
+    const events = textStreamEvents('claude-sonnet-4-6', ['a', 'b'], {
+      input_tokens: 77,
+      output_tokens: 9,
+      cache_read_input_tokens: 5,
+    });
+    const stream = openMeteringStream(client);
+    stream.send(meteringHeaders(facts, { contentType: 'text/event-stream; charset=utf-8' }));
+    stream.send(meteringBody(events.slice(0, 3).map(encodeSse).join(''), false));
+    await stream.close(); // Envoy closing the stream after the client went away
+    const record = await accessRecord(requestId);
+    expect(record).toMatchObject({
+      streamed: true,
+      complete: false,
+      usage: {
+        input_tokens: 77,
+        output_tokens: 1,
+        cache_read_input_tokens: 5,
+        cache_creation_input_tokens: 0,
+      },
+    });
+  });
+
+  it('records a refused request once, with its reason and no usage', async () => {
+    const requestId = randomUUID();
+    const { facts } = await policyExchange(client, { token: 'agw_not_a_token', requestId });
+    expect(facts).toEqual({ request_id: requestId, reason: 'invalid_credential' });
+    const stream = openMeteringStream(client);
+    stream.send(meteringHeaders(facts, { status: 401 }));
+    stream.send(meteringBody('{"type":"error","usage":{"input_tokens":5}}', true));
+    const record = await accessRecord(requestId);
+    expect(record).toMatchObject({ status: 401, reason: 'invalid_credential', complete: true });
+    expect(record.usage).toBeUndefined();
+    expect(record.tokenId).toBeUndefined();
+  });
+});
+
+describe('stream errors', () => {
+  it('counts a policy failure (answered with 500) in gateway_processor_stream_errors_total', async () => {
+    const failingMetrics = createMetrics({ defaultMetrics: false });
+    const failing = await startTestProcessor({
+      config,
+      metrics: failingMetrics,
+      logLevel: 'silent',
+      policy: () => {
+        throw new Error('policy unavailable');
+      },
+    });
+    const failingClient = createExtProcClient(failing.address);
+    try {
+      const exchange = await policyExchange(failingClient, { token });
+      expect(exchange.headers.immediate_response?.status?.code).toBe('InternalServerError');
+      const errors = await failingMetrics.streamErrors.get();
+      expect(errors.values).toEqual([expect.objectContaining({ labels: { stream: 'policy' }, value: 1 })]);
+    } finally {
+      failingClient.close();
+      await failing.stop();
+    }
+  });
+});
+
+describe('quotas over gRPC', () => {
+  it('charges reported usage and refuses the next request with 429 and retry-after', async () => {
+    const first = await policyExchange(client, { token: limitedToken });
+    expect(first.headers.response).toBe('request_headers');
+    const stream = openMeteringStream(client);
+    stream.send(meteringHeaders(first.facts));
+    stream.send(
+      meteringBody(
+        JSON.stringify(messageBody('claude-sonnet-4-6', 'x', { input_tokens: 60, output_tokens: 40 })),
+        true,
+      ),
+    );
+    await accessRecord(first.facts.request_id ?? '');
+
+    const requestId = randomUUID();
+    const refused = await policyExchange(client, { token: limitedToken, requestId });
+    expectGatewayError(refused.headers, {
+      status: 429,
+      type: 'rate_limit_error',
+      message:
+        /^rate limit exceeded: token "limited" has reached its limit of 100 input and output tokens per minute; retry after 30 s$/,
+      requestId,
+      reason: 'quota_token_tokens_per_minute',
+    });
+    const retryAfter = Number(
+      setHeaderValue(refused.headers.immediate_response?.headers?.set_headers, 'retry-after'),
+    );
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.body).toBeUndefined();
+    expect(refused.facts).toMatchObject({
+      token_id: 'limited',
+      workspace: 'research',
+      reason: 'quota_token_tokens_per_minute',
+    });
+  });
+});

@@ -1,0 +1,236 @@
+// Quotas shared through a real redis-server: two processors, each with its own
+// Redis store, enforce one limit together; concurrent admissions stay atomic;
+// an unreachable Redis fails closed (503) or open, as configured; a restarted
+// Redis (which has forgotten the scripts) is used again.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../processor/log.ts';
+import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import { checksFor, type QuotaPlan } from '../../processor/quota/limits.ts';
+import { Quotas } from '../../processor/quota/quotas.ts';
+import { RedisQuotaStore } from '../../processor/quota/redis-store.ts';
+import { createExtProcClient, type ExtProcClient } from '../support/extproc-client.ts';
+import { expectGatewayError } from '../support/extproc-expect.ts';
+import { buildTestConfig, startTestProcessor, type TestProcessor } from '../support/extproc-server.ts';
+import { messageBody } from '../support/fake-upstream.ts';
+import {
+  meteringBody,
+  meteringHeaders,
+  openMeteringStream,
+  policyExchange,
+} from '../support/metering-client.ts';
+import { type RunningRedis, startRedis } from '../support/redis-server.ts';
+import { awayFromMinuteEdge } from '../support/window-edge.ts';
+
+const token = mintToken();
+const config = buildTestConfig(
+  {
+    workspaces: [
+      { id: 'shared', upstream_api_key: { env: 'ANTHROPIC_API_KEY' }, quota: { tokens_per_minute: 100 } },
+    ],
+    tokens: [
+      {
+        id: 'replicated',
+        workspace: 'shared',
+        sha256: hashToken(token).toString('hex'),
+        quota: { requests_per_minute: 4 },
+      },
+    ],
+  },
+  { ANTHROPIC_API_KEY: 'sk-ant-api03-redis-test' },
+);
+
+let redis: RunningRedis;
+const stores: RedisQuotaStore[] = [];
+const processors: TestProcessor[] = [];
+const clients: ExtProcClient[] = [];
+
+function redisStore(url: string, keyPrefix: string): RedisQuotaStore {
+  const store = new RedisQuotaStore({ url, keyPrefix, timeoutMs: 500 });
+  stores.push(store);
+  return store;
+}
+
+async function replica(keyPrefix: string, url = redis.url, failOpen = false): Promise<ExtProcClient> {
+  const quotas = new Quotas({
+    plan: () => config.quotaPlan,
+    store: redisStore(url, keyPrefix),
+    failOpen,
+    log: createLogger('silent'),
+  });
+  const processor = await startTestProcessor({ config, quotas, logLevel: 'silent' });
+  processors.push(processor);
+  const client = createExtProcClient(processor.address);
+  clients.push(client);
+  return client;
+}
+
+/** Until the store has connected (it connects in the background). */
+async function connected(store: RedisQuotaStore, plan: QuotaPlan): Promise<void> {
+  const probe = checksFor(plan, 'probe', 'none');
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await store.admit(probe);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error('redis store never connected');
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await Promise.all(processors.map((p) => p.stop()));
+  await Promise.all(stores.map((s) => s.close()));
+  await redis?.stop();
+});
+
+const PROBE_PLAN: QuotaPlan = {
+  tokens: new Map([['probe', { requests_per_minute: 1_000_000 }]]),
+  workspaces: new Map(),
+};
+
+describe('two processors sharing one Redis', () => {
+  it('enforce one requests_per_minute limit together', async () => {
+    const prefix = `rpm-${randomUUID()}:`;
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    for (const store of stores.slice(-2)) await connected(store, PROBE_PLAN);
+    await awayFromMinuteEdge();
+    const outcomes: string[] = [];
+    for (const client of [a, b, a, b, a, b]) {
+      const requestId = randomUUID();
+      const exchange = await policyExchange(client, { token, requestId });
+      outcomes.push(exchange.headers.response ?? 'none');
+      if (exchange.headers.response === 'immediate_response') {
+        expectGatewayError(exchange.headers, {
+          status: 429,
+          type: 'rate_limit_error',
+          message: /token "replicated" has reached its limit of 4 requests per minute/,
+          requestId,
+          reason: 'quota_token_requests_per_minute',
+        });
+      }
+    }
+    expect(outcomes).toEqual([
+      'request_headers',
+      'request_headers',
+      'request_headers',
+      'request_headers',
+      'immediate_response',
+      'immediate_response',
+    ]);
+  });
+
+  it('share token counters: usage metered by one refuses the next request on the other', async () => {
+    const prefix = `tpm-${randomUUID()}:`;
+    const a = await replica(prefix);
+    const b = await replica(prefix);
+    for (const store of stores.slice(-2)) await connected(store, PROBE_PLAN);
+    await awayFromMinuteEdge();
+    const first = await policyExchange(a, { token });
+    expect(first.headers.response).toBe('request_headers');
+    const stream = openMeteringStream(a);
+    stream.send(meteringHeaders(first.facts));
+    stream.send(
+      meteringBody(
+        JSON.stringify(messageBody('claude-sonnet-4-6', 'x', { input_tokens: 70, output_tokens: 30 })),
+        true,
+      ),
+    );
+    await expect(stream.next(5_000)).rejects.toThrow(/ended/);
+
+    // The charge is written after the response; wait until the other replica sees it.
+    let refused: Awaited<ReturnType<typeof policyExchange>> | undefined;
+    for (let i = 0; i < 50 && refused === undefined; i += 1) {
+      const exchange = await policyExchange(b, { token });
+      if (exchange.headers.response === 'immediate_response') refused = exchange;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(refused?.facts.reason).toBe('quota_workspace_tokens_per_minute');
+  });
+
+  it('admit atomically: concurrent requests from both never pass the limit', async () => {
+    const prefix = `atomic-${randomUUID()}:`;
+    const plan: QuotaPlan = { tokens: new Map([['t', { requests_per_minute: 7 }]]), workspaces: new Map() };
+    const one = redisStore(redis.url, prefix);
+    const two = redisStore(redis.url, prefix);
+    await connected(one, PROBE_PLAN);
+    await connected(two, PROBE_PLAN);
+    await awayFromMinuteEdge();
+    const checks = checksFor(plan, 't', 'w');
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? one : two).admit(checks)),
+    );
+    expect(results.filter((r) => r.over.length === 0)).toHaveLength(7);
+  });
+});
+
+describe('when Redis cannot be reached', () => {
+  const unreachable = 'redis://127.0.0.1:1';
+
+  it('fails closed by default: 503 api_error, nothing forwarded', async () => {
+    const c = await replica('closed:', unreachable, false);
+    const requestId = randomUUID();
+    const exchange = await policyExchange(c, { token, requestId });
+    expectGatewayError(exchange.headers, {
+      status: 503,
+      type: 'api_error',
+      message: 'the gateway cannot check its rate limits right now; try again',
+      requestId,
+      reason: 'quota_store_unavailable',
+    });
+    expect(exchange.body).toBeUndefined();
+  });
+
+  it('fails open when configured: the request goes on', async () => {
+    const c = await replica('open:', unreachable, true);
+    const exchange = await policyExchange(c, { token });
+    expect(exchange.headers.response).toBe('request_headers');
+    expect(exchange.body?.response).toBe('request_body');
+  });
+
+  it('gives up on a Redis that stops answering after timeout_ms, and fails closed', async () => {
+    const frozen = await startRedis();
+    try {
+      const store = new RedisQuotaStore({ url: frozen.url, keyPrefix: 'frozen:', timeoutMs: 200 });
+      stores.push(store);
+      await connected(store, PROBE_PLAN);
+      const quotas = new Quotas({
+        plan: () => config.quotaPlan,
+        store,
+        failOpen: false,
+        log: createLogger('silent'),
+      });
+      frozen.pause();
+      const verdict = await quotas.admit('replicated', 'shared');
+      expect(verdict).toMatchObject({ status: 503, reason: 'quota_store_unavailable' });
+      frozen.resume();
+    } finally {
+      await frozen.stop();
+    }
+  });
+
+  it('is used again once it is back, after a restart that forgot the scripts', async () => {
+    const restartable = await startRedis();
+    try {
+      const store = redisStore(restartable.url, 'restart:');
+      await connected(store, PROBE_PLAN);
+      await restartable.stop();
+      await expect(store.admit(checksFor(PROBE_PLAN, 'probe', 'none'))).rejects.toThrow();
+      const again = await startRedis(restartable.port);
+      try {
+        await connected(store, PROBE_PLAN);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await restartable.stop();
+    }
+  });
+});

@@ -3,7 +3,7 @@
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StatusCode } from '../../protos/generated/envoy/type/v3/StatusCode.ts';
-import { type GatewayError, renderErrorBody } from '../policy/errors.ts';
+import { type GatewayError, isRetryable, renderErrorBody } from '../policy/errors.ts';
 import type { LocalReply } from '../policy/replies.ts';
 
 /** Always say how a header is applied; Envoy's default has changed between versions. */
@@ -59,6 +59,7 @@ export function continuePhase(phase: string): ProcessingResponse {
  */
 export function immediateError(error: GatewayError, requestId: string | undefined): ProcessingResponse {
   const extra = Object.entries(error.headers ?? {}).map(([key, value]) => setHeader(key, value));
+  if (!isRetryable(error)) extra.push(DO_NOT_RETRY);
   return immediate(error.status, renderErrorBody(error), error.reason, requestId, extra);
 }
 
@@ -89,6 +90,7 @@ function immediate(
 }
 
 const JSON_CONTENT_TYPE = setHeader('content-type', 'application/json');
+const DO_NOT_RETRY = setHeader('x-should-retry', 'false');
 const EMPTY_BODY = Buffer.alloc(0);
 
 export const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';

@@ -21,6 +21,19 @@ export interface GatewayError {
   readonly reason: string;
   /** Extra response headers, e.g. `allow` on a 405. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Whether repeating the request can help; by default, only for 5xx (see isRetryable). */
+  readonly retryable?: boolean;
+}
+
+/**
+ * Sent to clients as `x-should-retry`, which the Anthropic SDKs and Claude
+ * Code obey before their own rules (Anthropic's API sends it too). A refusal
+ * decided by the request or the configuration cannot change on a retry:
+ * without the header, Claude Code retries a 401 for minutes before it shows
+ * the message.
+ */
+export function isRetryable(error: GatewayError): boolean {
+  return error.retryable ?? error.status >= 500;
 }
 
 export function renderErrorBody(error: GatewayError): Buffer {

@@ -63,6 +63,8 @@ const NO_UPSTREAM_CREDENTIAL: GatewayError = {
   message:
     'the gateway has no Anthropic API key for this workspace; its operator must set one (ANTHROPIC_API_KEY)',
   reason: 'no_upstream_credential',
+  // Until the operator sets the key, every retry gets this same answer.
+  retryable: false,
 };
 
 const unsupportedEncoding = (encoding: string): GatewayError => ({

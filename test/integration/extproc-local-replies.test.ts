@@ -117,6 +117,29 @@ describe('GET /v1/models', () => {
   });
 });
 
+describe('x-should-retry', () => {
+  it('tells clients not to retry a refusal (Claude Code retries a 401 for minutes otherwise)', async () => {
+    for (const [method, path, credential] of [
+      ['GET', MODELS, [['x-api-key', 'agw_wrong']]],
+      ['GET', `${MODELS}/nope`, [['x-api-key', fixture.token]]],
+      ['POST', `${GATEWAY_BASE_PATH}/v1/complete`, [['x-api-key', fixture.token]]],
+    ] as const) {
+      const response = await ask(method, path, credential);
+      expect(setHeaderEntries(response.immediate_response?.headers?.set_headers), path).toContainEqual([
+        'x-should-retry',
+        'false',
+        OVERWRITE,
+      ]);
+    }
+  });
+
+  it('is not sent on a success', async () => {
+    const response = await ask('GET', MODELS, [['x-api-key', fixture.token]]);
+    const names = setHeaderEntries(response.immediate_response?.headers?.set_headers).map(([name]) => name);
+    expect(names).not.toContain('x-should-retry');
+  });
+});
+
 describe('HEAD probe', () => {
   it('answers 200 with no body and no content-type, without a token', async () => {
     const requestId = randomUUID();

@@ -86,6 +86,19 @@ describe('messages', () => {
     expect(header(stack.upstream.received[0], 'x-api-key')).toEqual([UPSTREAM_KEY]);
   });
 
+  it('beta.messages.create: several betas arrive intact in anthropic-beta', async () => {
+    const betas = ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07', 'future-beta-2027-01-01'];
+    const reply = await py.call('beta_create', { ...seed, betas });
+    expect(ok(reply)).toMatchObject({ type: 'message' });
+    const [sent] = reply.sent;
+    expect(sent?.anthropic_beta?.split(',')).toEqual(betas);
+    const received = stack.upstream.received[0];
+    expect(header(received, 'anthropic-beta')).toEqual([sent?.anthropic_beta]);
+    const url = new URL(sent?.url ?? '');
+    expect(received?.url).toBe(`${url.pathname.replace('/ai-gateway/anthropic', '')}${url.search}`);
+    expect(received?.sha256).toBe(sent?.sha256);
+  });
+
   it('messages.stream: text_stream yields each delta, get_final_message the whole message', async () => {
     stack.upstream.queue(
       pacedSseResponder(textStreamEvents('claude-sonnet-4-6', ['Neon ', 'is ', 'Postgres.']), 5),

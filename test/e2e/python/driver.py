@@ -61,6 +61,11 @@ def op_create(client, args):
     return dump(client.messages.create(**args))
 
 
+def op_beta_create(client, args):
+    """client.beta.messages.create: `betas` become the anthropic-beta header."""
+    return dump(client.beta.messages.create(**args))
+
+
 def op_create_stream(client, args):
     """messages.create(stream=True): the raw server-sent events, in order."""
     with client.messages.create(**args, stream=True) as stream:
@@ -120,6 +125,7 @@ def op_version(client, args):
 
 OPS = {
     "create": op_create,
+    "beta_create": op_beta_create,
     "create_stream": op_create_stream,
     "stream_text": op_stream_text,
     "stream_events": op_stream_events,

@@ -90,6 +90,14 @@ describe('isRetryable', () => {
     expect(isRetryable(INTERNAL_ERROR)).toBe(true);
   });
 
+  it("keeps the SDKs' own rule for rate limits, timeouts and conflicts", () => {
+    for (const status of [408, 409, 429, 503, 529]) {
+      expect(isRetryable({ status, type: 'api_error', message: 'm', reason: 'r' }), String(status)).toBe(
+        true,
+      );
+    }
+  });
+
   it('lets an error say otherwise', () => {
     expect(isRetryable({ ...INTERNAL_ERROR, retryable: false })).toBe(false);
     expect(isRetryable({ ...INVALID_CREDENTIAL, retryable: true })).toBe(true);

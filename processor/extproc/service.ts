@@ -30,6 +30,7 @@ import {
   continuePhase,
   continueRequestHeaders,
   immediateError,
+  immediateReply,
   setHeader,
 } from './responses.ts';
 
@@ -88,6 +89,17 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             request.request_headers?.end_of_stream === true,
           );
           if (decision.action === 'reject') return reject(decision.error, 'request_headers', {});
+          if (decision.action === 'respond') {
+            // Answered from the policy alone (models listing, HEAD probe): no quota, nothing upstream.
+            deps.log.debug(
+              { requestId, phase: 'request_headers', reason: decision.reply.reason },
+              'answered by the gateway',
+            );
+            return {
+              ...immediateReply(decision.reply, requestId),
+              dynamic_metadata: factsMetadata({ request_id: requestId }),
+            };
+          }
           const verdict = deps.quotas?.admit(decision.grant.id, decision.workspace.id);
           return verdict instanceof Promise
             ? verdict.then((v) => afterQuota(decision, v))

@@ -23,6 +23,9 @@ export interface FakeUpstream {
   readonly received: ReceivedRequest[];
   /** Answer the next request with `responder` (first in, first out); otherwise the default. */
   queue(responder: Responder): void;
+  /** Answer every request not queued for with `responder` (until reset), e.g. for a client that sends several. */
+  useDefault(responder: Responder): void;
+  /** Forgets what was received and queued, and restores the built-in default responder. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -36,6 +39,7 @@ export function sha256(data: Buffer | string): string {
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const received: ReceivedRequest[] = [];
   const queued: Responder[] = [];
+  let fallback: Responder = defaultResponder;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -53,7 +57,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         sha256: sha256(body),
       };
       received.push(request);
-      const responder = queued.shift() ?? defaultResponder;
+      const responder = queued.shift() ?? fallback;
       void Promise.resolve(responder(request, res)).catch(() => res.destroy());
     });
   });
@@ -65,9 +69,13 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     queue: (responder) => {
       queued.push(responder);
     },
+    useDefault: (responder) => {
+      fallback = responder;
+    },
     reset: () => {
       received.length = 0;
       queued.length = 0;
+      fallback = defaultResponder;
     },
     close: () =>
       new Promise<void>((resolve) => {

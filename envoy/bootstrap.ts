@@ -3,6 +3,7 @@
 // this one function, so they cannot drift apart.
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
+import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
 import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 
@@ -83,11 +84,43 @@ function upstreamCluster(settings: Settings): Json {
   };
 }
 
+/** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
+function isHostName(address: string): boolean {
+  if (address.startsWith('unix:')) return false;
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return !/^[\d.]+$/.test(host) && !host.startsWith('[');
+}
+
+/**
+ * Envoy asks the processor's grpc.health.v1 service (processor/ops/health.ts)
+ * and stops choosing a replica that answers NOT_SERVING (one shutting down) or
+ * does not answer. With every replica unhealthy (one processor that is down),
+ * Envoy's panic mode still tries them: a request then gets the processor's
+ * decision or, if none can be had, Envoy's 503. Health never opens a way
+ * around the processor; fail-closed stays with ext_proc's failure_mode_allow.
+ * An unhealthy host is probed every second, so a processor that comes back is
+ * used again quickly.
+ */
+const PROCESSOR_HEALTH_CHECK: Json = {
+  timeout: '1s',
+  interval: '5s',
+  unhealthy_interval: '1s',
+  // Without this, an idle cluster is probed only every 60 s.
+  no_traffic_interval: '5s',
+  unhealthy_threshold: 2,
+  healthy_threshold: 1,
+  grpc_health_check: { service_name: EXT_PROC_SERVICE },
+};
+
 function processorCluster(settings: Settings, name: string): Json {
   return {
     name,
-    type: 'STATIC',
+    // A host name resolves to every replica behind it (`docker compose up --scale processor=3`).
+    ...(isHostName(settings.processor.address)
+      ? { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' }
+      : { type: 'STATIC' }),
     connect_timeout: '1s',
+    health_checks: [PROCESSOR_HEALTH_CHECK],
     // gRPC needs HTTP/2; one connection multiplexes every request's stream.
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
@@ -104,23 +137,17 @@ function processorCluster(settings: Settings, name: string): Json {
   };
 }
 
-/** Envoy's own error replies, rewritten to Anthropic's error shape. */
+/** One of Envoy's own error replies, rewritten to Anthropic's error shape. */
 interface ErrorMapping {
   /** Which of Envoy's replies this mapping rewrites. */
-  readonly match: Json;
-  /** The status the client gets; the original one when absent. */
+  readonly filter: Json;
+  /** The status the client gets; Envoy's own when absent. */
   readonly status?: number;
   readonly type: AnthropicErrorType;
   readonly message: string;
 }
 
-/**
- * Two mappers per mapping, both leaving the processor's own replies alone.
- * A request that reached the filter chain has Envoy's request id in filter
- * state; one refused before it (a malformed request line, headers over the
- * limit) has none, and gets a fresh unique id, so every error carries one.
- */
-function errorMappers(mapping: ErrorMapping): Json[] {
+function errorMapper(mapping: ErrorMapping, requestId: string, extra: readonly Json[] = []): Json {
   const body = JSON.parse(
     renderErrorBody({
       status: mapping.status ?? 0,
@@ -129,44 +156,40 @@ function errorMappers(mapping: ErrorMapping): Json[] {
       reason: '',
     }).toString(),
   ) as Json;
-  const mapper = (idKnown: boolean, requestId: string): Json => ({
-    filter: {
-      and_filter: {
-        filters: [
-          mapping.match,
-          cel(
-            `!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}') && ` +
-              `${idKnown ? '' : '!'}('${REQUEST_ID_STATE}' in filter_state)`,
-          ),
-        ],
-      },
-    },
+  return {
+    filter: { and_filter: { filters: [mapping.filter, notFromProcessor(), ...extra] } },
     ...(mapping.status === undefined ? {} : { status_code: mapping.status }),
     headers_to_add: [
       { header: { key: 'request-id', value: requestId }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
     ],
     body_format_override: { json_format: body },
-  });
-  return [mapper(true, REQUEST_ID), mapper(false, '%UNIQUE_ID%')];
+  };
 }
 
-function statusIs(status: number, op: 'EQ' | 'GE' | 'LE' = 'EQ'): Json {
-  return {
+function statusIn(...statuses: number[]): Json {
+  const filters = statuses.map((status) => ({
+    status_code_filter: {
+      comparison: {
+        op: 'EQ',
+        value: { default_value: status, runtime_key: `gateway.local_reply.${status}` },
+      },
+    },
+  }));
+  return filters.length === 1 ? (filters[0] as Json) : { or_filter: { filters } };
+}
+
+/** Envoy's status in [low, high]. */
+function statusBetween(low: number, high: number): Json {
+  const bound = (op: 'GE' | 'LE', status: number): Json => ({
     status_code_filter: {
       comparison: {
         op,
         value: { default_value: status, runtime_key: `gateway.local_reply.${op.toLowerCase()}.${status}` },
       },
     },
-  };
+  });
+  return both(bound('GE', low), bound('LE', high));
 }
-
-const statusIn = (...statuses: number[]): Json =>
-  statuses.length === 1
-    ? statusIs(statuses[0] as number)
-    : { or_filter: { filters: statuses.map((s) => statusIs(s)) } };
-
-const statusBetween = (low: number, high: number): Json => both(statusIs(low, 'GE'), statusIs(high, 'LE'));
 
 function cel(expression: string): Json {
   return {
@@ -177,19 +200,27 @@ function cel(expression: string): Json {
   };
 }
 
-/**
- * The processor failed, was unreachable or too slow, or answered something
- * Envoy could not use: a wrong or garbled message, a mutation it refused.
- * (Envoy 1.40's response details for each.)
- */
+/** The processor's replies are already Anthropic-shaped: leave them alone. */
+function notFromProcessor(): Json {
+  return cel(`!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`);
+}
+
+/** The processor failed, was unreachable or too slow (Envoy's details start with ext_proc). */
 function extProcFailure(): Json {
+  return cel(`response.code_details.startsWith('ext_proc')`);
+}
+
+/** The processor answered something Envoy could not use: the wrong phase, nothing, a refused mutation. */
+function extProcUnusableAnswer(): Json {
   return cel(
-    [
-      "response.code_details.startsWith('ext_proc')",
+    "response.code_details in ['spurious_message', 'unhandled_message'] || " +
       "response.code_details.startsWith('header_mutation_')",
-      "response.code_details in ['spurious_message', 'unhandled_message']",
-    ].join(' || '),
   );
+}
+
+/** Envoy refused the request before any filter ran (a malformed request line, headers over the limit). */
+function beforeFilters(): Json {
+  return cel(`!('${REQUEST_ID_STATE}' in filter_state)`);
 }
 
 function both(a: Json, b: Json): Json {
@@ -198,94 +229,99 @@ function both(a: Json, b: Json): Json {
 
 function localReplyConfig(settings: Settings): Json {
   const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
+  const unavailable = "the gateway's policy service is unavailable; nothing was sent upstream";
+  // First match wins: the processor's failures before the generic statuses.
   const mappings: ErrorMapping[] = [
-    // First match wins: the processor's failures before the generic statuses.
     {
-      match: both(extProcFailure(), statusIn(504)),
+      filter: both(extProcFailure(), statusIn(504)),
       status: 504,
       type: 'timeout_error',
       message: "the gateway's policy check timed out; nothing was sent upstream",
     },
-    {
-      match: extProcFailure(),
-      status: 503,
-      type: 'api_error',
-      message: "the gateway's policy service is unavailable; nothing was sent upstream",
-    },
+    { filter: extProcFailure(), status: 503, type: 'api_error', message: unavailable },
+    { filter: extProcUnusableAnswer(), status: 503, type: 'api_error', message: unavailable },
     {
       // The approval check refused a request the processor never approved
       // (it closed its stream early): the processor failed.
-      match: both(statusIn(403), cel("response.code_details.startsWith('rbac_access_denied')")),
+      filter: both(statusIn(403), cel("response.code_details.startsWith('rbac_access_denied')")),
       status: 500,
       type: 'api_error',
       message: 'the gateway failed to process the request',
     },
     {
-      match: statusIn(413),
+      filter: statusIn(413),
       status: 413,
       type: 'request_too_large',
       message: `request body is larger than the gateway's limit of ${mib} MiB`,
     },
     {
-      match: statusIn(431),
+      filter: statusIn(431),
       status: 431,
       type: 'request_too_large',
       message: 'request headers are too large',
     },
-    { match: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
+    { filter: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
     {
-      match: statusIn(504),
+      filter: statusIn(504),
       status: 504,
       type: 'timeout_error',
       message: 'the upstream did not answer in time',
     },
     {
-      match: statusIn(502, 503),
+      filter: statusIn(502, 503),
       status: 503,
       type: 'api_error',
       message: 'the upstream is unreachable; try again',
     },
     {
-      match: statusIn(500),
+      filter: statusIn(500),
       status: 500,
       type: 'api_error',
       message: 'the gateway failed to process the request',
     },
-    { match: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
-    { match: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
+    { filter: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
+    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
     {
       // A transfer-encoding other than chunked: the client's mistake, not worth a retry.
-      match: statusIn(501),
+      filter: statusIn(501),
       status: 400,
       type: 'invalid_request_error',
       message: 'unsupported transfer-encoding; send the body with content-length or chunked',
     },
     {
-      match: statusIn(426),
+      filter: statusIn(426),
       status: 426,
       type: 'invalid_request_error',
       message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
     },
     {
       // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.
-      match: statusIn(403),
+      filter: statusIn(403),
       status: 403,
       type: 'permission_error',
       message: 'this request is not allowed by the gateway (protocol upgrades are not supported)',
     },
     // Anything else Envoy itself answers keeps its status and gets the shape.
     {
-      match: statusBetween(400, 499),
+      filter: statusBetween(400, 499),
       type: 'invalid_request_error',
       message: 'the gateway refused the request',
     },
     {
-      match: statusBetween(500, 599),
+      filter: statusBetween(500, 599),
       type: 'api_error',
       message: 'the gateway failed to process the request',
     },
   ];
-  return { mappers: mappings.flatMap(errorMappers) };
+  return {
+    mappers: [
+      // A request refused before the filter chain ran has no Envoy request id
+      // yet (the id is kept in filter state by the first filter): give it a
+      // fresh one, so every error carries a request-id.
+      ...mappings.map((mapping) => errorMapper(mapping, '%UNIQUE_ID%', [beforeFilters()])),
+      ...mappings.map((mapping) => errorMapper(mapping, REQUEST_ID)),
+    ],
+  };
 }
 
 function gatewayRoute(path: string, upstreamPath: string, settings: Settings, upstreamHost: string): Json {

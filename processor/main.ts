@@ -1,10 +1,15 @@
-// The processor's entry point: load the configuration, serve ext_proc, stop on
-// SIGTERM/SIGINT. The only place that exits the process.
+// The processor's entry point: load the configuration, serve ext_proc, the
+// gRPC health service and the metrics endpoint, reload the configuration on
+// SIGHUP or when its file changes, and on SIGTERM/SIGINT drain and stop. The
+// only place that sets the process's exit code.
+import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { startExtProcServer } from './extproc/server.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { startMetricsServer } from './metrics/server.ts';
+import { createHealth } from './ops/health.ts';
+import { shutDownGracefully } from './ops/shutdown.ts';
 import { createQuotaStore } from './quota/create-store.ts';
 import { Quotas } from './quota/quotas.ts';
 
@@ -15,14 +20,25 @@ async function main(): Promise<number> {
     log.error({ problems: loaded.problems }, 'invalid configuration');
     return 2;
   }
-  const { settings, policy, quotaPlan, quotaStore } = loaded.config;
-  // The workspaces' keys are censored wherever they might appear in a log line.
-  const upstreamKeys = [...policy.workspaces.values()].flatMap((w) => w.upstreamApiKey ?? []);
+  const { settings, quotaStore } = loaded.config;
+  // The workspaces' keys (as started) are censored wherever they might appear in a log line.
+  const upstreamKeys = [...loaded.config.policy.workspaces.values()].flatMap((w) => w.upstreamApiKey ?? []);
   const log = createLogger(settings.log.level, undefined, { secrets: upstreamKeys });
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
+
+  const live = createLiveConfig({
+    env: process.env,
+    path: process.env.GATEWAY_CONFIG || undefined,
+    initial: loaded.config,
+    log,
+  });
+  // Before anything slow: SIGHUP's default action would end the process.
+  process.on('SIGHUP', () => live.reload('SIGHUP'));
+
   const metrics = createMetrics();
   const quotas = new Quotas({
-    plan: () => quotaPlan,
+    // Limits reload live; the store is the one the processor started with.
+    plan: () => live.current().quotaPlan,
     store: createQuotaStore(quotaStore, log),
     failOpen: quotaStore.failOpen,
     log,
@@ -31,14 +47,18 @@ async function main(): Promise<number> {
   const metricsServer = settings.metrics.enabled
     ? await startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port)
     : undefined;
+  const health = createHealth();
   const { server, port } = await startExtProcServer({
     address: settings.processor.address,
     maxRequestBodyBytes: settings.limits.max_request_body_bytes,
-    policy: () => policy,
+    policy: live.policy,
     log,
     quotas,
     metrics,
+    health,
   });
+  health.set('SERVING');
+  live.watch();
   log.info(
     {
       address: settings.processor.address,
@@ -49,16 +69,21 @@ async function main(): Promise<number> {
     'ext_proc processor listening',
   );
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      server.tryShutdown(() => {
-        void Promise.allSettled([quotas.close(), metricsServer?.close()]).then(() => resolve());
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
+  const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
+  log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
+  live.close();
+  // A second SIGTERM or SIGINT cancels what is left at once.
+  const interrupt = new Promise((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
+  await Promise.allSettled([quotas.close(), metricsServer?.close()]);
+  log.info({ outcome }, 'processor stopped');
   return 0;
 }
 

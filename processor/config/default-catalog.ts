@@ -2,12 +2,19 @@
 // page's list) and well-known models of other providers, so that a request for
 // one of those gets "model is not available on this endpoint" rather than
 // "unknown model". A configuration's `catalog` replaces this list whole.
+//
+// created_at is each model's public release date, as Anthropic's model pages
+// give it (day precision; midnight UTC, which is also how Anthropic's own
+// models API reports release times). GET /v1/models lists the newest first.
+// Every model here has a known date; a configured entry without one is listed
+// with the epoch, as Anthropic's API does for an unknown release date.
 import type { CatalogModel } from '../policy/catalog.ts';
 
-const anthropic = (id: string, display_name: string): CatalogModel => ({
+const anthropic = (id: string, display_name: string, released: string): CatalogModel => ({
   id,
   provider: 'anthropic',
   display_name,
+  created_at: `${released}T00:00:00Z`,
 });
 const other = (provider: string, id: string, display_name: string): CatalogModel => ({
   id,
@@ -16,12 +23,12 @@ const other = (provider: string, id: string, display_name: string): CatalogModel
 });
 
 export const DEFAULT_CATALOG: readonly CatalogModel[] = [
-  anthropic('claude-opus-4-8', 'Claude Opus 4.8'),
-  anthropic('claude-opus-4-7', 'Claude Opus 4.7'),
-  anthropic('claude-opus-4-6', 'Claude Opus 4.6'),
-  anthropic('claude-opus-4-5', 'Claude Opus 4.5'),
-  anthropic('claude-sonnet-4-6', 'Claude Sonnet 4.6'),
-  anthropic('claude-haiku-4-5', 'Claude Haiku 4.5'),
+  anthropic('claude-opus-4-8', 'Claude Opus 4.8', '2026-05-28'),
+  anthropic('claude-opus-4-7', 'Claude Opus 4.7', '2026-04-16'),
+  anthropic('claude-opus-4-6', 'Claude Opus 4.6', '2026-02-05'),
+  anthropic('claude-opus-4-5', 'Claude Opus 4.5', '2025-11-24'),
+  anthropic('claude-sonnet-4-6', 'Claude Sonnet 4.6', '2026-02-17'),
+  anthropic('claude-haiku-4-5', 'Claude Haiku 4.5', '2025-10-15'),
   other('openai', 'gpt-5', 'GPT-5'),
   other('openai', 'gpt-5-mini', 'GPT-5 mini'),
   other('openai', 'gpt-4.1', 'GPT-4.1'),

@@ -9,6 +9,7 @@ import type { Policy, Workspace } from '../policy/request-policy.ts';
 import { hashToken, indexTokens, type StoredToken } from '../policy/tokens.ts';
 import type { QuotaLimits, QuotaPlan } from '../quota/limits.ts';
 import { DEFAULT_CATALOG } from './default-catalog.ts';
+import { isUnknown, NO_UNKNOWN_IDS, salvageConfig, type UnknownIds } from './salvage.ts';
 import { type ConfigFile, configSchema } from './schema.ts';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -46,15 +47,16 @@ export type LoadResult =
   | { readonly ok: false; readonly problems: readonly string[] };
 
 /** Environment variables that override single settings (handy in containers and tests). */
-const OVERRIDES: ReadonlyArray<readonly [variable: string, path: readonly [string, string], number?: true]> =
-  [
-    ['GATEWAY_PORT', ['listen', 'port'], true],
-    ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
-    ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
-    ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
-    ['LOG_LEVEL', ['log', 'level']],
-    ['GATEWAY_METRICS_PORT', ['metrics', 'port'], true],
-  ];
+export const OVERRIDES: ReadonlyArray<
+  readonly [variable: string, path: readonly [string, string], number?: true]
+> = [
+  ['GATEWAY_PORT', ['listen', 'port'], true],
+  ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
+  ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
+  ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
+  ['LOG_LEVEL', ['log', 'level']],
+  ['GATEWAY_METRICS_PORT', ['metrics', 'port'], true],
+];
 
 /** Reads the file named by `path` (or by GATEWAY_CONFIG), or starts from defaults when there is none. */
 export function loadConfig(env: Environment, path: string | undefined = env.GATEWAY_CONFIG): LoadResult {
@@ -73,12 +75,24 @@ export function buildConfig(raw: unknown, env: Environment): LoadResult {
   const withOverrides = applyOverrides(raw, env);
   const parsed = configSchema.safeParse(withOverrides);
   if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    };
+    const schemaProblems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    // Check what did pass the schema too, so one run lists every problem.
+    const salvaged = salvageConfig(withOverrides);
+    const result = salvaged && assemble(salvaged.file, withOverrides, env, salvaged.unknown);
+    return { ok: false, problems: [...schemaProblems, ...(result && !result.ok ? result.problems : [])] };
   }
-  const file = parsed.data;
+  return assemble(parsed.data, withOverrides, env, NO_UNKNOWN_IDS);
+}
+
+/** The checks across entries, and the policy they allow. */
+function assemble(
+  file: ConfigFile,
+  withOverrides: unknown,
+  env: Environment,
+  unknown: UnknownIds,
+): LoadResult {
   const problems: string[] = [];
 
   const catalogModels: CatalogModel[] = (file.catalog ?? DEFAULT_CATALOG).map((m) => ({ ...m }));
@@ -104,11 +118,11 @@ export function buildConfig(raw: unknown, env: Environment): LoadResult {
     const where = `tokens.${i}`;
     if (tokenIds.has(token.id)) problems.push(`${where}.id: duplicate id ${token.id}`);
     tokenIds.add(token.id);
-    if (!workspaces.has(token.workspace)) {
+    if (!workspaces.has(token.workspace) && !isUnknown(unknown.workspaces, token.workspace)) {
       problems.push(`${where}.workspace: no workspace has id ${token.workspace}`);
     }
     for (const model of token.models ?? []) {
-      if (catalog.get(model)?.provider !== ANTHROPIC) {
+      if (catalog.get(model)?.provider !== ANTHROPIC && !isUnknown(unknown.models, model)) {
         problems.push(`${where}.models: ${model} is not an Anthropic model of the catalog`);
       }
     }

@@ -9,36 +9,42 @@ const secretSource = z.union([
   z.strictObject({ file: z.string().min(1).describe('path of a file (one trailing newline is ignored)') }),
 ]);
 
-const catalogModel = z.strictObject({
-  id: z.string().min(1),
+export const catalogModel = z.strictObject({
+  id: z.string().min(1).describe('the model id clients send as `model`'),
   provider: z.string().min(1).describe('"anthropic" for the models this endpoint serves'),
-  display_name: z.string().min(1),
-  created_at: z.iso.datetime({ offset: true }).optional(),
+  display_name: z.string().min(1).describe('a readable name'),
+  created_at: z.iso.datetime({ offset: true }).optional().describe('release date, ISO 8601'),
 });
 
 const positiveInt = z.number().int().positive();
 
 /** Limits of one token or workspace (docs/operations.md, "Quotas"); absent ones are not enforced. */
 const quota = z.strictObject({
-  requests_per_minute: positiveInt.optional(),
+  requests_per_minute: positiveInt.optional().describe('requests admitted per minute'),
   tokens_per_minute: positiveInt.optional().describe('input + cache-write + output tokens per minute'),
   tokens_per_day: positiveInt.optional().describe('the same tokens per UTC day'),
 });
 
-const workspace = z.strictObject({
-  id: z.string().min(1),
+export const workspace = z.strictObject({
+  id: z.string().min(1).describe('the name tokens refer to'),
   upstream_api_key: secretSource.describe("the workspace's Anthropic API key, sent upstream as x-api-key"),
   quota: quota.optional(),
 });
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256)');
 
-const token = z
+export const token = z
   .strictObject({
     id: z.string().min(1).describe('a public name for logs and metrics'),
-    workspace: z.string().min(1),
-    sha256: sha256Hex.optional().describe('SHA-256 of the token (`npm run cli -- mint-token`)'),
-    env: z.string().min(1).optional().describe('environment variable holding the raw token, hashed at load'),
+    workspace: z.string().min(1).describe('the id of the workspace whose Anthropic key this token uses'),
+    sha256: sha256Hex
+      .optional()
+      .describe('SHA-256 of the token, hex (`npm run cli -- mint-token`); give this or env'),
+    env: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('environment variable holding the raw token, hashed at load; give this or sha256'),
     models: z
       .array(z.string().min(1))
       .min(1)
@@ -53,55 +59,103 @@ const token = z
 const port = z.number().int().min(0).max(65535);
 
 export const configSchema = z.strictObject({
-  listen: z.strictObject({ address: z.string().default('0.0.0.0'), port: port.default(8080) }).prefault({}),
-  admin: z.strictObject({ address: z.string().default('127.0.0.1'), port: port.default(9901) }).prefault({}),
+  listen: z
+    .strictObject({
+      address: z.string().default('0.0.0.0').describe('address Envoy listens on for clients'),
+      port: port.default(8080).describe('port Envoy listens on for clients'),
+    })
+    .prefault({})
+    .describe("Envoy's listener for clients"),
+  admin: z
+    .strictObject({
+      address: z
+        .string()
+        .default('127.0.0.1')
+        .describe('keep it on loopback: the admin interface is not for clients'),
+      port: port.default(9901).describe('port of the admin interface'),
+    })
+    .prefault({})
+    .describe("Envoy's admin interface (stats, readiness)"),
   processor: z
     .strictObject({
       address: z
         .string()
         .default('127.0.0.1:50051')
         .describe('gRPC address of the processor: host:port or unix:/path'),
-      message_timeout_ms: z.number().int().positive().default(5000),
+      message_timeout_ms: z
+        .number()
+        .int()
+        .positive()
+        .default(5000)
+        .describe('how long Envoy waits for a decision before failing closed (503); sized for a 32 MiB body'),
+      shutdown_timeout_seconds: z
+        .number()
+        .positive()
+        .default(20)
+        .describe(
+          'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('the ext_proc processor, as Envoy reaches it'),
   upstream: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/ }).default('https://api.anthropic.com'),
-      timeout_seconds: z.number().positive().default(600),
-      connect_timeout_seconds: z.number().positive().default(10),
+      url: z
+        .url({ protocol: /^https?$/ })
+        .default('https://api.anthropic.com')
+        .describe('where requests go; http:// only for a test upstream'),
+      timeout_seconds: z
+        .number()
+        .positive()
+        .default(600)
+        .describe('the longest a request may take upstream, streaming included'),
+      connect_timeout_seconds: z.number().positive().default(10).describe('to open a connection upstream'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("Anthropic's API"),
   limits: z
     .strictObject({
       max_request_body_bytes: z
         .number()
         .int()
         .positive()
-        .default(32 * 1024 * 1024),
+        .default(32 * 1024 * 1024)
+        .describe("larger request bodies get 413 (32 MiB: Anthropic's own limit)"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('request limits'),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe("the processor's log level (JSON lines on stdout)"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("the processor's log"),
   metrics: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      address: z.string().default('127.0.0.1'),
-      port: port.default(9464),
+      enabled: z.boolean().default(true).describe('serve the endpoint at all'),
+      address: z.string().default('127.0.0.1').describe('address of the metrics endpoint'),
+      port: port.default(9464).describe('port of the metrics endpoint'),
     })
     .prefault({})
     .describe("the processor's Prometheus endpoint, GET /metrics"),
   quotas: z
     .strictObject({
-      store: z.enum(['memory', 'redis']).default('memory'),
+      store: z
+        .enum(['memory', 'redis'])
+        .default('memory')
+        .describe('memory: one processor; redis: counters shared by every replica'),
       redis: z
         .strictObject({
           url: z
             .union([z.string().min(1), secretSource])
             .describe('redis://[user:password@]host:port[/db]; may hold a password, so env or file is best'),
-          key_prefix: z.string().default('anthropic-gateway:'),
+          key_prefix: z
+            .string()
+            .default('anthropic-gateway:')
+            .describe('prefix of every key the gateway writes'),
           timeout_ms: positiveInt.default(250).describe('how long one Redis call may take'),
         })
         .optional(),
@@ -113,16 +167,27 @@ export const configSchema = z.strictObject({
     .prefault({})
     .refine((q) => q.store !== 'redis' || q.redis !== undefined, {
       message: 'store redis needs a redis section with a url',
-    }),
-  catalog: z.array(catalogModel).min(1).optional().describe('replaces the built-in catalog'),
+    })
+    .describe('where quota counters are kept (the limits themselves are set per token and workspace)'),
+  catalog: z
+    .array(catalogModel)
+    .min(1)
+    .optional()
+    .describe(
+      'the models the gateway knows; replaces the built-in catalog (processor/config/default-catalog.ts)',
+    ),
   workspaces: z
     .array(workspace)
     .min(1)
-    .default([{ id: 'default', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } }]),
+    .default([{ id: 'default', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } }])
+    .describe(
+      'the workspaces, each with its own Anthropic API key, injected upstream (never read from a request)',
+    ),
   tokens: z
     .array(token)
     .min(1)
-    .default([{ id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' }]),
+    .default([{ id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' }])
+    .describe('the gateway tokens clients send as their API key, stored as SHA-256 digests'),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

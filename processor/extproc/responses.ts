@@ -3,7 +3,8 @@
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StatusCode } from '../../protos/generated/envoy/type/v3/StatusCode.ts';
-import { type GatewayError, renderErrorBody } from '../policy/errors.ts';
+import { type GatewayError, isRetryable, renderErrorBody } from '../policy/errors.ts';
+import type { LocalReply } from '../policy/replies.ts';
 
 /** Always say how a header is applied; Envoy's default has changed between versions. */
 export function setHeader(key: string, value: string): HeaderValueOption {
@@ -57,17 +58,39 @@ export function continuePhase(phase: string): ProcessingResponse {
  * mappers tell our replies from its own (envoy/bootstrap.ts).
  */
 export function immediateError(error: GatewayError, requestId: string | undefined): ProcessingResponse {
-  const headers = [setHeader('content-type', 'application/json')];
+  const extra = Object.entries(error.headers ?? {}).map(([key, value]) => setHeader(key, value));
+  if (!isRetryable(error)) extra.push(DO_NOT_RETRY);
+  return immediate(error.status, renderErrorBody(error), error.reason, requestId, extra);
+}
+
+/** A successful answer from the gateway itself (a JSON document, or no body at all). */
+export function immediateReply(reply: LocalReply, requestId: string | undefined): ProcessingResponse {
+  return immediate(reply.status, reply.body, reply.reason, requestId, []);
+}
+
+function immediate(
+  status: number,
+  body: Buffer | undefined,
+  reason: string,
+  requestId: string | undefined,
+  extra: readonly HeaderValueOption[],
+): ProcessingResponse {
+  const headers: HeaderValueOption[] = [];
+  if (body !== undefined) headers.push(JSON_CONTENT_TYPE);
   if (requestId !== undefined) headers.push(setHeader('request-id', requestId));
-  for (const [key, value] of Object.entries(error.headers ?? {})) headers.push(setHeader(key, value));
+  headers.push(...extra);
   return {
     immediate_response: {
-      status: { code: error.status as StatusCode },
+      status: { code: status as StatusCode },
       headers: { set_headers: headers },
-      body: renderErrorBody(error),
-      details: `${GATEWAY_DETAILS_PREFIX}${error.reason}`,
+      body: body ?? EMPTY_BODY,
+      details: `${GATEWAY_DETAILS_PREFIX}${reason}`,
     },
   };
 }
+
+const JSON_CONTENT_TYPE = setHeader('content-type', 'application/json');
+const DO_NOT_RETRY = setHeader('x-should-retry', 'false');
+const EMPTY_BODY = Buffer.alloc(0);
 
 export const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';

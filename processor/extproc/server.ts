@@ -1,5 +1,7 @@
 // The gRPC server that Envoy's ext_proc filter connects to.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { GatewayMetrics } from '../metrics/registry.ts';
+import type { Health } from '../ops/health.ts';
 import { createMeteringHandler, type MeteringStream } from './metering-service.ts';
 import { loadExtProcService } from './protos.ts';
 import type { ExtProcDeps, ProcessStream } from './service.ts';
@@ -19,6 +21,8 @@ export interface ExtProcServerOptions extends ExtProcDeps {
   /** host:port, or unix:/path. */
   readonly address: string;
   readonly maxRequestBodyBytes: number;
+  /** Served beside ext_proc (grpc.health.v1), when given. */
+  readonly health?: Health;
 }
 
 export interface RunningServer {
@@ -45,15 +49,32 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   });
   server.addService(loadExtProcService(), {
     Process: (call: ProcessStream) => {
-      if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM)
-        meteringHandler(call as MeteringStream);
+      const metering = call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM;
+      if (options.metrics !== undefined) countOpen(call, metering ? 'metering' : 'policy', options.metrics);
+      if (metering) meteringHandler(call as MeteringStream);
       else policyHandler(call);
     },
   });
+  options.health?.addTo(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });
   return { server, port };
+}
+
+/** Counts the stream as open until this side has finished with it or it is cancelled. */
+function countOpen(call: ProcessStream, stream: string, metrics: GatewayMetrics): void {
+  metrics.openStreams.inc({ stream });
+  let open = true;
+  const closed = () => {
+    if (!open) return;
+    open = false;
+    metrics.openStreams.dec({ stream });
+  };
+  call.once('finish', closed);
+  call.once('cancelled', closed);
+  call.once('error', closed);
+  call.once('close', closed);
 }

@@ -31,6 +31,7 @@ import {
   continuePhase,
   continueRequestHeaders,
   immediateError,
+  immediateReply,
   setHeader,
 } from './responses.ts';
 
@@ -89,6 +90,17 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             request.request_headers?.end_of_stream === true,
           );
           if (decision.action === 'reject') return reject(decision.error, 'request_headers', {});
+          if (decision.action === 'respond') {
+            // Answered from the policy alone (models listing, HEAD probe): no quota, nothing upstream.
+            deps.log.debug(
+              { requestId, phase: 'request_headers', reason: decision.reply.reason },
+              'answered by the gateway',
+            );
+            return {
+              ...immediateReply(decision.reply, requestId),
+              dynamic_metadata: factsMetadata({ request_id: requestId }),
+            };
+          }
           const verdict = deps.quotas?.admit(decision.grant.id, decision.workspace.id);
           return verdict instanceof Promise
             ? verdict.then((v) => afterQuota(decision, v))
@@ -114,6 +126,18 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       }
     };
 
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      call.end();
+    };
+    const send = (request: ProcessingRequest__Output, response: ProcessingResponse) => {
+      if (ended) return;
+      call.write(response);
+      if (isFinal(request, response)) end();
+    };
+
     const failed = (error: unknown): ProcessingResponse => {
       deps.log.error({ err: error, requestId }, 'policy failed; answering 500');
       deps.metrics?.streamErrors.inc({ stream: 'policy' });
@@ -131,20 +155,17 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
         response = failed(error);
       }
       if (!(response instanceof Promise)) {
-        call.write(response);
+        send(request, response);
         return undefined;
       }
       return response.then(
-        (r) => {
-          call.write(r);
-        },
-        (error: unknown) => {
-          call.write(failed(error));
-        },
+        (r) => send(request, r),
+        (error: unknown) => send(request, failed(error)),
       );
     };
 
     call.on('data', (request: ProcessingRequest__Output) => {
+      if (ended) return;
       if (pending !== undefined) {
         const previous = pending;
         pending = previous.then(() => answer(request));
@@ -159,8 +180,8 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       }
     });
     call.on('end', () => {
-      if (pending === undefined) call.end();
-      else void pending.finally(() => call.end());
+      if (pending === undefined) end();
+      else void pending.finally(end);
     });
     call.on('error', (error) => {
       deps.metrics?.streamErrors.inc({ stream: 'policy' });
@@ -170,6 +191,19 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Whether this answer settles the request. The policy filter skips every
+ * response phase (envoy/bootstrap.ts), so nothing follows an immediate
+ * response or the body decision. Closing the stream then, rather than when
+ * Envoy closes it at the end of the HTTP exchange, keeps a long streamed
+ * response independent of the policy stream: Envoy would otherwise cut the
+ * response when a restarting processor drops the stream, and a shutdown
+ * (processor/ops/shutdown.ts) would wait for it.
+ */
+function isFinal(request: ProcessingRequest__Output, response: ProcessingResponse): boolean {
+  return response.immediate_response !== undefined || request.request === 'request_body';
+}
 
 // Built once per workspace (per configuration), not per request.
 const credentialCache = new WeakMap<WorkspaceWithCredential, readonly HeaderValueOption[]>();

@@ -3,7 +3,7 @@
 // never share counters. Labels take values from the configuration (workspace,
 // model of the catalog, token id), the route, the status and the policy's
 // reasons: a bounded set, whatever clients send.
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -15,6 +15,8 @@ export interface GatewayMetrics {
   readonly rejected: Counter<'reason'>;
   readonly streamErrors: Counter<'stream'>;
   readonly quotaStoreErrors: Counter<'operation'>;
+  /** What a graceful shutdown waits for. */
+  readonly openStreams: Gauge<'stream'>;
 }
 
 /** Label value for what a request did not get as far as (no workspace before authentication, say). */
@@ -75,6 +77,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'gateway_quota_store_errors_total',
       help: 'Quota store operations that failed (Redis unreachable or too slow), by operation.',
       labelNames: ['operation'] as const,
+      registers,
+    }),
+    openStreams: new Gauge({
+      name: 'gateway_processor_open_streams',
+      help: 'ext_proc streams open now, by kind: policy (requests being decided) and metering (responses passing); a graceful shutdown waits for them.',
+      labelNames: ['stream'] as const,
       registers,
     }),
   };

@@ -1,7 +1,8 @@
 // Finding the caller's gateway token in the request headers. The TypeScript
-// SDK sends `Authorization: Bearer`; the Python SDK, older SDKs and Claude Code
-// with ANTHROPIC_API_KEY send `x-api-key`. Anything ambiguous is refused rather
-// than guessed at: a token is accepted only when exactly one is presented.
+// SDK 1.x and the Python SDK 2.x send `Authorization: Bearer`; older SDKs, cURL
+// users and Claude Code with ANTHROPIC_API_KEY send `x-api-key` (docs/clients.md).
+// Anything ambiguous is refused rather than guessed at: a token is accepted
+// only when exactly one is presented.
 import { type HeaderList, headerValues } from './headers.ts';
 
 /** Longer values are refused before hashing: no real token is near this size. */

@@ -21,6 +21,21 @@ export interface GatewayError {
   readonly reason: string;
   /** Extra response headers, e.g. `allow` on a 405. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Whether repeating the request can help; by default as the SDKs judge a status (see isRetryable). */
+  readonly retryable?: boolean;
+}
+
+/**
+ * Sent to clients as `x-should-retry: false` when false: the Anthropic SDKs
+ * and Claude Code obey it before their own rules (Anthropic's API sends it
+ * too). A refusal decided by the request or the configuration cannot change on
+ * a retry: without the header, Claude Code retries a 401 for minutes before it
+ * shows the message. The default is the SDKs' own rule (408, 409, 429 and 5xx
+ * are worth retrying), so a rate limit still is.
+ */
+export function isRetryable(error: GatewayError): boolean {
+  const { status } = error;
+  return error.retryable ?? (status === 408 || status === 409 || status === 429 || status >= 500);
 }
 
 export function renderErrorBody(error: GatewayError): Buffer {

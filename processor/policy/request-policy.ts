@@ -8,6 +8,8 @@ import { presentedToken } from './credentials.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
 import { type ScanProblem, scanModel } from './model-scanner.ts';
+import { answerModels } from './models.ts';
+import { type LocalReply, PROBE_REPLY } from './replies.ts';
 import { matchRoute, type UpstreamRoute } from './routes.ts';
 import { type TokenGrant, type TokenIndex, verifyToken } from './tokens.ts';
 import { headersToRemove } from './upstream-headers.ts';
@@ -35,6 +37,8 @@ export interface Policy {
 
 export type HeadersDecision =
   | { readonly action: 'reject'; readonly error: GatewayError }
+  /** Answered by the gateway itself (models listing, HEAD probe): nothing goes upstream. */
+  | { readonly action: 'respond'; readonly reply: LocalReply }
   | {
       readonly action: 'forward';
       readonly route: UpstreamRoute;
@@ -47,6 +51,7 @@ export type HeadersDecision =
 export type ForwardDecision = Extract<HeadersDecision, { action: 'forward' }>;
 
 const reject = (error: GatewayError): HeadersDecision => ({ action: 'reject', error });
+const respond = (reply: LocalReply): HeadersDecision => ({ action: 'respond', reply });
 
 const EMPTY_BODY = invalidRequest(
   'empty_body',
@@ -59,6 +64,8 @@ const NO_UPSTREAM_CREDENTIAL: GatewayError = {
   message:
     'the gateway has no Anthropic API key for this workspace; its operator must set one (ANTHROPIC_API_KEY)',
   reason: 'no_upstream_credential',
+  // Until the operator sets the key, every retry gets this same answer.
+  retryable: false,
 };
 
 const unsupportedEncoding = (encoding: string): GatewayError => ({
@@ -71,6 +78,7 @@ const unsupportedEncoding = (encoding: string): GatewayError => ({
 export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream: boolean): HeadersDecision {
   const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '');
   if (match.kind === 'error') return reject(match.error);
+  if (match.kind === 'probe') return respond(PROBE_REPLY);
 
   const token = presentedToken(headers);
   const grant = token === undefined ? undefined : verifyToken(policy.tokens, token);
@@ -78,6 +86,11 @@ export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream
   const workspace = policy.workspaces.get(grant.workspace);
   // Configuration loading guarantees every token's workspace exists.
   if (workspace === undefined) return reject(INTERNAL_ERROR);
+  if (match.kind === 'models') {
+    // From the catalog alone: it works before the workspace has an upstream key.
+    const answer = answerModels(policy.catalog, grant.models, match.modelId, match.query);
+    return 'type' in answer ? reject(answer) : respond(answer);
+  }
   if (!hasCredential(workspace)) return reject(NO_UPSTREAM_CREDENTIAL);
 
   // A compressed body cannot be inspected, so it is never forwarded.

@@ -1,5 +1,7 @@
-// Which requests the gateway serves. Only these routes reach the upstream; the
-// Envoy route table mirrors them (envoy/bootstrap.ts) as a second line.
+// Which requests the gateway serves. Only the upstream routes reach the
+// upstream; the Envoy route table mirrors them (envoy/bootstrap.ts) as a second
+// line. The models listing and the HEAD probe are answered by the processor
+// itself, before Envoy's router, so they need no Envoy route.
 import { type GatewayError, methodNotAllowed, notFound } from './errors.ts';
 
 export const BASE_PATH = '/ai-gateway/anthropic';
@@ -11,22 +13,84 @@ const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map([
   [`${BASE_PATH}/v1/messages/count_tokens`, 'count_tokens'],
 ]);
 
+const MODELS_PATH = `${BASE_PATH}/v1/models`;
+const V1_PREFIX = `${BASE_PATH}/v1/`;
+
+/** Where `HEAD` gets 200 without a credential (see PROBE_REPLY). */
+const PROBE_PATHS: ReadonlySet<string> = new Set([
+  BASE_PATH,
+  `${BASE_PATH}/`,
+  `${BASE_PATH}/api/hello`,
+  ...UPSTREAM_ROUTES.keys(),
+  MODELS_PATH,
+]);
+
 export type RouteMatch =
   | { readonly kind: 'upstream'; readonly route: UpstreamRoute }
+  /** GET /v1/models (modelId undefined) or GET /v1/models/{modelId}; `query` without the `?`. */
+  | { readonly kind: 'models'; readonly modelId: string | undefined; readonly query: string }
+  | { readonly kind: 'probe' }
   | { readonly kind: 'error'; readonly error: GatewayError };
+
+const PROBE: RouteMatch = { kind: 'probe' };
 
 /** `path` is the request's `:path`: the query string, if any, is ignored here and kept upstream. */
 export function matchRoute(method: string, path: string): RouteMatch {
   const query = path.indexOf('?');
   const pathOnly = query === -1 ? path : path.slice(0, query);
   const route = UPSTREAM_ROUTES.get(pathOnly);
-  if (route === undefined) {
-    // A CONNECT has no path at all.
-    const what = pathOnly === '' ? `a ${method} request without a path` : pathOnly;
-    return { kind: 'error', error: notFound(`${what} is not an endpoint of this gateway`) };
-  }
-  if (method !== 'POST') {
+  if (route !== undefined) {
+    if (method === 'POST') return { kind: 'upstream', route };
+    if (method === 'HEAD') return PROBE;
     return { kind: 'error', error: methodNotAllowed(method, 'POST') };
   }
-  return { kind: 'upstream', route };
+  if (pathOnly === MODELS_PATH || pathOnly.startsWith(`${MODELS_PATH}/`)) {
+    return matchModels(method, pathOnly, query === -1 ? '' : path.slice(query + 1));
+  }
+  if (method === 'HEAD' && PROBE_PATHS.has(pathOnly)) return PROBE;
+  if (pathOnly === '') {
+    // A CONNECT has no path at all.
+    return {
+      kind: 'error',
+      error: notFound(`a ${method} request without a path is not an endpoint of this gateway`),
+    };
+  }
+  return { kind: 'error', error: notServed(pathOnly) };
+}
+
+function matchModels(method: string, pathOnly: string, query: string): RouteMatch {
+  let modelId: string | undefined;
+  if (pathOnly !== MODELS_PATH) {
+    const segment = pathOnly.slice(MODELS_PATH.length + 1);
+    // One path segment, percent-decoded; anything else names no model.
+    const decoded = segment.includes('/') ? undefined : decodeSegment(segment);
+    if (decoded === undefined || decoded === '') return { kind: 'error', error: notServed(pathOnly) };
+    modelId = decoded;
+  }
+  if (method === 'GET') return { kind: 'models', modelId, query };
+  if (method === 'HEAD' && modelId === undefined) return PROBE;
+  return { kind: 'error', error: methodNotAllowed(method, 'GET') };
+}
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+const SERVED = 'POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models';
+
+/** Anthropic's other endpoints (Message Batches, Files, …) say so; other paths are simply unknown. */
+function notServed(pathOnly: string): GatewayError {
+  if (pathOnly.startsWith(V1_PREFIX)) {
+    return {
+      status: 404,
+      type: 'not_found_error',
+      message: `${pathOnly.slice(BASE_PATH.length)} is not available through this gateway; it serves ${SERVED}`,
+      reason: 'endpoint_not_served',
+    };
+  }
+  return notFound(`${pathOnly} is not an endpoint of this gateway`);
 }

@@ -74,6 +74,40 @@ describe('cURL', () => {
     expect(names).toEqual(events.map((event) => event.event));
   });
 
+  it('with x-api-key, several anthropic-beta values and ?beta=true, all arrive unchanged', async () => {
+    const { status } = await curl([
+      '-X',
+      'POST',
+      `${stack.baseUrl}/v1/messages?beta=true`,
+      '-H',
+      `x-api-key: ${GATEWAY_TOKEN}`,
+      '-H',
+      'Content-Type: application/json',
+      '-H',
+      'anthropic-version: 2023-06-01',
+      '-H',
+      'anthropic-beta: prompt-caching-2024-07-31,interleaved-thinking-2025-05-14',
+      '-d',
+      SEED_BODY,
+    ]);
+    expect(status).toBe(200);
+    const received = stack.upstream.received[0];
+    expect(received?.url).toBe('/v1/messages?beta=true');
+    expect(received?.headers.filter(([name]) => name === 'anthropic-beta')).toEqual([
+      ['anthropic-beta', 'prompt-caching-2024-07-31,interleaved-thinking-2025-05-14'],
+    ]);
+    expect(received?.body.toString()).toBe(SEED_BODY);
+  });
+
+  it('lists the models (GET /v1/models), and HEAD on the base URL is 200', async () => {
+    const models = await curl([`${stack.baseUrl}/v1/models`, '-H', `x-api-key: ${GATEWAY_TOKEN}`]);
+    expect(models.status).toBe(200);
+    expect((JSON.parse(models.body) as { data: Array<{ id: string }> }).data[0]?.id).toBe('claude-opus-4-8');
+    const head = await curl(['-I', stack.baseUrl]);
+    expect(head.status).toBe(200);
+    expect(stack.upstream.received).toHaveLength(0);
+  });
+
   it('an error is Anthropic-shaped JSON', async () => {
     const { status, head, body } = await curl(seedArgs(SEED_BODY, 'agw_not_a_token'));
     expect(status).toBe(401);

@@ -41,6 +41,17 @@ function post(target: string): Promise<RawResponse | undefined> {
   );
 }
 
+const BASE = '/ai-gateway/anthropic';
+
+/** The processor names the path it judged: Anthropic's other /v1 endpoints by their own path. */
+function notServedMessage(normalised: string): RegExp {
+  const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (normalised.startsWith(`${BASE}/v1/`)) {
+    return new RegExp(`^${quote(normalised.slice(BASE.length))} is not available through this gateway`);
+  }
+  return new RegExp(`^${quote(normalised)} is not an endpoint of this gateway$`);
+}
+
 const ALLOWED_UPSTREAM_PATHS = new Set(['/v1/messages', '/v1/messages/count_tokens']);
 
 /** Whatever happened, only allowlisted paths (with any query) reached the upstream. */
@@ -75,7 +86,7 @@ describe('paths that normalise to a gateway route are served there, and only the
   }
 });
 
-describe('paths that leave the gateway routes get 404 not_found_error from the processor', () => {
+describe('paths that leave the gateway routes get 404 not_found_error from the processor, naming the path it judged', () => {
   const cases: ReadonlyArray<readonly [target: string, normalised: string]> = [
     ['/ai-gateway/anthropic/../v1/messages', '/ai-gateway/v1/messages'],
     ['/ai-gateway/anthropic/v1/messages/../../../../v1/messages', '/v1/messages'],
@@ -97,7 +108,7 @@ describe('paths that leave the gateway routes get 404 not_found_error from the p
       expectRawAnthropicError(await post(target), {
         status: 404,
         type: 'not_found_error',
-        message: `${normalised} is not an endpoint of this gateway`,
+        message: notServedMessage(normalised),
       });
       expect(stack.upstream.arrived).toEqual([]);
     });

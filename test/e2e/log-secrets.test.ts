@@ -55,6 +55,7 @@ describe('processor logs', () => {
     await send({ 'x-api-key': GATEWAY_TOKEN }, '{"model":');
     await send({ 'x-api-key': GATEWAY_TOKEN }, JSON.stringify(seedRequest('claude-nonexistent')));
     await send({ 'x-api-key': GATEWAY_TOKEN, cookie: `token=${GATEWAY_TOKEN}` }, body, '/v1/models', 'GET');
+    await send({ 'x-api-key': GATEWAY_TOKEN }, body, '/v1/batches', 'POST');
     await send({ 'x-api-key': GATEWAY_TOKEN }, body, '/v1/messages', 'GET');
     // The TypeScript SDK, as clients use it.
     const client = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.baseUrl, maxRetries: 0 });
@@ -83,7 +84,7 @@ describe('processor logs', () => {
     }
 
     // Not vacuous: the rejections were logged, with their reasons, at debug level.
-    const rejected = await stack.waitForLog((entry) => entry.reason === 'not_found');
+    const rejected = await stack.waitForLog((entry) => entry.reason === 'method_not_allowed');
     expect(rejected.length).toBeGreaterThan(0);
     const entries = stack.processorLog.map((line) => JSON.parse(line) as Record<string, unknown>);
     const reasons = new Set(entries.map((entry) => entry.reason));

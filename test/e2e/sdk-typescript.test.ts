@@ -143,8 +143,10 @@ describe('error classes', () => {
     try {
       await promise;
     } catch (error) {
-      if (error instanceof Anthropic.APIError) return error;
-      throw error;
+      if (!(error instanceof Anthropic.APIError)) throw error;
+      // Every error, the gateway's or the upstream's, carries a request id the SDK reads.
+      expect(error.requestID).toBeTruthy();
+      return error;
     }
     throw new Error('expected the request to fail');
   }

@@ -1,83 +1,121 @@
-// The operator CLI as a process (`npm run cli -- ...`): mint-token shows a new
-// token once and the configuration entry that stores only its SHA-256; that
-// entry, pasted into a configuration, admits exactly that token.
+// The operator CLI (processor/cli.ts) run as an operator runs it.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { buildConfig } from '../../processor/config/load.ts';
-import { verifyToken } from '../../processor/policy/tokens.ts';
+import { hashToken } from '../../processor/policy/tokens.ts';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../processor/cli.ts');
+const CLI = join(import.meta.dirname, '../../processor/cli.ts');
+const dir = mkdtempSync(join(tmpdir(), 'gateway-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: readonly string[], input = '') {
-  const run = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 20_000 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+function cli(args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...options.env },
+    input: options.input ?? '',
+    encoding: 'utf8',
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const TOKEN = /agw_[A-Za-z0-9_-]+/g;
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
 
-describe('mint-token', () => {
-  const run = cli(['mint-token', '--id', 'alice', '--workspace', 'research']);
-  const tokens = run.stdout.match(TOKEN) ?? [];
-  const token = tokens[0] ?? '';
-
-  it('prints one new token, once, with 32 bytes of entropy', () => {
-    expect(run.status).toBe(0);
-    expect(run.stderr).toBe('');
-    expect(tokens).toHaveLength(1);
-    expect(token).toMatch(/^agw_[A-Za-z0-9_-]{43}$/);
-    expect(run.stdout.split(token)).toHaveLength(2);
+describe('check-config', () => {
+  it('accepts a valid file', () => {
+    const path = file(
+      'ok.yaml',
+      'workspaces:\n  - id: research\n    upstream_api_key: { env: RESEARCH_KEY }\n' +
+        `tokens:\n  - id: alice\n    workspace: research\n    sha256: ${hashToken('agw_a').toString('hex')}\n`,
+    );
+    const result = cli(['check-config', path], { env: { RESEARCH_KEY: 'sk-ant-x' } });
+    expect(result).toMatchObject({ code: 0, stdout: 'configuration OK\n', stderr: '' });
   });
 
-  it('prints a configuration entry that holds only the token’s SHA-256', () => {
-    const entryText = run.stdout.slice(run.stdout.indexOf('  - id:'));
-    expect(entryText).not.toContain(token);
-    expect(parseYaml(entryText)).toEqual([
-      { id: 'alice', workspace: 'research', sha256: createHash('sha256').update(token).digest('hex') },
+  it('lists every problem of a file, schema and references alike, and exits 1', () => {
+    const path = file(
+      'bad.yaml',
+      [
+        'listen: { port: 80000 }',
+        'upstream: { url: ftp://example.com }',
+        'workspaces:',
+        '  - id: research',
+        '    upstream_api_key: { env: RESEARCH_KEY }',
+        'tokens:',
+        '  - { id: alice, workspace: nowhere, env: ALICE_TOKEN }',
+        '  - { id: bob, workspace: research, sha256: abc }',
+        '',
+      ].join('\n'),
+    );
+    const result = cli(['check-config', path]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^problem: listen\.port: /),
+      expect.stringMatching(/^problem: upstream\.url: /),
+      expect.stringMatching(/^problem: tokens\.1\.sha256: /),
+      'problem: workspaces.0.upstream_api_key: environment variable RESEARCH_KEY is not set',
+      'problem: tokens.0.workspace: no workspace has id nowhere',
+      'problem: tokens.0.env: environment variable ALICE_TOKEN is not set',
     ]);
   });
 
-  it('that entry, in a configuration, admits the token and nothing else', () => {
-    const entries = parseYaml(run.stdout.slice(run.stdout.indexOf('  - id:'))) as unknown[];
-    const loaded = buildConfig(
-      { workspaces: [{ id: 'research', upstream_api_key: { env: 'KEY' } }], tokens: entries },
-      { KEY: 'sk-ant-research-key' },
+  it('reads GATEWAY_CONFIG when no file is named, and reports a file it cannot read', () => {
+    const missing = join(dir, 'missing.yaml');
+    const result = cli(['check-config'], { env: { GATEWAY_CONFIG: missing } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`problem: ${missing}: ENOENT`);
+  });
+
+  it('reports YAML that does not parse', () => {
+    const result = cli(['check-config', file('broken.yaml', 'tokens: [unclosed\n')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^problem: .*broken\.yaml: /);
+  });
+});
+
+describe('mint-token', () => {
+  it('prints a new token once and a configuration entry holding only its hash', () => {
+    const result = cli(['mint-token', '--id', 'alice', '--workspace', 'research']);
+    expect(result.code).toBe(0);
+    const token = /token \(shown once, give it to the client\): (\S+)/.exec(result.stdout)?.[1];
+    if (token === undefined) throw new Error(`no token in ${result.stdout}`);
+    const entryText = result.stdout.slice(result.stdout.indexOf('  - id:'));
+    expect(entryText).not.toContain(token);
+    const [entry] = parseYaml(entryText) as Array<Record<string, string>>;
+    expect(entry).toEqual({ id: 'alice', workspace: 'research', sha256: hashToken(token).toString('hex') });
+
+    // The entry, pasted into a configuration, checks out.
+    const path = file(
+      'minted.yaml',
+      `workspaces:\n  - id: research\n    upstream_api_key: { env: RESEARCH_KEY }\ntokens:\n${entryText}`,
     );
-    if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-    const { tokens: index } = loaded.config.policy;
-    expect(verifyToken(index, token)).toMatchObject({ id: 'alice', workspace: 'research' });
-    expect(verifyToken(index, `${token}x`)).toBeUndefined();
-    expect(verifyToken(index, token.slice(0, -1))).toBeUndefined();
-    // Only the digest is held in memory too.
-    expect(
-      JSON.stringify(
-        [...index.values()].map((stored) => ({ ...stored, sha256: stored.sha256.toString('hex') })),
-      ),
-    ).not.toContain(token);
+    expect(cli(['check-config', path], { env: { RESEARCH_KEY: 'sk-ant-x' } }).code).toBe(0);
   });
 
   it('mints a different token each time', () => {
-    const again = cli(['mint-token']).stdout.match(TOKEN)?.[0];
-    expect(again).toMatch(/^agw_/);
-    expect(again).not.toBe(token);
+    const first = cli(['mint-token']).stdout;
+    const second = cli(['mint-token']).stdout;
+    expect(first).not.toBe(second);
+  });
+});
+
+describe('hash-token and usage', () => {
+  it('hashes a token read on stdin', () => {
+    const result = cli(['hash-token'], { input: 'agw_stdin_token\n' });
+    expect(result).toMatchObject({ code: 0, stdout: `${hashToken('agw_stdin_token').toString('hex')}\n` });
+    expect(cli(['hash-token'], { input: '' }).code).toBe(2);
   });
 
-  it('hash-token prints the same digest for a token read on stdin, and refuses an empty one', () => {
-    const hashed = cli(['hash-token'], `${token}\n`);
-    expect(hashed.status).toBe(0);
-    expect(hashed.stdout).toBe(`${createHash('sha256').update(token).digest('hex')}\n`);
-    expect(hashed.stdout).not.toContain(token);
-    const empty = cli(['hash-token'], '\n');
-    expect(empty.status).toBe(2);
-    expect(empty.stderr).toContain('no token on stdin');
-  });
-
-  it('an unknown command prints the usage and fails', () => {
-    const unknown = cli(['steal-token']);
-    expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('usage: npm run cli');
+  it('prints its usage for an unknown command', () => {
+    const result = cli(['launch']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('check-config');
   });
 });

@@ -186,7 +186,7 @@ describe('routes and framing', () => {
     await stream.close();
   });
 
-  it('answers an unknown path with 404 not_found_error, even with a good token', async () => {
+  it('answers an Anthropic endpoint it does not serve with 404 not_found_error, even with a good token', async () => {
     const requestId = randomUUID();
     const stream = client.openStream();
     const response = await stream.exchange(
@@ -199,8 +199,10 @@ describe('routes and framing', () => {
     expectGatewayError(response, {
       status: 404,
       type: 'not_found_error',
-      message: `${GATEWAY_BASE_PATH}/v1/complete is not an endpoint of this gateway`,
+      message:
+        '/v1/complete is not available through this gateway; it serves POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models',
       requestId,
+      reason: 'endpoint_not_served',
     });
     await stream.close();
   });

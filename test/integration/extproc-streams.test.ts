@@ -158,8 +158,8 @@ describe('phases the processor did not ask for', () => {
       fixture.upstreamKey,
       ['x-forwarded-proto', 'x-request-id'],
     );
-    expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
 
+    // Before the body: the body decision ends the stream (see 'stream end').
     const response = await stream.exchange(message);
     expect(response.response).toBe(phase);
     expect(response.immediate_response).toBeUndefined();
@@ -173,6 +173,7 @@ describe('phases the processor did not ask for', () => {
       const trailers = phase === 'request_trailers' ? response.request_trailers : response.response_trailers;
       expect(trailers?.header_mutation).toBeUndefined();
     }
+    expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
     expect((await stream.close()).code).toBe(0);
   });
 
@@ -182,6 +183,32 @@ describe('phases the processor did not ask for', () => {
     expect(response.response).toBe('immediate_response');
     expect(response.immediate_response?.details).toBe('anthropic_gateway_internal_error');
     await stream.close();
+  });
+});
+
+describe('stream end', () => {
+  // The processor closes the stream itself once the request is settled, so a
+  // long streamed response never holds a processor stream (or its shutdown).
+  it('closes the stream with OK after the body decision, before Envoy half-closes', async () => {
+    const stream = client.openStream();
+    await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
+    expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
+    expect((await stream.status).code).toBe(0);
+  });
+
+  it('closes the stream with OK after an immediate response', async () => {
+    const stream = client.openStream();
+    const response = await stream.exchange(requestHeaders({ headers: [['x-api-key', 'agw_wrong']] }));
+    expect(response.response).toBe('immediate_response');
+    expect((await stream.status).code).toBe(0);
+  });
+
+  it('keeps the stream open between the headers and the body', async () => {
+    const stream = client.openStream();
+    await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
+    // Answered on the same stream: it was still open.
+    expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
+    expect((await stream.status).code).toBe(0);
   });
 });
 

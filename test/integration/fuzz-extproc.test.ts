@@ -72,6 +72,10 @@ describe(`fuzz: the processor over gRPC on ${runs(1_500)} generated requests`, (
             expect(immediateStatus(first)).toBe(expected.error.status);
             expect(first.immediate_response?.details).toBe(`anthropic_gateway_${expected.error.reason}`);
             expectNoApproval(first);
+          } else if (expected.action === 'respond') {
+            // The gateway's own answer (models listing, HEAD probe).
+            expect(immediateStatus(first)).toBe(expected.reply.status);
+            expectNoApproval(first);
           } else {
             expect(first.response).toBe('request_headers');
             const mutation = first.request_headers?.response?.header_mutation;

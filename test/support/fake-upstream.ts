@@ -28,6 +28,9 @@ export interface FakeUpstream {
   readonly arrived: ReadonlyArray<{ readonly method: string; readonly url: string }>;
   /** Answer the next request with `responder` (first in, first out); otherwise the default. */
   queue(responder: Responder): void;
+  /** Answer every request not queued for with `responder` (until reset), e.g. for a client that sends several. */
+  useDefault(responder: Responder): void;
+  /** Forgets what was received and queued, and restores the built-in default responder. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -42,6 +45,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   const received: ReceivedRequest[] = [];
   const arrived: Array<{ method: string; url: string }> = [];
   const queued: Responder[] = [];
+  let fallback: Responder = defaultResponder;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     arrived.push({ method: req.method ?? '', url: req.url ?? '' });
     const chunks: Buffer[] = [];
@@ -60,7 +64,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         sha256: sha256(body),
       };
       received.push(request);
-      const responder = queued.shift() ?? defaultResponder;
+      const responder = queued.shift() ?? fallback;
       void Promise.resolve(responder(request, res)).catch(() => res.destroy());
     });
   });
@@ -73,10 +77,14 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     queue: (responder) => {
       queued.push(responder);
     },
+    useDefault: (responder) => {
+      fallback = responder;
+    },
     reset: () => {
       received.length = 0;
       arrived.length = 0;
       queued.length = 0;
+      fallback = defaultResponder;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -305,7 +305,7 @@ export const bodyArb: fc.Arbitrary<GeneratedBody> = fc.oneof(
 
 const methodArb = fc.oneof(
   { arbitrary: fc.constant('POST'), weight: 12 },
-  { arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'), weight: 1 },
+  { arbitrary: fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'), weight: 2 },
 );
 
 const pathArb = fc.oneof(
@@ -324,6 +324,11 @@ const pathArb = fc.oneof(
       '/',
       '/AI-GATEWAY/ANTHROPIC/V1/MESSAGES',
       '/ai-gateway/anthropic/v1/messages;x',
+      '/ai-gateway/anthropic/v1/models',
+      '/ai-gateway/anthropic/v1/models/claude-sonnet-4-6',
+      '/ai-gateway/anthropic/v1/models/gpt-4o',
+      '/ai-gateway/anthropic/v1/models?limit=2',
+      '/ai-gateway/anthropic',
       '',
     ),
     weight: 2,
@@ -445,6 +450,12 @@ export function isCompressed(headers: readonly Header[]): boolean {
 export function isRoute(method: string, path: string): boolean {
   return method === 'POST' && ROUTES.has(path.split('?')[0] ?? '');
 }
+
+/** Requests the gateway may answer itself, without the upstream: the models listing and HEAD probes. */
+export function isAnsweredByGateway(method: string, path: string): boolean {
+  return method === 'HEAD' || (method === 'GET' && (path.split('?')[0] ?? '').startsWith(MODELS_LISTING));
+}
+const MODELS_LISTING = '/ai-gateway/anthropic/v1/models';
 
 /**
  * The model JSON.parse reads from the body (what the upstream reads), or

@@ -35,6 +35,8 @@ export interface GatewayStack {
   /** The base URL a client is given: http://127.0.0.1:<port>/ai-gateway/anthropic */
   readonly baseUrl: string;
   readonly origin: string;
+  /** The configuration file the processor reads (and reloads). */
+  readonly configPath: string;
   readonly upstream: FakeUpstream;
   readonly envoy: RunningEnvoy;
   /** The real processor (throws while none runs, e.g. with `processorAddress` before `startProcessor()`). */
@@ -100,6 +102,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
   const stack: GatewayStack = {
     baseUrl: `${origin}${BASE_PATH}`,
     origin,
+    configPath,
     upstream,
     envoy,
     get processor() {

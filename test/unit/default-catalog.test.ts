@@ -30,6 +30,13 @@ describe('DEFAULT_CATALOG', () => {
     for (const model of DEFAULT_CATALOG) expect(model.display_name.length, model.id).toBeGreaterThan(0);
   });
 
+  it('gives every Anthropic model an RFC 3339 release time, at midnight UTC', () => {
+    for (const model of DEFAULT_CATALOG.filter((entry) => entry.provider === 'anthropic')) {
+      expect(model.created_at, model.id).toMatch(/^20\d\d-\d\d-\d\dT00:00:00Z$/);
+      expect(Number.isNaN(Date.parse(model.created_at ?? '')), model.id).toBe(false);
+    }
+  });
+
   it('knows well-known models of other providers, so they are refused as not on this endpoint', () => {
     const catalog = indexCatalog(DEFAULT_CATALOG);
     expect(checkModel(catalog, 'gpt-4o', undefined)).toBe(MODEL_NOT_ON_ENDPOINT);

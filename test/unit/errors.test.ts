@@ -5,6 +5,7 @@ import {
   INTERNAL_ERROR,
   INVALID_CREDENTIAL,
   invalidRequest,
+  isRetryable,
   methodNotAllowed,
   modelNotPermitted,
   notFound,
@@ -76,5 +77,29 @@ describe('gateway errors', () => {
 
   it('say nothing about why a credential failed', () => {
     expect(INVALID_CREDENTIAL.message).toBe('invalid or missing credential');
+  });
+});
+
+describe('isRetryable', () => {
+  it('says a refusal (4xx) cannot change on a retry, and a 5xx may', () => {
+    expect(isRetryable(INVALID_CREDENTIAL)).toBe(false);
+    expect(isRetryable(invalidRequest('x', 'y'))).toBe(false);
+    expect(isRetryable(modelNotPermitted('m'))).toBe(false);
+    expect(isRetryable(notFound('z'))).toBe(false);
+    expect(isRetryable(methodNotAllowed('GET', 'POST'))).toBe(false);
+    expect(isRetryable(INTERNAL_ERROR)).toBe(true);
+  });
+
+  it("keeps the SDKs' own rule for rate limits, timeouts and conflicts", () => {
+    for (const status of [408, 409, 429, 503, 529]) {
+      expect(isRetryable({ status, type: 'api_error', message: 'm', reason: 'r' }), String(status)).toBe(
+        true,
+      );
+    }
+  });
+
+  it('lets an error say otherwise', () => {
+    expect(isRetryable({ ...INTERNAL_ERROR, retryable: false })).toBe(false);
+    expect(isRetryable({ ...INVALID_CREDENTIAL, retryable: true })).toBe(true);
   });
 });

@@ -57,12 +57,18 @@ function request(
 }
 
 function forwarded(decision: HeadersDecision): ForwardDecision {
-  if (decision.action !== 'forward') throw new Error(`expected forward, got ${decision.error.reason}`);
+  if (decision.action !== 'forward') {
+    throw new Error(
+      `expected forward, got ${decision.action === 'reject' ? decision.error.reason : decision.reply.reason}`,
+    );
+  }
   return decision;
 }
 
-const statusOf = (decision: HeadersDecision): number =>
-  decision.action === 'reject' ? decision.error.status : 200;
+const statusOf = (decision: HeadersDecision): number => {
+  if (decision.action === 'reject') return decision.error.status;
+  return decision.action === 'respond' ? decision.reply.status : 200;
+};
 
 describe('decideOnHeaders', () => {
   it('checks the route before the credential', () => {
@@ -180,6 +186,61 @@ describe('decideOnHeaders', () => {
     expect(decision.grant.id).toBe('scoped');
     expect(decision.workspace.upstreamApiKey).toBe('sk-ant-team-b');
     expect(decision.removeHeaders).toEqual(['authorization']);
+  });
+});
+
+describe('decideOnHeaders: what the gateway answers itself', () => {
+  const MODELS = '/ai-gateway/anthropic/v1/models';
+  const replyOf = (decision: HeadersDecision) => {
+    if (decision.action !== 'respond') throw new Error(`expected respond, got ${decision.action}`);
+    return decision.reply;
+  };
+  const json = (decision: HeadersDecision): unknown => JSON.parse(replyOf(decision).body?.toString() ?? '');
+
+  it('answers HEAD probes with 200 and no body, with or without a token', () => {
+    for (const path of ['/ai-gateway/anthropic', '/ai-gateway/anthropic/api/hello', MESSAGES, MODELS]) {
+      for (const token of [undefined, ALICE, 'agw_wrong']) {
+        const reply = replyOf(decideOnHeaders(policy, request({ method: 'HEAD', path, token }), true));
+        expect(reply, path).toEqual({ status: 200, reason: 'probe' });
+      }
+    }
+  });
+
+  it('lists the models the token may use, after checking the credential', () => {
+    expect(
+      statusOf(decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: undefined }), true)),
+    ).toBe(401);
+    const all = json(decideOnHeaders(policy, request({ method: 'GET', path: MODELS }), true));
+    expect(all).toMatchObject({
+      data: [{ id: 'claude-sonnet-4-6' }, { id: 'claude-haiku-4-5' }],
+      has_more: false,
+    });
+    const scoped = json(
+      decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: SCOPED }), true),
+    );
+    expect(scoped).toMatchObject({ data: [{ id: 'claude-haiku-4-5' }], first_id: 'claude-haiku-4-5' });
+  });
+
+  it('answers the models listing even for a workspace without an upstream key', () => {
+    const decision = decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: KEYLESS }), true);
+    expect(replyOf(decision).reason).toBe('models_list');
+  });
+
+  it('retrieves one model, and 404 for one outside the scope or of another provider', () => {
+    const get = (id: string, token = ALICE) =>
+      decideOnHeaders(policy, request({ method: 'GET', path: `${MODELS}/${id}`, token }), true);
+    expect(json(get('claude-sonnet-4-6'))).toMatchObject({ type: 'model', id: 'claude-sonnet-4-6' });
+    expect(statusOf(get('claude-sonnet-4-6', SCOPED))).toBe(404);
+    expect(statusOf(get('gpt-5'))).toBe(404);
+    expect(statusOf(get('claude-sonnet-4-6', 'agw_wrong'))).toBe(401);
+  });
+
+  it('answers 400 for a bad listing query', () => {
+    const decision = decideOnHeaders(policy, request({ method: 'GET', path: `${MODELS}?limit=0` }), true);
+    expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+    });
   });
 });
 

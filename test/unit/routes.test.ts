@@ -33,7 +33,6 @@ describe('matchRoute', () => {
     for (const path of [
       '/ai-gateway/anthropic',
       '/ai-gateway/anthropic/',
-      '/ai-gateway/anthropic/v1/models',
       '/ai-gateway/anthropic/v1/messages/',
       '/ai-gateway/anthropic/v1/messages/batches',
       '/ai-gateway/anthropic/v1/complete',
@@ -67,7 +66,7 @@ describe('matchRoute', () => {
   });
 
   it('answers 405 with allow: POST for another method on a known route', () => {
-    for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'post']) {
+    for (const method of ['GET', 'PUT', 'DELETE', 'OPTIONS', 'post']) {
       for (const path of [
         '/ai-gateway/anthropic/v1/messages',
         '/ai-gateway/anthropic/v1/messages/count_tokens?x=1',
@@ -94,7 +93,108 @@ describe('matchRoute', () => {
   });
 
   it('answers 404 rather than 405 for another method on an unknown path', () => {
-    const match = matchRoute('GET', '/ai-gateway/anthropic/v1/models');
+    const match = matchRoute('GET', '/ai-gateway/anthropic/v1/complete');
     expect(match.kind === 'error' ? match.error.status : 200).toBe(404);
+  });
+});
+
+describe('matchRoute: the models listing', () => {
+  it('matches GET /v1/models with its query, and GET /v1/models/{id} decoded', () => {
+    expect(matchRoute('GET', '/ai-gateway/anthropic/v1/models')).toEqual({
+      kind: 'models',
+      modelId: undefined,
+      query: '',
+    });
+    expect(matchRoute('GET', '/ai-gateway/anthropic/v1/models?limit=2&after_id=x')).toEqual({
+      kind: 'models',
+      modelId: undefined,
+      query: 'limit=2&after_id=x',
+    });
+    expect(matchRoute('GET', '/ai-gateway/anthropic/v1/models/claude-haiku-4-5?beta=true')).toEqual({
+      kind: 'models',
+      modelId: 'claude-haiku-4-5',
+      query: 'beta=true',
+    });
+    expect(matchRoute('GET', '/ai-gateway/anthropic/v1/models/claude%2Dx')).toMatchObject({
+      modelId: 'claude-x',
+    });
+  });
+
+  it('answers 404 for an empty, nested or undecodable model id', () => {
+    for (const path of [
+      '/ai-gateway/anthropic/v1/models/',
+      '/ai-gateway/anthropic/v1/models/a/b',
+      '/ai-gateway/anthropic/v1/models/%E0%A4%A',
+    ]) {
+      const match = matchRoute('GET', path);
+      expect(match.kind === 'error' ? match.error.status : 200, path).toBe(404);
+    }
+  });
+
+  it('answers 405 with allow: GET for another method', () => {
+    for (const [method, path] of [
+      ['POST', '/ai-gateway/anthropic/v1/models'],
+      ['DELETE', '/ai-gateway/anthropic/v1/models/claude-haiku-4-5'],
+      ['HEAD', '/ai-gateway/anthropic/v1/models/claude-haiku-4-5'],
+    ] as const) {
+      const match = matchRoute(method, path);
+      expect(match.kind === 'error' ? match.error.headers : undefined, `${method} ${path}`).toEqual({
+        allow: 'GET',
+      });
+    }
+  });
+});
+
+describe('matchRoute: HEAD probes', () => {
+  it('answers HEAD on the base URL, /api/hello and the served endpoints as a probe', () => {
+    for (const path of [
+      '/ai-gateway/anthropic',
+      '/ai-gateway/anthropic/',
+      '/ai-gateway/anthropic/api/hello',
+      '/ai-gateway/anthropic/v1/messages',
+      '/ai-gateway/anthropic/v1/messages?beta=true',
+      '/ai-gateway/anthropic/v1/messages/count_tokens',
+      '/ai-gateway/anthropic/v1/models',
+    ]) {
+      expect(matchRoute('HEAD', path), path).toEqual({ kind: 'probe' });
+    }
+  });
+
+  it('does not treat HEAD elsewhere, or GET on the probe paths, as a probe', () => {
+    for (const [method, path] of [
+      ['HEAD', '/'],
+      ['HEAD', '/ai-gateway/anthropic/v1/complete'],
+      ['HEAD', '/ai-gateway/anthropic/api/other'],
+      ['GET', '/ai-gateway/anthropic'],
+      ['GET', '/ai-gateway/anthropic/api/hello'],
+    ] as const) {
+      expect(matchRoute(method, path).kind, `${method} ${path}`).toBe('error');
+    }
+  });
+});
+
+describe('matchRoute: Anthropic endpoints the gateway does not serve', () => {
+  it('says the endpoint is not available through this gateway, and what it serves', () => {
+    for (const path of [
+      '/ai-gateway/anthropic/v1/messages/batches',
+      '/ai-gateway/anthropic/v1/messages/batches/msgbatch_01/results',
+      '/ai-gateway/anthropic/v1/complete',
+      '/ai-gateway/anthropic/v1/files',
+      '/ai-gateway/anthropic/v1/skills?beta=true',
+    ]) {
+      const match = matchRoute('POST', path);
+      expect(match.kind, path).toBe('error');
+      if (match.kind === 'error') {
+        expect(match.error).toMatchObject({
+          status: 404,
+          type: 'not_found_error',
+          reason: 'endpoint_not_served',
+        });
+        const relative = path.slice('/ai-gateway/anthropic'.length).split('?')[0] ?? '';
+        expect(match.error.message).toBe(
+          `${relative} is not available through this gateway; it serves POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models`,
+        );
+      }
+    }
   });
 });

@@ -1,0 +1,47 @@
+// Graceful shutdown of the gRPC server. The listener closes and every
+// connection gets an HTTP/2 GOAWAY, so no new ext_proc stream starts here;
+// streams already open finish (a request waiting for its body decision gets
+// it, a response being metered is metered to its end) until the deadline,
+// when the rest are cancelled. Envoy answers an undecided request 503,
+// fail-closed, and nothing reaches the upstream unchecked; a response whose
+// metering is cancelled goes on (observability mode), unmetered from there.
+import type { Server } from '@grpc/grpc-js';
+import type { Logger } from '../log.ts';
+import type { Health } from './health.ts';
+
+export type ShutdownOutcome = 'drained' | 'deadline' | 'interrupted';
+
+export interface ShutdownOptions {
+  readonly server: Server;
+  readonly health: Health;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  /** Settles when the operator insists (a second signal): cancel what is left now. */
+  readonly interrupt?: Promise<unknown>;
+}
+
+export function shutDownGracefully(options: ShutdownOptions): Promise<ShutdownOutcome> {
+  const { server, health, timeoutMs, log } = options;
+  // Health checkers that still have a connection see the change first.
+  health.set('NOT_SERVING');
+  health.closeWatches();
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (outcome: ShutdownOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(outcome);
+    };
+    const cancelRemaining = (outcome: ShutdownOutcome, why: string) => {
+      if (settled) return;
+      log.warn({ timeoutMs }, `${why}; cancelling the streams still open`);
+      // Settle first: forcing also completes tryShutdown's callback.
+      settle(outcome);
+      server.forceShutdown();
+    };
+    const deadline = setTimeout(() => cancelRemaining('deadline', 'shutdown deadline passed'), timeoutMs);
+    void options.interrupt?.then(() => cancelRemaining('interrupted', 'shutdown interrupted'));
+    server.tryShutdown(() => settle('drained'));
+  });
+}

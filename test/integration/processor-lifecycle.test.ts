@@ -1,0 +1,180 @@
+// The processor as production runs it (processor/main.ts in a child process):
+// its gRPC health service, the container health check, and graceful shutdown
+// on SIGTERM with a request still being decided.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
+import { checkHealth, watchHealth } from '../../processor/ops/health-client.ts';
+import { EXT_PROC_SERVICE } from '../../processor/ops/health-names.ts';
+import { mintToken } from '../../processor/policy/tokens.ts';
+import { createExtProcClient, requestBody, requestHeaders } from '../support/extproc-client.ts';
+import { expectBodyContinues, expectForwardedHeaders } from '../support/extproc-expect.ts';
+
+const TOKEN = mintToken();
+const UPSTREAM_KEY = 'sk-ant-lifecycle-test-key-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'gateway-lifecycle-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type LogEntry = Record<string, unknown>;
+
+interface Started {
+  readonly processor: RunningProcessor;
+  readonly log: LogEntry[];
+  /** Resolves with the first entry whose msg is `msg`. */
+  waitFor(msg: string): Promise<LogEntry>;
+}
+
+const running: RunningProcessor[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+});
+
+async function start(config: Record<string, unknown> = {}): Promise<Started> {
+  const configPath = join(dir, `gateway-${running.length}-${Date.now()}.json`);
+  writeFileSync(configPath, JSON.stringify(config));
+  const log: LogEntry[] = [];
+  const waiters: Array<{ msg: string; resolve: (entry: LogEntry) => void }> = [];
+  const processor = await startProcessor({
+    env: {
+      PATH: process.env.PATH,
+      GATEWAY_CONFIG: configPath,
+      GATEWAY_TOKEN: TOKEN,
+      ANTHROPIC_API_KEY: UPSTREAM_KEY,
+      GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
+      LOG_LEVEL: 'debug',
+    },
+    onLogLine: (line) => {
+      const entry = JSON.parse(line) as LogEntry;
+      log.push(entry);
+      for (const waiter of waiters.filter((w) => w.msg === entry.msg)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(entry);
+      }
+    },
+  });
+  running.push(processor);
+  return {
+    processor,
+    log,
+    waitFor: (msg) => {
+      const seen = log.find((entry) => entry.msg === msg);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ msg, resolve }));
+    },
+  };
+}
+
+const exitCode = (processor: RunningProcessor): Promise<number | null> =>
+  new Promise((resolve) => {
+    const child = processor.process;
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+
+const messagesBody = JSON.stringify({
+  model: 'claude-sonnet-4-6',
+  max_tokens: 16,
+  messages: [{ role: 'user', content: 'Hi' }],
+});
+
+describe('health', () => {
+  it('answers SERVING for the whole server and for ext_proc once it listens', async () => {
+    const { processor } = await start();
+    expect(await checkHealth(processor.address)).toBe('SERVING');
+    expect(await checkHealth(processor.address, EXT_PROC_SERVICE)).toBe('SERVING');
+    await expect(checkHealth(processor.address, 'no.such.Service')).rejects.toThrow(/NOT_FOUND|unknown/i);
+  });
+
+  it('passes the container HEALTHCHECK command while serving, and fails it once stopped', async () => {
+    const { processor } = await start();
+    const run = promisify(execFile);
+    const script = join(import.meta.dirname, '../../processor/ops/healthcheck.ts');
+    const ok = await run(process.execPath, [script, processor.address]);
+    expect(ok.stdout).toContain('SERVING');
+
+    await processor.stop('SIGTERM');
+    const failed = await run(process.execPath, [script, processor.address]).then(
+      () => undefined,
+      (error: { code?: number; stdout?: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toContain('unreachable');
+  });
+});
+
+describe('graceful shutdown on SIGTERM', () => {
+  it('finishes a request waiting for its body decision, refuses new streams, then exits 0', async () => {
+    const { processor, waitFor } = await start();
+    const client = createExtProcClient(processor.address);
+    const watch = watchHealth(processor.address);
+    try {
+      const inFlight = client.openStream();
+      expectForwardedHeaders(
+        await inFlight.exchange(requestHeaders({ headers: [['x-api-key', TOKEN]] })),
+        UPSTREAM_KEY,
+        ['x-forwarded-proto', 'x-request-id'],
+      );
+
+      processor.process.kill('SIGTERM');
+      await waitFor('shutting down: no new streams, finishing the ones in flight');
+
+      // A new connection finds no listener.
+      const late = createExtProcClient(processor.address);
+      const lateStream = late.openStream();
+      lateStream.send(requestHeaders({ headers: [['x-api-key', TOKEN]] }));
+      expect((await lateStream.status).code).not.toBe(0);
+      late.close();
+
+      // The request already in flight still gets its decision, and its stream ends cleanly.
+      expectBodyContinues(await inFlight.exchange(requestBody(messagesBody)));
+      expect((await inFlight.status).code).toBe(0);
+
+      expect(await exitCode(processor)).toBe(0);
+      expect((await waitFor('processor stopped')).outcome).toBe('drained');
+      // A health watcher saw the change and was let go, so it held nothing up.
+      expect(watch.statuses).toEqual(['SERVING', 'NOT_SERVING']);
+      expect((await watch.ended).code).toBe(0);
+    } finally {
+      watch.cancel();
+      client.close();
+    }
+  });
+
+  it('cancels a stream still undecided at the deadline, and still exits 0', async () => {
+    const { processor, waitFor } = await start({ processor: { shutdown_timeout_seconds: 0.5 } });
+    const client = createExtProcClient(processor.address);
+    try {
+      const stuck = client.openStream();
+      await stuck.exchange(requestHeaders({ headers: [['x-api-key', TOKEN]] }));
+      processor.process.kill('SIGTERM');
+      // The body never comes: Envoy would answer this request 503 (fail-closed).
+      expect((await stuck.status).code).not.toBe(0);
+      expect(await exitCode(processor)).toBe(0);
+      expect((await waitFor('processor stopped')).outcome).toBe('deadline');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('cancels what is left at a second signal, without waiting for the deadline', async () => {
+    // The default deadline (20 s) is longer than this test may take.
+    const { processor, waitFor } = await start();
+    const client = createExtProcClient(processor.address);
+    try {
+      const stuck = client.openStream();
+      await stuck.exchange(requestHeaders({ headers: [['x-api-key', TOKEN]] }));
+      processor.process.kill('SIGTERM');
+      await waitFor('shutting down: no new streams, finishing the ones in flight');
+      processor.process.kill('SIGINT');
+      expect((await stuck.status).code).not.toBe(0);
+      expect(await exitCode(processor)).toBe(0);
+      expect((await waitFor('processor stopped')).outcome).toBe('interrupted');
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -115,12 +115,14 @@ export const configSchema = z.strictObject({
     .describe("Anthropic's API"),
   limits: z
     .strictObject({
+      // Envoy buffers at least its 1 MiB per-connection buffer whatever the
+      // route asks, so a smaller limit would not be enforced: refuse it.
       max_request_body_bytes: z
         .number()
         .int()
-        .positive()
+        .min(1024 * 1024, 'must be at least 1048576 (1 MiB): Envoy does not enforce a smaller body limit')
         .default(32 * 1024 * 1024)
-        .describe("larger request bodies get 413 (32 MiB: Anthropic's own limit)"),
+        .describe("larger request bodies get 413 (32 MiB: Anthropic's own limit); at least 1 MiB"),
     })
     .prefault({})
     .describe('request limits'),

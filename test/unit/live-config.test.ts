@@ -91,7 +91,7 @@ describe('createLiveConfig: reload', () => {
     write({
       tokens: [tokenEntry('bob')],
       listen: { port: 9999 },
-      limits: { max_request_body_bytes: 1024 },
+      limits: { max_request_body_bytes: 2 * 1024 * 1024 },
       log: { level: 'debug' },
     });
     expect(live.reload('test')).toEqual({ applied: true, needRestart: ['listen', 'limits'] });

@@ -355,3 +355,14 @@ describe('loadConfig', () => {
     expect(problems(loadConfig(ENV, path))[0]).toContain('bad.yaml');
   });
 });
+
+describe('limits.max_request_body_bytes', () => {
+  it('refuses a limit below 1 MiB, which Envoy would not enforce', () => {
+    const result = buildConfig(
+      { limits: { max_request_body_bytes: 1024 } },
+      { ANTHROPIC_API_KEY: 'sk-ant-x', GATEWAY_TOKEN: 'agw_x' },
+    );
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems.join('\n')).toContain('limits.max_request_body_bytes');
+  });
+});

@@ -27,9 +27,11 @@ const { values: args, positionals } = parseArgs({
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '3' },
     bytes: { type: 'string', default: String(6 * 1024) },
-    'processor-transport': { type: 'string', default: 'tcp' },
+    /** One transport for both, or two (for <git-ref>, then the working tree): tcp,unix. */
+    'processor-transport': { type: 'string', default: 'unix' },
   },
 });
+const transports = args['processor-transport'].split(',');
 const ref = positionals[0];
 if (ref === undefined) throw new Error('usage: node bench/compare.ts <git-ref> [--rounds N] [--seconds S]');
 
@@ -45,17 +47,22 @@ async function checkout(dir: string): Promise<Start> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gateway-compare-'));
-const variants: Array<{ name: string; start: Start }> = [
-  { name: ref, start: await checkout(dir) },
-  { name: 'working tree', start: (await import('../processor/child.ts')).startProcessor },
+const variants: Array<{ name: string; start: Start; transport: string }> = [
+  { name: ref, start: await checkout(dir), transport: transports[0] ?? 'tcp' },
+  {
+    name: 'working tree',
+    start: (await import('../processor/child.ts')).startProcessor,
+    transport: transports[1] ?? transports[0] ?? 'tcp',
+  },
 ];
+for (const variant of variants) if (transports.length > 1) variant.name += ` (${variant.transport})`;
 const body = writeBody(dir, 'body', Number(args.bytes));
 const mock = await startMockUpstream();
 const results = new Map<string, { p50: number[]; p99: number[]; processor: number[]; envoy: number[] }>();
 const log = (message: string) => process.stderr.write(`[compare] ${message}\n`);
 
-async function measure(start: Start) {
-  const unix = args['processor-transport'] === 'unix';
+async function measure(start: Start, transport: string) {
+  const unix = transport === 'unix';
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     ANTHROPIC_API_KEY: UPSTREAM_KEY,
@@ -105,7 +112,7 @@ async function measure(start: Start) {
 try {
   for (let round = 0; round < Number(args.rounds); round++) {
     for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
-      const m = await measure(variant.start);
+      const m = await measure(variant.start, variant.transport);
       const entry = results.get(variant.name) ?? { p50: [], p99: [], processor: [], envoy: [] };
       entry.p50.push(m.p50);
       entry.p99.push(m.p99);
@@ -126,7 +133,7 @@ process.stdout.write(
 );
 for (const [name, r] of results) {
   process.stdout.write(
-    `${name.padEnd(14)} c=1 p50 ${median(r.p50).toFixed(3)} ms, p99 ${median(r.p99).toFixed(3)} ms; ` +
+    `${name.padEnd(20)} c=1 p50 ${median(r.p50).toFixed(3)} ms, p99 ${median(r.p99).toFixed(3)} ms; ` +
       `CPU per 1,000 requests at c=16: processor ${median(r.processor).toFixed(0)} ms, envoy ${median(r.envoy).toFixed(0)} ms\n`,
   );
 }

@@ -16,7 +16,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
     bytes: { type: 'string', default: String(6 * 1024) },
-    'processor-transport': { type: 'string', default: 'tcp' },
+    'processor-transport': { type: 'string', default: 'unix' },
     top: { type: 'string', default: '25' },
   },
 });

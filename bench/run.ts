@@ -51,7 +51,7 @@ const { values: args } = parseArgs({
     phases: { type: 'string', default: PHASES.join(',') },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
-    'processor-transport': { type: 'string', default: 'tcp' },
+    'processor-transport': { type: 'string', default: 'unix' },
     'no-report': { type: 'boolean', default: false },
     out: { type: 'string' },
   },

@@ -41,7 +41,10 @@ export interface SystemUnderTest {
 }
 
 export interface GatewayOptions {
-  /** `tcp` (127.0.0.1, a free port) or `unix` (a socket in a temporary folder). */
+  /**
+   * `unix` (a socket in a temporary folder), as `npm start` runs it without
+   * configuration, or `tcp` (127.0.0.1, a free port), the configured default.
+   */
   readonly processorTransport: 'tcp' | 'unix';
 }
 

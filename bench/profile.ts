@@ -26,23 +26,35 @@ mkdirSync(dir, { recursive: true });
 const transport = args['processor-transport'] === 'unix' ? 'unix' : 'tcp';
 const body = writeBody(dir, 'body', Number(args.bytes));
 const mock = await startMockUpstream();
-// The processor inherits NODE_OPTIONS (processor/child.ts passes the environment on).
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
-const gateway = await startSystem('gateway', mock.url, { processorTransport: transport });
-delete process.env.NODE_OPTIONS;
 let requests = 0;
 try {
-  await runLoad({ url: gateway.url, headers: gateway.headers, bodyFile: body, concurrency: 16, seconds: 2 });
-  const result = await runLoad({
-    url: gateway.url,
-    headers: gateway.headers,
-    bodyFile: body,
-    concurrency: Number(args.concurrency),
-    seconds: Number(args.seconds),
+  // The processor inherits NODE_OPTIONS (processor/child.ts passes the environment on).
+  const options = process.env.NODE_OPTIONS;
+  process.env.NODE_OPTIONS = `${options ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  const gateway = await startSystem('gateway', mock.url, { processorTransport: transport }).finally(() => {
+    if (options === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = options;
   });
-  requests = result.latenciesMs.length;
+  try {
+    await runLoad({
+      url: gateway.url,
+      headers: gateway.headers,
+      bodyFile: body,
+      concurrency: 16,
+      seconds: 2,
+    });
+    const result = await runLoad({
+      url: gateway.url,
+      headers: gateway.headers,
+      bodyFile: body,
+      concurrency: Number(args.concurrency),
+      seconds: Number(args.seconds),
+    });
+    requests = result.latenciesMs.length;
+  } finally {
+    await gateway.stop();
+  }
 } finally {
-  await gateway.stop();
   await mock.stop();
 }
 const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));

@@ -275,6 +275,8 @@ export function renderGenerated(results: RunResults): string {
   if (skipped.length > 0) {
     lines.push(`Skipped: ${skipped.map(([name, why]) => `${name} (${why})`).join('; ')}.`, '');
   }
+  for (const error of results.errors ?? [])
+    lines.push(`**A phase failed and its figures are missing:** ${error}`, '');
   const targets = evaluateTargets(results);
   if (targets.length > 0) {
     lines.push(

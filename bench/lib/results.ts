@@ -80,6 +80,8 @@ export interface RunResults {
     readonly processorTransport: string;
   };
   readonly skipped: Readonly<Partial<Record<SystemName, string>>>;
+  /** Phases that failed, and why; their figures are missing. */
+  readonly errors?: readonly string[];
   readonly preflight: Readonly<Partial<Record<SystemName, string>>>;
   readonly closedLoop: ClosedLoopResult[];
   readonly cost: CostResult[];

@@ -186,6 +186,20 @@ export function missing(name: SystemName): string | undefined {
   return undefined;
 }
 
+/**
+ * The peers take a port number, found free a moment before they bind it;
+ * another process can take it in between (EADDRINUSE), so try a few ports.
+ */
+async function withFreshPort<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
 export async function startSystem(
   name: SystemName,
   upstreamUrl: string,
@@ -205,8 +219,8 @@ export async function startSystem(
     case 'gateway':
       return startGateway(upstreamUrl, gateway);
     case 'litellm':
-      return startLiteLlm(upstreamUrl);
+      return withFreshPort(() => startLiteLlm(upstreamUrl));
     case 'portkey':
-      return startPortkey(upstreamUrl);
+      return withFreshPort(() => startPortkey(upstreamUrl));
   }
 }

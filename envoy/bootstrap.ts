@@ -421,6 +421,24 @@ export function renderBootstrap(settings: Settings): Json {
     admin: {
       address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
     },
+    layered_runtime: {
+      layers: [
+        {
+          name: 'gateway_defaults',
+          static_layer: {
+            // Without this, ext_proc ends every gRPC stream to the processor with
+            // a reset. Node's HTTP/2 server counts resets as a rapid-reset attack:
+            // after about a thousand it closes the connection, and the requests
+            // caught in between were answered 503. With it, Envoy half-closes the
+            // stream and waits for the processor's trailers: no resets, and one
+            // long-lived connection (test/e2e/sustained-load.test.ts).
+            'envoy.reloadable_features.ext_proc_graceful_grpc_close': true,
+          },
+        },
+        // What Envoy has when no runtime is configured: runtime changes via /runtime_modify.
+        { name: 'admin', admin_layer: {} },
+      ],
+    },
     // A ceiling on open client connections, so a flood cannot exhaust the host.
     overload_manager: {
       resource_monitors: [

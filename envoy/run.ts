@@ -34,6 +34,8 @@ export interface StartEnvoyOptions {
   /** Where Envoy's own log goes; default: inherit. */
   readonly stdio?: 'inherit' | 'ignore' | 'pipe';
   readonly readyTimeoutMs?: number;
+  /** More command-line arguments (e.g. `--concurrency 1`). */
+  readonly args?: readonly string[];
 }
 
 export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
@@ -51,6 +53,7 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
       options.logLevel ?? 'warn',
       '--admin-address-path',
       adminPath,
+      ...(options.args ?? []),
     ],
     { stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
   );

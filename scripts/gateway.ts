@@ -7,6 +7,7 @@ import { startProcessor } from '../processor/child.ts';
 import { loadConfig } from '../processor/config/load.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 import { mintToken } from '../processor/policy/tokens.ts';
+import { privateProcessorSocket } from './processor-socket.ts';
 
 async function main(): Promise<number> {
   const env = { ...process.env };
@@ -17,8 +18,11 @@ async function main(): Promise<number> {
     minted = mintToken();
     env.GATEWAY_TOKEN = minted;
   }
+  const socket = privateProcessorSocket(env);
+  if (socket !== undefined) env.GATEWAY_PROCESSOR_ADDRESS = socket.address;
   const loaded = loadConfig(env);
   if (!loaded.ok) {
+    socket?.remove();
     process.stderr.write(
       `gateway: the configuration has problems:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`,
     );
@@ -27,10 +31,16 @@ async function main(): Promise<number> {
   const { settings } = loaded.config;
   for (const warning of loaded.warnings) process.stderr.write(`gateway: warning: ${warning}\n`);
 
-  const processor = await startProcessor({
-    env,
-    onLogLine: (line) => process.stdout.write(`${line}\n`),
-  });
+  let processor: Awaited<ReturnType<typeof startProcessor>>;
+  try {
+    processor = await startProcessor({
+      env,
+      onLogLine: (line) => process.stdout.write(`${line}\n`),
+    });
+  } catch (error) {
+    socket?.remove();
+    throw error;
+  }
   let envoy: Awaited<ReturnType<typeof startEnvoy>>;
   try {
     envoy = await startEnvoy({
@@ -42,6 +52,7 @@ async function main(): Promise<number> {
     });
   } catch (error) {
     await processor.stop();
+    socket?.remove();
     throw error;
   }
 
@@ -65,6 +76,7 @@ async function main(): Promise<number> {
       if (stopping) return;
       stopping = true;
       await Promise.all([envoy.stop(), processor.stop()]);
+      socket?.remove();
       resolve(code);
     };
     process.once('SIGINT', () => void stopAll(0));

@@ -36,6 +36,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     // grpc-js accepts 4 MiB by default; a buffered Anthropic body may be 32 MiB.
     'grpc.max_receive_message_length': options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
   });
+  tolerateEnvoyStreamResets(server);
   const policyHandler = createProcessHandler({
     policy: options.policy,
     log: options.log,
@@ -77,4 +78,23 @@ function countOpen(call: ProcessStream, stream: string, metrics: GatewayMetrics)
   call.once('cancelled', closed);
   call.once('error', closed);
   call.once('close', closed);
+}
+
+/**
+ * Envoy resets an ext_proc stream that the processor has already ended (we end
+ * policy streams once decided, and metering streams at the body's end). Node's
+ * HTTP/2 server counts every reset against nghttp2's rapid-reset guard (a burst
+ * of 1,000, then 33 a second) and, past it, sends GOAWAY: under sustained load
+ * that dropped connections and failed in-flight streams. The only peer here is
+ * Envoy, so the guard is raised far above any request rate. grpc-js has no
+ * option for it: its http2 server options are set on a private field, read at
+ * bind time (grpc-js 1.14, pinned; test/e2e/sustained-load.test.ts fails if a
+ * version stops honouring it).
+ */
+const RESET_TOLERANCE = { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 };
+
+function tolerateEnvoyStreamResets(server: Server): void {
+  const internals = server as unknown as { commonServerOptions?: Record<string, unknown> };
+  if (internals.commonServerOptions !== undefined)
+    Object.assign(internals.commonServerOptions, RESET_TOLERANCE);
 }

@@ -152,12 +152,39 @@ function decodeString(b: Buffer, start: number, end: number): string {
   return JSON.parse(b.toString('utf8', start, end)) as string;
 }
 
+/**
+ * The bytes a string scan must stop at: the closing quote, a backslash and
+ * raw control characters (1); everything else (0) is plain string content.
+ */
+const STRING_STOP = new Uint8Array(256);
+for (let c = 0; c < SPACE; c += 1) STRING_STOP[c] = 1;
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
+
 /** From an opening quote, returns the index after the closing quote, or INVALID. */
 function skipString(b: Buffer, i: number): number {
   const end = b.length;
+  const stop = STRING_STOP;
   i += 1;
   while (i < end) {
+    // Prompts are long runs of plain text: test four bytes per step with one
+    // branch (about twice as fast as a byte at a time), then look closer.
+    while (
+      i + 4 <= end &&
+      ((stop[b[i] as number] as number) |
+        (stop[b[i + 1] as number] as number) |
+        (stop[b[i + 2] as number] as number) |
+        (stop[b[i + 3] as number] as number)) ===
+        0
+    ) {
+      i += 4;
+    }
+    if (i >= end) break;
     const c = b[i] as number;
+    if (stop[c] === 0) {
+      i += 1;
+      continue;
+    }
     if (c === QUOTE) return i + 1;
     if (c < SPACE) return INVALID; // raw control characters are not allowed in strings
     if (c === BACKSLASH) {
@@ -185,7 +212,6 @@ function skipString(b: Buffer, i: number): number {
       }
       return INVALID;
     }
-    i += 1;
   }
   return INVALID;
 }

@@ -121,6 +121,18 @@ describe('renderBootstrap: the approval check', () => {
   });
 });
 
+describe('renderBootstrap: runtime', () => {
+  it('closes ext_proc streams gracefully instead of resetting them, and keeps the admin layer', () => {
+    const layers = list(renderBootstrap(settings()), ['layered_runtime', 'layers']);
+    expect(layers[0]).toMatchObject({
+      static_layer: { 'envoy.reloadable_features.ext_proc_graceful_grpc_close': true },
+    });
+    expect(
+      layers.some((layer) => at(layer, ['name']) === 'admin' && 'admin_layer' in (layer as object)),
+    ).toBe(true);
+  });
+});
+
 describe('renderBootstrap: routes', () => {
   it('routes the two gateway paths upstream, rewritten, with the body buffer limit', () => {
     const limit = 5 * 1024 * 1024;

@@ -292,6 +292,24 @@ describe('scanModel: large and deep bodies', () => {
     expect(scanModel(body)).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
   });
 
+  it('sees a quote, an escape or a control character at every offset of a long string (the scan reads four bytes a step)', () => {
+    const plain = 'abcdefghijklmnop';
+    const specials = ['"', '\\n', '\\"', '\\u0041', '\n', '\u0001', '\t'];
+    for (let offset = 0; offset <= plain.length; offset += 1) {
+      for (const special of specials) {
+        const text = `${plain.slice(0, offset)}${special}${plain.slice(offset)}`;
+        for (const body of [
+          `{"model":"claude-sonnet-4-6","system":"${text}"}`,
+          `{"system":"${text}","model":"m"}`,
+          `{"model":"${text}"}`,
+          `{"model":"m","x":"${text}`,
+        ]) {
+          expect(agreesWithJsonParse(Buffer.from(body)), body).toBe(true);
+        }
+      }
+    }
+  });
+
   it('finds an 8 MB model value', () => {
     const model = 'x'.repeat(8 * 1024 * 1024);
     expect(scan(`{"model":"${model}"}`)).toEqual({ ok: true, model });

@@ -1,0 +1,102 @@
+// The benchmark harness's pure parts: the figures it reports are only as good
+// as these. (The harness itself runs with `npm run bench`, never in the tests.)
+import { describe, expect, it } from 'vitest';
+import { messagesBody } from '../../bench/lib/bodies.ts';
+import { latencyChart } from '../../bench/lib/chart.ts';
+import { renderPlainEnvoyBootstrap } from '../../bench/lib/plain-envoy.ts';
+import { moduleOf } from '../../bench/lib/profile-summary.ts';
+import type { ClosedLoopResult } from '../../bench/lib/results.ts';
+import { streamEvents } from '../../bench/lib/sse-upstream.ts';
+import { percentile, sortedCopy, summarize } from '../../bench/lib/stats.ts';
+import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { buildConfig } from '../../processor/config/load.ts';
+import { scanModel } from '../../processor/policy/model-scanner.ts';
+
+describe('bench stats', () => {
+  it('takes nearest-rank percentiles, sorting numerically', () => {
+    const sorted = sortedCopy([10, 9, 1, 2, 100, 3, 4, 5, 6, 7, 8]);
+    expect(sorted).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100]);
+    expect(percentile(sorted, 0.5)).toBe(6);
+    expect(percentile(sorted, 0.99)).toBe(100);
+    expect(percentile(sorted, 0)).toBe(1);
+    expect(Number.isNaN(percentile([], 0.5))).toBe(true);
+  });
+
+  it('summarises p50, p99, p99.9 and max over every sample', () => {
+    const samples = Array.from({ length: 1000 }, (_, i) => i + 1);
+    expect(summarize(samples)).toEqual({ count: 1000, p50: 500, p99: 990, p999: 999, max: 1000 });
+  });
+});
+
+describe('bench bodies', () => {
+  it('builds Messages requests of exactly the asked size, valid JSON with a model', () => {
+    for (const bytes of [6 * 1024, 200 * 1024]) {
+      for (const stream of [false, true]) {
+        const body = messagesBody(bytes, stream);
+        expect(body.length).toBe(bytes);
+        expect(scanModel(body)).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
+        expect((JSON.parse(body.toString()) as { stream?: boolean }).stream).toBe(stream ? true : undefined);
+      }
+    }
+  });
+});
+
+describe('bench plain Envoy', () => {
+  it('is the gateway bootstrap without the ext_proc filter, and nothing else changed', () => {
+    const loaded = buildConfig({}, { ANTHROPIC_API_KEY: 'k', GATEWAY_TOKEN: 't' });
+    if (!loaded.ok) throw new Error(loaded.problems.join('; '));
+    const gateway = renderBootstrap(loaded.config.settings) as Record<string, unknown>;
+    const plain = renderPlainEnvoyBootstrap(loaded.config.settings);
+    const text = JSON.stringify(plain);
+    expect(text).not.toContain('envoy.filters.http.ext_proc');
+    const withoutExtProc = JSON.parse(JSON.stringify(gateway), (_key, value: unknown) =>
+      Array.isArray(value)
+        ? value.filter((item) => (item as { name?: string } | null)?.name !== 'envoy.filters.http.ext_proc')
+        : value,
+    );
+    expect(plain).toEqual(withoutExtProc);
+  });
+});
+
+describe('bench SSE mock', () => {
+  it('streams the given number of Anthropic events, from message_start to message_stop', () => {
+    const events = streamEvents(64);
+    expect(events).toHaveLength(64);
+    expect(events[0]).toMatch(/^event: message_start\ndata: \{/);
+    expect(events.at(-1)).toBe('event: message_stop\ndata: {"type":"message_stop"}\n\n');
+    for (const event of events) expect(event.endsWith('\n\n')).toBe(true);
+  });
+});
+
+describe('bench profile summary', () => {
+  it('attributes frames to our code, packages, Node internals and the garbage collector', () => {
+    const frame = (url: string, functionName = 'f') => ({ url, functionName, lineNumber: 0 });
+    expect(moduleOf(frame('file:///w/node_modules/@grpc/grpc-js/build/src/server.js'))).toBe('@grpc/grpc-js');
+    expect(moduleOf(frame('file:///w/node_modules/protobufjs/src/reader.js'))).toBe('protobufjs');
+    expect(moduleOf(frame('file:///w/processor/policy/model-scanner.ts'))).toBe(
+      'ours: processor/policy/model-scanner.ts',
+    );
+    expect(moduleOf(frame('node:internal/http2/core'))).toBe('node:internal');
+    expect(moduleOf(frame('', '(garbage collector)'))).toBe('garbage collector');
+  });
+});
+
+describe('bench chart', () => {
+  it('draws one line per system in each panel, on a log scale', () => {
+    const row = (system: ClosedLoopResult['system'], concurrency: number, p50: number): ClosedLoopResult => ({
+      system,
+      body: 'small',
+      concurrency,
+      latency: { count: 1, p50, p99: p50 * 3, p999: p50 * 4, max: p50 * 5 },
+      rps: [1],
+      failures: 0,
+    });
+    const svg = latencyChart(
+      [row('direct', 1, 0.06), row('direct', 16, 0.5), row('gateway', 1, 0.7), row('gateway', 16, 3)],
+      'test',
+    );
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<polyline/g)).toHaveLength(4);
+    expect(svg).toContain('(c) this gateway');
+  });
+});

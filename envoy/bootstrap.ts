@@ -356,6 +356,10 @@ function meteringFilter(): Json {
         initial_metadata: [{ key: 'x-anthropic-gateway-stream', value: 'metering' }],
       },
       observability_mode: true,
+      // Not a fail-open: this filter skips the request side and decides nothing.
+      // Admission stays with the policy filter (failure_mode_allow: false) and the
+      // approval check before the router; an outage of metering must only cost
+      // access lines, never requests.
       failure_mode_allow: true,
       stat_prefix: 'metering',
       processing_mode: {

@@ -1,38 +1,17 @@
 // The request_body phase over a real gRPC connection: the model decides, and a
 // body of Anthropic's maximum size (32 MiB) fits in one ext_proc message.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createExtProcClient,
-  type ExtProcClient,
-  requestBody,
-  requestHeaders,
-} from '../support/extproc-client.ts';
+import { describe, expect, it } from 'vitest';
+import { requestBody, requestHeaders } from '../support/extproc-client.ts';
 import {
   expectBodyContinues,
   expectForwardedHeaders,
   expectGatewayError,
 } from '../support/extproc-expect.ts';
-import {
-  type GatewayFixture,
-  gatewayFixture,
-  startTestProcessor,
-  type TestProcessor,
-} from '../support/extproc-server.ts';
+import { type GatewayFixture, gatewayFixture, useTestProcessor } from '../support/extproc-server.ts';
 
 const fixture: GatewayFixture = gatewayFixture();
-let processor: TestProcessor;
-let client: ExtProcClient;
-
-beforeAll(async () => {
-  processor = await startTestProcessor({ config: fixture.config });
-  client = createExtProcClient(processor.address);
-});
-
-afterAll(async () => {
-  client?.close();
-  await processor?.stop();
-});
+const shared = useTestProcessor(fixture);
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -120,7 +99,7 @@ describe('body phase decisions', () => {
     const token = rejection.token === 'full' ? fixture.token : fixture.scopedToken;
     const upstreamKey = rejection.token === 'full' ? fixture.upstreamKey : fixture.scopedUpstreamKey;
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
 
     const headersResponse = await stream.exchange(
       requestHeaders({ requestId, headers: [['x-api-key', token]] }),
@@ -139,7 +118,7 @@ describe('body phase decisions', () => {
   });
 
   it('lets the scoped token use its own model', async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.scopedToken]] }));
     expectBodyContinues(await stream.exchange(requestBody(messagesBody(fixture.scopedModel))));
     await stream.close();
@@ -158,7 +137,7 @@ function bodyOfSize(size: number, model: string): Buffer {
 
 describe('a body of the maximum size', () => {
   it('accepts a 32 MiB body over gRPC and reads the model at its end', async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
     const response = await stream.exchange(requestBody(bodyOfSize(MAX_BODY_BYTES, 'claude-opus-4-8')));
     expectBodyContinues(response);
@@ -167,7 +146,7 @@ describe('a body of the maximum size', () => {
 
   it('still decides on the model at the end of a 32 MiB body', async () => {
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     await stream.exchange(requestHeaders({ requestId, headers: [['x-api-key', fixture.token]] }));
     const response = await stream.exchange(requestBody(bodyOfSize(MAX_BODY_BYTES, 'gemini-2.5-pro')));
     expectGatewayError(response, {
@@ -182,13 +161,13 @@ describe('a body of the maximum size', () => {
   it('fails only that stream when a message exceeds the configured limit, and keeps serving', async () => {
     // Envoy's buffer limit answers 413 long before this; the processor's own
     // gRPC limit is the second line and must not take the process down.
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
     stream.send(requestBody(bodyOfSize(MAX_BODY_BYTES + 1024 * 1024, 'claude-opus-4-8')));
     await expect(stream.next()).rejects.toThrow(/RESOURCE_EXHAUSTED|larger than max/i);
     expect((await stream.status).code).toBe(8); // RESOURCE_EXHAUSTED
 
-    const after = client.openStream();
+    const after = shared.client.openStream();
     await after.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
     expectBodyContinues(await after.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
     await after.close();

@@ -1,10 +1,8 @@
 // The request_headers phase over a real gRPC connection: who is calling, on
 // which route, and the one header mutation that goes upstream.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createExtProcClient,
-  type ExtProcClient,
   GATEWAY_BASE_PATH,
   MESSAGES_PATH,
   requestBody,
@@ -16,26 +14,10 @@ import {
   expectForwardedHeaders,
   expectGatewayError,
 } from '../support/extproc-expect.ts';
-import {
-  type GatewayFixture,
-  gatewayFixture,
-  startTestProcessor,
-  type TestProcessor,
-} from '../support/extproc-server.ts';
+import { type GatewayFixture, gatewayFixture, useTestProcessor } from '../support/extproc-server.ts';
 
 const fixture: GatewayFixture = gatewayFixture();
-let processor: TestProcessor;
-let client: ExtProcClient;
-
-beforeAll(async () => {
-  processor = await startTestProcessor({ config: fixture.config });
-  client = createExtProcClient(processor.address);
-});
-
-afterAll(async () => {
-  client?.close();
-  await processor?.stop();
-});
+const shared = useTestProcessor(fixture);
 
 /** What the TypeScript SDK sends, besides its credential, plus headers that must not go upstream. */
 const SDK_HEADERS: ReadonlyArray<readonly [string, string]> = [
@@ -83,7 +65,7 @@ describe('authentication', () => {
     const headers = credential.map(
       ([name, value]) => [name, value === 'UPSTREAM' ? fixture.upstreamKey : value] as const,
     );
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({ requestId, headers: [...SDK_HEADERS, ...headers] }),
     );
@@ -99,7 +81,7 @@ describe('authentication', () => {
 
   it('refuses two different credentials at once', async () => {
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({
         requestId,
@@ -130,7 +112,7 @@ describe('a good request', () => {
   ] as const)(
     'with %s gets the workspace key and an allowlisted header set, then its body passes',
     async (_name, credential, removed) => {
-      const stream = client.openStream();
+      const stream = shared.client.openStream();
       const headersResponse = await stream.exchange(
         requestHeaders({ headers: [...SDK_HEADERS, credential(fixture.token)] }),
       );
@@ -143,7 +125,7 @@ describe('a good request', () => {
   );
 
   it("injects the key of the token's own workspace", async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({ headers: [['authorization', `bearer ${fixture.scopedToken}`]] }),
     );
@@ -159,7 +141,7 @@ describe('a good request', () => {
 
   it('keeps the query string route (Claude Code posts to /v1/messages?beta=true) and count_tokens', async () => {
     for (const path of [`${MESSAGES_PATH}?beta=true`, `${MESSAGES_PATH}/count_tokens`]) {
-      const stream = client.openStream();
+      const stream = shared.client.openStream();
       const response = await stream.exchange(
         requestHeaders({ path, headers: [['x-api-key', fixture.token]] }),
       );
@@ -172,7 +154,7 @@ describe('a good request', () => {
 describe('routes and framing', () => {
   it('refuses a POST /v1/messages whose headers end the stream: there is no body to check', async () => {
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({ requestId, endOfStream: true, headers: [['x-api-key', fixture.token]] }),
     );
@@ -188,7 +170,7 @@ describe('routes and framing', () => {
 
   it('answers an Anthropic endpoint it does not serve with 404 not_found_error, even with a good token', async () => {
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({
         requestId,
@@ -209,7 +191,7 @@ describe('routes and framing', () => {
 
   it('answers GET /v1/messages with 405 and allow: POST', async () => {
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({
         requestId,
@@ -235,7 +217,7 @@ describe('routes and framing', () => {
 
   it('refuses a compressed body it could not inspect with 415', async () => {
     const requestId = randomUUID();
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(
       requestHeaders({
         requestId,

@@ -2,10 +2,8 @@
 // gRPC connection: the models listing and the HEAD probe. Envoy never asks the
 // router (or the upstream) for these.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createExtProcClient,
-  type ExtProcClient,
   GATEWAY_BASE_PATH,
   immediateBody,
   immediateStatus,
@@ -14,26 +12,10 @@ import {
   setHeaderEntries,
 } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
-import {
-  type GatewayFixture,
-  gatewayFixture,
-  startTestProcessor,
-  type TestProcessor,
-} from '../support/extproc-server.ts';
+import { type GatewayFixture, gatewayFixture, useTestProcessor } from '../support/extproc-server.ts';
 
 const fixture: GatewayFixture = gatewayFixture();
-let processor: TestProcessor;
-let client: ExtProcClient;
-
-beforeAll(async () => {
-  processor = await startTestProcessor({ config: fixture.config });
-  client = createExtProcClient(processor.address);
-});
-
-afterAll(async () => {
-  client?.close();
-  await processor?.stop();
-});
+const shared = useTestProcessor(fixture);
 
 const MODELS = `${GATEWAY_BASE_PATH}/v1/models`;
 const OVERWRITE = 'OVERWRITE_IF_EXISTS_OR_ADD';
@@ -44,7 +26,7 @@ async function ask(
   credential: ReadonlyArray<readonly [string, string]>,
   requestId = randomUUID(),
 ): Promise<ProcessingResponse__Output> {
-  const stream = client.openStream();
+  const stream = shared.client.openStream();
   const response = await stream.exchange(
     requestHeaders({ method, path, requestId, endOfStream: true, headers: credential }),
   );
@@ -73,7 +55,7 @@ describe('GET /v1/models', () => {
       ['request-id', requestId, OVERWRITE],
     ]);
     expect(response.immediate_response?.details).toBe('anthropic_gateway_models_list');
-    const log = processor.logRecords().find((record) => record.requestId === requestId);
+    const log = shared.processor.logRecords().find((record) => record.requestId === requestId);
     expect(log).toMatchObject({ msg: 'answered by the gateway', reason: 'models_list' });
   });
 

@@ -24,21 +24,11 @@ import {
   gatewayFixture,
   startTestProcessor,
   type TestProcessor,
+  useTestProcessor,
 } from '../support/extproc-server.ts';
 
 const fixture: GatewayFixture = gatewayFixture();
-let processor: TestProcessor;
-let client: ExtProcClient;
-
-beforeAll(async () => {
-  processor = await startTestProcessor({ config: fixture.config });
-  client = createExtProcClient(processor.address);
-});
-
-afterAll(async () => {
-  client?.close();
-  await processor?.stop();
-});
+const shared = useTestProcessor(fixture);
 
 const messagesBody = (model: string) =>
   JSON.stringify({ model, max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] });
@@ -81,7 +71,7 @@ describe('concurrent streams', () => {
     const cases: Case[] = Array.from({ length: 50 }, (_, i) => ({
       kind: KINDS[i % KINDS.length] ?? 'forward',
       requestId: randomUUID(),
-      stream: client.openStream(),
+      stream: shared.client.openStream(),
     }));
 
     // All headers first, without waiting, then every answer.
@@ -152,7 +142,7 @@ describe('phases the processor did not ask for', () => {
   ];
 
   it.each(passThrough)('answers %s with an unchanged pass-through', async (phase, message) => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     expectForwardedHeaders(
       await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] })),
       fixture.upstreamKey,
@@ -178,7 +168,7 @@ describe('phases the processor did not ask for', () => {
   });
 
   it('refuses a request_body that arrives without request_headers with 500, never forwarding it', async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6')));
     expect(response.response).toBe('immediate_response');
     expect(response.immediate_response?.details).toBe('anthropic_gateway_internal_error');
@@ -190,21 +180,21 @@ describe('stream end', () => {
   // The processor closes the stream itself once the request is settled, so a
   // long streamed response never holds a processor stream (or its shutdown).
   it('closes the stream with OK after the body decision, before Envoy half-closes', async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
     expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
     expect((await stream.status).code).toBe(0);
   });
 
   it('closes the stream with OK after an immediate response', async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     const response = await stream.exchange(requestHeaders({ headers: [['x-api-key', 'agw_wrong']] }));
     expect(response.response).toBe('immediate_response');
     expect((await stream.status).code).toBe(0);
   });
 
   it('keeps the stream open between the headers and the body', async () => {
-    const stream = client.openStream();
+    const stream = shared.client.openStream();
     await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
     // Answered on the same stream: it was still open.
     expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
@@ -315,15 +305,15 @@ describe('logging', () => {
       [requestHeaders({ method: 'GET', headers: [['x-api-key', fixture.token]] }), undefined],
     ];
     for (const [headers, body] of runs) {
-      const stream = client.openStream();
+      const stream = shared.client.openStream();
       await stream.exchange(headers);
       if (body !== undefined) await stream.exchange(body);
       await stream.close();
     }
 
-    const lines = processor.logLines();
+    const lines = shared.processor.logLines();
     // Not vacuous: the rejections above were logged, with their reasons.
-    const reasons = processor.logRecords().map((record) => record.reason);
+    const reasons = shared.processor.logRecords().map((record) => record.reason);
     expect(reasons).toEqual(
       expect.arrayContaining([
         'invalid_credential',

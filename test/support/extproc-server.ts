@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { LevelWithSilent } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
 import { startExtProcServer } from '../../processor/extproc/server.ts';
 import { createLogger } from '../../processor/log.ts';
@@ -11,6 +12,7 @@ import type { GatewayMetrics } from '../../processor/metrics/registry.ts';
 import type { Policy } from '../../processor/policy/request-policy.ts';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
 import type { Quotas } from '../../processor/quota/quotas.ts';
+import { createExtProcClient, type ExtProcClient } from './extproc-client.ts';
 
 /** Builds a configuration or throws with every problem listed. */
 export function buildTestConfig(raw: unknown, env: Environment): LoadedConfig {
@@ -114,4 +116,38 @@ export function gatewayFixture(): GatewayFixture {
     { GATEWAY_TOKEN: token, ANTHROPIC_API_KEY: upstreamKey, TEAM_B_API_KEY: scopedUpstreamKey },
   );
   return { token, upstreamKey, scopedToken, scopedUpstreamKey, scopedModel, config };
+}
+
+export interface TestSession {
+  readonly processor: TestProcessor;
+  readonly client: ExtProcClient;
+}
+
+/**
+ * One processor on `fixture`'s configuration and one client to it for a whole
+ * test file: started before its tests, stopped after them.
+ */
+export function useTestProcessor(fixture: GatewayFixture): TestSession {
+  let processor: TestProcessor | undefined;
+  let client: ExtProcClient | undefined;
+  beforeAll(async () => {
+    processor = await startTestProcessor({ config: fixture.config });
+    client = createExtProcClient(processor.address);
+  });
+  afterAll(async () => {
+    client?.close();
+    await processor?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the test processor is not started (use it inside a test)');
+    return value;
+  };
+  return {
+    get processor() {
+      return started(processor);
+    },
+    get client() {
+      return started(client);
+    },
+  };
 }

@@ -1,11 +1,17 @@
 // Plain Envoy, the physical limit the gateway is measured against: the
-// gateway's own bootstrap (envoy/bootstrap.ts) with the ext_proc filter taken
-// out, so listener, routes, rewrites, local replies and clusters are the same
-// and the difference is exactly the processor.
+// gateway's own bootstrap (envoy/bootstrap.ts) with the processor's filters
+// taken out (the policy ext_proc, the metering ext_proc and the approval check
+// that only the processor can satisfy), so listener, routes, rewrites, local
+// replies and clusters are the same and the difference is exactly the processor.
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import type { Settings } from '../../processor/config/load.ts';
 
-const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
+/** The filters that exist for the processor; each appears exactly once. */
+export const PROCESSOR_FILTERS = [
+  'envoy.filters.http.ext_proc',
+  'anthropic_gateway.metering',
+  'anthropic_gateway.approval',
+] as const;
 
 type Json = Record<string, unknown>;
 
@@ -27,8 +33,10 @@ function removeHttpFilter(node: unknown, name: string): number {
 
 export function renderPlainEnvoyBootstrap(settings: Settings): Json {
   const bootstrap = renderBootstrap(settings);
-  if (removeHttpFilter(bootstrap, EXT_PROC_FILTER) !== 1) {
-    throw new Error('the gateway bootstrap no longer has exactly one ext_proc filter');
+  for (const name of PROCESSOR_FILTERS) {
+    if (removeHttpFilter(bootstrap, name) !== 1) {
+      throw new Error(`the gateway bootstrap no longer has exactly one ${name} filter`);
+    }
   }
   return bootstrap;
 }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { messagesBody } from '../../bench/lib/bodies.ts';
 import { latencyChart } from '../../bench/lib/chart.ts';
-import { renderPlainEnvoyBootstrap } from '../../bench/lib/plain-envoy.ts';
+import { PROCESSOR_FILTERS, renderPlainEnvoyBootstrap } from '../../bench/lib/plain-envoy.ts';
 import { moduleOf } from '../../bench/lib/profile-summary.ts';
 import type { ClosedLoopResult } from '../../bench/lib/results.ts';
 import { streamEvents } from '../../bench/lib/sse-upstream.ts';
@@ -42,19 +42,20 @@ describe('bench bodies', () => {
 });
 
 describe('bench plain Envoy', () => {
-  it('is the gateway bootstrap without the ext_proc filter, and nothing else changed', () => {
+  it("is the gateway bootstrap without the processor's filters, and nothing else changed", () => {
     const loaded = buildConfig({}, { ANTHROPIC_API_KEY: 'k', GATEWAY_TOKEN: 't' });
     if (!loaded.ok) throw new Error(loaded.problems.join('; '));
     const gateway = renderBootstrap(loaded.config.settings) as Record<string, unknown>;
     const plain = renderPlainEnvoyBootstrap(loaded.config.settings);
     const text = JSON.stringify(plain);
-    expect(text).not.toContain('envoy.filters.http.ext_proc');
-    const withoutExtProc = JSON.parse(JSON.stringify(gateway), (_key, value: unknown) =>
+    for (const name of PROCESSOR_FILTERS) expect(text).not.toContain(`"${name}"`);
+    const removed: readonly string[] = PROCESSOR_FILTERS;
+    const withoutProcessor = JSON.parse(JSON.stringify(gateway), (_key, value: unknown) =>
       Array.isArray(value)
-        ? value.filter((item) => (item as { name?: string } | null)?.name !== 'envoy.filters.http.ext_proc')
+        ? value.filter((item) => !removed.includes((item as { name?: string } | null)?.name ?? ''))
         : value,
     );
-    expect(plain).toEqual(withoutExtProc);
+    expect(plain).toEqual(withoutProcessor);
   });
 });
 

@@ -64,7 +64,20 @@ export function createLogger(
     base: { service: 'anthropic-gateway-processor' },
     hooks: { streamWrite: lineScrubber(options.secrets ?? []) },
   };
-  return destination === undefined ? pino(pinoOptions) : pino(pinoOptions, destination);
+  return pino(pinoOptions, destination ?? asyncStdout());
+}
+
+/**
+ * Standard output, written asynchronously. pino's default writes each line
+ * with a blocking write(2): one system call per request on the hot path (the
+ * access line), and a stalled reader of the pipe stalls every request. Here a
+ * line is queued and lines that arrive while a write is in flight go out
+ * together in the next one; nothing waits for a buffer to fill, so a quiet
+ * gateway's lines are not held back. pino flushes what is queued when the
+ * process exits.
+ */
+function asyncStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
 }
 
 /** A copy of parsed JSON `value` with every secret-named field censored, depth bounded. */

@@ -2,7 +2,9 @@
 // answering POST /v1/messages: (a) the client straight to the mock, (b) plain
 // Envoy, (c) the gateway (Envoy + the processor, started by the same code as
 // `npm start`), (d) LiteLLM's proxy in Anthropic pass-through mode and
-// (e) Portkey's gateway. Peers that are not installed are reported and skipped.
+// (e) Portkey's gateway, and (f) the floor of the design: the gateway's Envoy
+// with an empty processor (floor-processor.ts). Peers that are not installed
+// are reported and skipped.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +16,13 @@ import { BASE_PATH } from '../../processor/policy/routes.ts';
 import { renderPlainEnvoyBootstrap } from './plain-envoy.ts';
 import { answers, freePort, spawnServer } from './spawned.ts';
 
-export const SYSTEM_NAMES = ['direct', 'envoy', 'gateway', 'litellm', 'portkey'] as const;
+export const SYSTEM_NAMES = ['direct', 'envoy', 'floor', 'gateway', 'litellm', 'portkey'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 export const SYSTEM_LABELS: Readonly<Record<SystemName, string>> = {
   direct: '(a) direct to the mock',
   envoy: '(b) plain Envoy',
+  floor: '(f) Envoy + empty processor',
   gateway: '(c) this gateway',
   litellm: '(d) LiteLLM proxy',
   portkey: '(e) Portkey gateway',
@@ -90,12 +93,52 @@ async function startPlainEnvoy(upstreamUrl: string): Promise<SystemUnderTest> {
   };
 }
 
-async function startGateway(upstreamUrl: string, options: GatewayOptions): Promise<SystemUnderTest> {
+interface ProcessorUnderTest {
+  readonly address: string;
+  readonly pid: number;
+  stop(): Promise<unknown>;
+}
+
+const FLOOR_PROCESSOR = join(REPO_ROOT, 'bench/lib/floor-processor.ts');
+
+/** The empty processor (bench/lib/floor-processor.ts), as a child process. */
+async function startFloorProcessor(address: string): Promise<ProcessorUnderTest> {
+  let bound: string | undefined;
+  const server = await spawnServer({
+    command: process.execPath,
+    args: [FLOOR_PROCESSOR, address],
+    ready: (output) => {
+      const line = output.split('\n').find((l) => l.includes('ext_proc processor listening'));
+      if (line === undefined) return false;
+      const { port } = JSON.parse(line) as { port: number };
+      bound = address.startsWith('unix:') ? address : `127.0.0.1:${port}`;
+      return true;
+    },
+  });
+  return { address: bound as string, pid: server.pid, stop: () => server.stop() };
+}
+
+/**
+ * Envoy on the gateway's bootstrap with a processor: the gateway's own (c), or
+ * the empty one that shows the floor of the design (f).
+ */
+async function startGateway(
+  upstreamUrl: string,
+  options: GatewayOptions,
+  name: 'gateway' | 'floor',
+): Promise<SystemUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const address =
     options.processorTransport === 'unix' ? `unix:${join(dir, 'processor.sock')}` : '127.0.0.1:0';
   const { settings, env } = gatewaySettings(upstreamUrl, address);
-  const processor = await startProcessor({ env });
+  const processor: ProcessorUnderTest =
+    name === 'floor'
+      ? await startFloorProcessor(address)
+      : await startProcessor({ env }).then((p) => ({
+          address: p.address,
+          pid: p.process.pid as number,
+          stop: () => p.stop(),
+        }));
   try {
     const envoy = await startEnvoy({
       bootstrap: renderBootstrap({
@@ -105,10 +148,10 @@ async function startGateway(upstreamUrl: string, options: GatewayOptions): Promi
       stdio: 'ignore',
     });
     return {
-      name: 'gateway',
+      name,
       url: `http://127.0.0.1:${envoy.port}${BASE_PATH}/v1/messages`,
       headers: CLIENT_HEADERS,
-      processes: { envoy: envoy.process.pid as number, processor: processor.process.pid as number },
+      processes: { envoy: envoy.process.pid as number, processor: processor.pid },
       stop: async () => {
         await Promise.all([envoy.stop(), processor.stop()]);
         rmSync(dir, { recursive: true, force: true });
@@ -216,8 +259,9 @@ export async function startSystem(
       };
     case 'envoy':
       return startPlainEnvoy(upstreamUrl);
+    case 'floor':
     case 'gateway':
-      return startGateway(upstreamUrl, gateway);
+      return startGateway(upstreamUrl, gateway, name);
     case 'litellm':
       return withFreshPort(() => startLiteLlm(upstreamUrl));
     case 'portkey':

@@ -1,0 +1,72 @@
+// The floor of this architecture, for the benchmark only: an ext_proc server
+// on the same grpc-js stack as the processor that decides nothing. It answers
+// each message at once (headers: continue; body: continue with the approval
+// mark), ends the policy stream after the body and the metering stream at the
+// response's end, as the processor does. Envoy runs the gateway's own
+// bootstrap against it, so the difference between it and plain Envoy is the
+// price of the ext_proc protocol on grpc-js and Node's HTTP/2 alone, and the
+// difference between it and the gateway is the price of the gateway's own
+// work (token, route, model scan, quotas, usage, access line, metrics).
+//
+// Run as `node bench/lib/floor-processor.ts <address>`; prints the same
+// "listening" line as the processor.
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { withApproval } from '../../processor/extproc/approval.ts';
+import { loadExtProcService } from '../../processor/extproc/protos.ts';
+import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
+import { METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
+import { createHealth } from '../../processor/ops/health.ts';
+import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+
+type Stream = ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+
+const CONTINUE_HEADERS: ProcessingResponse = { request_headers: { response: {} } };
+const APPROVED: ProcessingResponse = {
+  ...CONTINUE_REQUEST_BODY,
+  dynamic_metadata: withApproval({ fields: {} }),
+};
+
+function policy(call: Stream): void {
+  call.on('data', (message: ProcessingRequest__Output) => {
+    if (message.request === 'request_headers') {
+      call.write(CONTINUE_HEADERS);
+      return;
+    }
+    call.write(APPROVED);
+    call.end();
+  });
+}
+
+function metering(call: Stream): void {
+  call.on('data', (message: ProcessingRequest__Output) => {
+    if (message.response_body?.end_of_stream === true || message.response_headers?.end_of_stream === true)
+      call.end();
+  });
+}
+
+const address = process.argv[2];
+if (address === undefined) throw new Error('usage: floor-processor.ts <address>');
+const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+// The same tolerance of Envoy's stream resets as the processor (processor/extproc/server.ts).
+const internals = server as unknown as { commonServerOptions?: Record<string, unknown> };
+Object.assign(internals.commonServerOptions ?? {}, {
+  streamResetBurst: 1_000_000,
+  streamResetRate: 1_000_000,
+});
+server.addService(loadExtProcService(), {
+  Process: (call: Stream) => {
+    call.on('end', () => call.end());
+    call.on('error', () => {});
+    if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM) metering(call);
+    else policy(call);
+  },
+});
+const health = createHealth();
+health.addTo(server);
+server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+  if (error) throw error;
+  health.set('SERVING');
+  process.stdout.write(`${JSON.stringify({ msg: 'ext_proc processor listening', address, port })}\n`);
+});
+process.once('SIGTERM', () => server.forceShutdown());

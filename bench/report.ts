@@ -154,13 +154,15 @@ function hugeTable(results: RunResults): string {
       'peak RSS after',
       'growth',
       'growth ÷ body',
+      'largest growth for one body',
     ],
     ordered(results.huge).flatMap((h) => {
       const roles = Object.entries(h.memory);
       const base = [label(h.system), h.status.join(', '), h.seconds.map((s) => s.toFixed(2)).join(', ')];
-      if (roles.length === 0) return [[...base, '(none)', '', '', '', '']];
+      if (roles.length === 0) return [[...base, '(none)', '', '', '', '', '']];
       return roles.map(([role, m]) => {
         const growth = m.hwmAfterBytes - m.rssBeforeBytes;
+        const one = m.oneBodyGrowthBytes;
         return [
           ...base,
           role,
@@ -168,6 +170,7 @@ function hugeTable(results: RunResults): string {
           mib(m.hwmAfterBytes),
           mib(growth),
           `${(growth / h.bytes).toFixed(2)}×`,
+          one === undefined ? 'n/a' : `${mib(one)} (${(one / h.bytes).toFixed(2)}×)`,
         ];
       });
     }),
@@ -233,11 +236,12 @@ export function evaluateTargets(results: RunResults): Target[] {
   const huge = results.huge.find((h) => h.system === 'gateway');
   const processor = huge?.memory.processor;
   if (huge && processor) {
-    const growth = processor.hwmAfterBytes - processor.rssBeforeBytes;
+    // One body's growth when it could be told apart; else the growth over all of them.
+    const growth = processor.oneBodyGrowthBytes ?? processor.hwmAfterBytes - processor.rssBeforeBytes;
     const accepted = huge.status.every((s) => s === 200);
     targets.push({
       target: '32 MB body accepted, processor memory growth < 3× the body',
-      measured: `${accepted ? 'accepted' : `status ${huge.status.join(', ')}`}; growth ${mib(growth)} (${(growth / huge.bytes).toFixed(2)}×)`,
+      measured: `${accepted ? 'accepted' : `status ${huge.status.join(', ')}`}; growth for one body ${mib(growth)} (${(growth / huge.bytes).toFixed(2)}×)`,
       met: accepted && growth < 3 * huge.bytes,
     });
   }

@@ -10,7 +10,7 @@ import { BODY_SIZES, type BodySize, HUGE_BODY_BYTES, messagesBody, writeBody } f
 import { loadAverage, machineInfo } from './lib/machine.ts';
 import { startMockUpstream, startSseUpstream } from './lib/mock-upstream.ts';
 import { OHA_BIN, runLoad } from './lib/oha.ts';
-import { type ProcessSample, sampleProcess } from './lib/proc.ts';
+import { type ProcessSample, resetPeak, sampleProcess } from './lib/proc.ts';
 import type {
   ClosedLoopResult,
   CostResult,
@@ -366,10 +366,18 @@ async function measureHuge(
         concurrency: 4,
         requests: 400,
       });
-      const before = sampleAll(system);
+      const roles = Object.keys(system.processes);
+      const first = sampleAll(system);
+      const peaks: Record<string, number> = {};
+      const oneBody: Record<string, number> = {};
+      let peaksReset = true;
       const status: number[] = [];
       const seconds: number[] = [];
       for (let i = 0; i < repeats; i++) {
+        // Each request's own peak: a previous body's buffers that the garbage
+        // collector has not yet freed must not count as this body's growth.
+        for (const pid of Object.values(system.processes)) peaksReset = resetPeak(pid) && peaksReset;
+        const before = sampleAll(system);
         const result = await runLoad({
           url: system.url,
           headers: system.headers,
@@ -377,15 +385,24 @@ async function measureHuge(
           concurrency: 1,
           requests: 1,
         });
+        const after = sampleAll(system);
+        for (const role of roles) {
+          const peak = after[role]?.hwmBytes ?? 0;
+          peaks[role] = Math.max(peaks[role] ?? 0, peak);
+          oneBody[role] = Math.max(oneBody[role] ?? 0, peak - (before[role]?.rssBytes ?? 0));
+        }
         const code = Object.keys(result.statuses)[0];
         status.push(code === undefined ? 0 : Number(code));
         seconds.push(result.latenciesMs.length === 1 ? (result.latenciesMs[0] as number) / 1000 : Number.NaN);
       }
-      const after = sampleAll(system);
       const memory: HugeBodyResult['memory'] = Object.fromEntries(
-        Object.keys(before).map((role) => [
+        roles.map((role) => [
           role,
-          { rssBeforeBytes: before[role]?.rssBytes ?? 0, hwmAfterBytes: after[role]?.hwmBytes ?? 0 },
+          {
+            rssBeforeBytes: first[role]?.rssBytes ?? 0,
+            hwmAfterBytes: peaks[role] ?? 0,
+            ...(peaksReset ? { oneBodyGrowthBytes: oneBody[role] ?? 0 } : {}),
+          },
         ]),
       );
       results.push({ system: name, bytes: HUGE_BODY_BYTES, status, seconds, memory });

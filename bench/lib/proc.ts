@@ -1,7 +1,7 @@
 // What a process costs, read from /proc (Linux): CPU time and memory of one
 // process and its descendants. Read before and after a load to get the cost of
 // that load.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every Linux we run on). */
 const TICKS_PER_SECOND = 100;
@@ -56,6 +56,24 @@ export function processTree(pid: number): number[] {
     queue.push(...(children.get(next) ?? []));
   }
   return tree;
+}
+
+/**
+ * Resets the peak resident memory (VmHWM) of the process and its descendants
+ * to their current RSS (Linux 4.0+: "5" to /proc/<pid>/clear_refs), so that a
+ * later sample's peak belongs to what happened in between. False if any reset
+ * was refused; the peak then still counts from the process's start.
+ */
+export function resetPeak(pid: number): boolean {
+  let reset = true;
+  for (const member of processTree(pid)) {
+    try {
+      writeFileSync(`/proc/${member}/clear_refs`, '5');
+    } catch {
+      reset = false;
+    }
+  }
+  return reset;
 }
 
 export function sampleProcess(pid: number): ProcessSample {

@@ -58,9 +58,21 @@ export interface HugeBodyResult {
   readonly bytes: number;
   readonly status: number[];
   readonly seconds: number[];
-  /** Per process role: resident memory before the big requests and the peak after. */
+  /**
+   * Per process role: resident memory before the big requests and the peak
+   * over all of them; and, when the peak could be reset before each request
+   * (bench/lib/proc.ts resetPeak), the largest growth one request caused: its
+   * peak minus the resident memory just before it.
+   */
   readonly memory: Readonly<
-    Record<string, { readonly rssBeforeBytes: number; readonly hwmAfterBytes: number }>
+    Record<
+      string,
+      {
+        readonly rssBeforeBytes: number;
+        readonly hwmAfterBytes: number;
+        readonly oneBodyGrowthBytes?: number;
+      }
+    >
   >;
 }
 

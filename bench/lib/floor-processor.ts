@@ -8,8 +8,11 @@
 // difference between it and the gateway is the price of the gateway's own
 // work (token, route, model scan, quotas, usage, access line, metrics).
 //
-// Run as `node bench/lib/floor-processor.ts <address>`; prints the same
-// "listening" line as the processor.
+// Run as `node bench/lib/floor-processor.ts <address> [--pipelined]`; prints
+// the same "listening" line as the processor. `--pipelined` is for Envoy's
+// STREAMED body mode with send_body_without_waiting_for_header_response
+// (bench/variants.ts): it holds its answer to the headers until the body's last
+// chunk, then answers the headers (with the approval) and every chunk at once.
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
@@ -26,6 +29,27 @@ const APPROVED: ProcessingResponse = {
   ...CONTINUE_REQUEST_BODY,
   dynamic_metadata: withApproval({ fields: {} }),
 };
+
+const APPROVED_HEADERS: ProcessingResponse = {
+  ...CONTINUE_HEADERS,
+  dynamic_metadata: withApproval({ fields: {} }),
+};
+const CONTINUE_CHUNK: ProcessingResponse = { request_body: { response: {} } };
+
+function pipelinedPolicy(call: Stream): void {
+  let chunks = 0;
+  call.on('data', (message: ProcessingRequest__Output) => {
+    const last =
+      message.request === 'request_headers'
+        ? message.request_headers?.end_of_stream === true
+        : message.request_body?.end_of_stream === true;
+    if (message.request === 'request_body') chunks += 1;
+    if (!last) return;
+    call.write(APPROVED_HEADERS);
+    for (let i = 0; i < chunks; i++) call.write(CONTINUE_CHUNK);
+    call.end();
+  });
+}
 
 function policy(call: Stream): void {
   call.on('data', (message: ProcessingRequest__Output) => {
@@ -46,7 +70,8 @@ function metering(call: Stream): void {
 }
 
 const address = process.argv[2];
-if (address === undefined) throw new Error('usage: floor-processor.ts <address>');
+if (address === undefined) throw new Error('usage: floor-processor.ts <address> [--pipelined]');
+const pipelined = process.argv.includes('--pipelined');
 const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
 // The same tolerance of Envoy's stream resets as the processor (processor/extproc/server.ts).
 const internals = server as unknown as { commonServerOptions?: Record<string, unknown> };
@@ -59,6 +84,7 @@ server.addService(loadExtProcService(), {
     call.on('end', () => call.end());
     call.on('error', () => {});
     if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM) metering(call);
+    else if (pipelined) pipelinedPolicy(call);
     else policy(call);
   },
 });

@@ -65,6 +65,8 @@ function gatewaySettings(
     GATEWAY_PROCESSOR_ADDRESS: processorAddress,
     GATEWAY_PORT: '0',
     GATEWAY_ADMIN_PORT: '0',
+    // Any free port: two processors (bench/variants.ts), or a gateway already running, must not collide.
+    GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: upstreamUrl,
     LOG_LEVEL: 'info',
   };
@@ -102,11 +104,14 @@ interface ProcessorUnderTest {
 const FLOOR_PROCESSOR = join(REPO_ROOT, 'bench/lib/floor-processor.ts');
 
 /** The empty processor (bench/lib/floor-processor.ts), as a child process. */
-async function startFloorProcessor(address: string): Promise<ProcessorUnderTest> {
+async function startFloorProcessor(
+  address: string,
+  args: readonly string[] = [],
+): Promise<ProcessorUnderTest> {
   let bound: string | undefined;
   const server = await spawnServer({
     command: process.execPath,
-    args: [FLOOR_PROCESSOR, address],
+    args: [FLOOR_PROCESSOR, address, ...args],
     ready: (output) => {
       const line = output.split('\n').find((l) => l.includes('ext_proc processor listening'));
       if (line === undefined) return false;
@@ -118,33 +123,45 @@ async function startFloorProcessor(address: string): Promise<ProcessorUnderTest>
   return { address: bound as string, pid: server.pid, stop: () => server.stop() };
 }
 
+/** A variant of Envoy-with-a-processor, for bench/variants.ts; the defaults are the systems (c) and (f). */
+export interface ProcessorVariant {
+  /** The gateway's processor, or the empty one. */
+  readonly processor: 'gateway' | 'floor';
+  /** More arguments for the empty processor (floor-processor.ts). */
+  readonly floorArgs?: readonly string[];
+  /** A change to the rendered bootstrap (a copy); none by default. */
+  readonly bootstrap?: (bootstrap: Record<string, unknown>) => Record<string, unknown>;
+}
+
 /**
  * Envoy on the gateway's bootstrap with a processor: the gateway's own (c), or
- * the empty one that shows the floor of the design (f).
+ * the empty one that shows the floor of the design (f), or a variant of either.
  */
-async function startGateway(
+export async function startWithProcessor(
   upstreamUrl: string,
   options: GatewayOptions,
-  name: 'gateway' | 'floor',
+  name: SystemName,
+  variant: ProcessorVariant,
 ): Promise<SystemUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const address =
     options.processorTransport === 'unix' ? `unix:${join(dir, 'processor.sock')}` : '127.0.0.1:0';
   const { settings, env } = gatewaySettings(upstreamUrl, address);
   const processor: ProcessorUnderTest =
-    name === 'floor'
-      ? await startFloorProcessor(address)
+    variant.processor === 'floor'
+      ? await startFloorProcessor(address, variant.floorArgs)
       : await startProcessor({ env }).then((p) => ({
           address: p.address,
           pid: p.process.pid as number,
           stop: () => p.stop(),
         }));
   try {
+    const rendered = renderBootstrap({
+      ...settings,
+      processor: { ...settings.processor, address: processor.address },
+    });
     const envoy = await startEnvoy({
-      bootstrap: renderBootstrap({
-        ...settings,
-        processor: { ...settings.processor, address: processor.address },
-      }),
+      bootstrap: variant.bootstrap?.(structuredClone(rendered)) ?? rendered,
       stdio: 'ignore',
     });
     return {
@@ -261,7 +278,7 @@ export async function startSystem(
       return startPlainEnvoy(upstreamUrl);
     case 'floor':
     case 'gateway':
-      return startGateway(upstreamUrl, gateway, name);
+      return startWithProcessor(upstreamUrl, gateway, name, { processor: name });
     case 'litellm':
       return withFreshPort(() => startLiteLlm(upstreamUrl));
     case 'portkey':

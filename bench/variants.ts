@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { writeBody } from './lib/bodies.ts';
 import { startMockUpstream } from './lib/mock-upstream.ts';
 import { runLoad } from './lib/oha.ts';
+import { removeHttpFilter } from './lib/plain-envoy.ts';
 import { sampleProcess } from './lib/proc.ts';
 import { sortedCopy, summarize } from './lib/stats.ts';
 import {
@@ -34,12 +35,12 @@ function rewrite(matches: (o: Json) => boolean, change: (o: Json) => Json): (b: 
     ) as Json;
 }
 
-/** Removes the http filter named `name`. */
+/** Removes the http filter named `name` (the bootstrap is the variant's own copy). */
 function withoutFilter(name: string): (b: Json) => Json {
-  return (bootstrap) =>
-    JSON.parse(JSON.stringify(bootstrap), (_key, value: unknown) =>
-      Array.isArray(value) ? value.filter((item) => (item as Json | null)?.name !== name) : value,
-    ) as Json;
+  return (bootstrap) => {
+    removeHttpFilter(bootstrap, name);
+    return bootstrap;
+  };
 }
 
 const isPolicyFilter = (o: Json) => (o.processing_mode as Json | undefined)?.request_body_mode === 'BUFFERED';

@@ -17,7 +17,11 @@ import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-j
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
-import { METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
+import {
+  METERING_STREAM,
+  STREAM_KIND_HEADER,
+  tolerateEnvoyStreamResets,
+} from '../../processor/extproc/server.ts';
 import { createHealth } from '../../processor/ops/health.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
@@ -73,12 +77,8 @@ const address = process.argv[2];
 if (address === undefined) throw new Error('usage: floor-processor.ts <address> [--pipelined]');
 const pipelined = process.argv.includes('--pipelined');
 const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-// The same tolerance of Envoy's stream resets as the processor (processor/extproc/server.ts).
-const internals = server as unknown as { commonServerOptions?: Record<string, unknown> };
-Object.assign(internals.commonServerOptions ?? {}, {
-  streamResetBurst: 1_000_000,
-  streamResetRate: 1_000_000,
-});
+// The same tolerance of Envoy's stream resets as the processor.
+tolerateEnvoyStreamResets(server);
 server.addService(loadExtProcService(), {
   Process: (call: Stream) => {
     call.on('end', () => call.end());

@@ -16,7 +16,7 @@ export const PROCESSOR_FILTERS = [
 type Json = Record<string, unknown>;
 
 /** Removes every http filter named `name`, wherever it sits; returns how many. */
-function removeHttpFilter(node: unknown, name: string): number {
+export function removeHttpFilter(node: unknown, name: string): number {
   if (Array.isArray(node)) return node.reduce<number>((n, item) => n + removeHttpFilter(item, name), 0);
   if (node === null || typeof node !== 'object') return 0;
   const object = node as Json;

@@ -93,7 +93,7 @@ function countOpen(call: ProcessStream, stream: string, metrics: GatewayMetrics)
  */
 const RESET_TOLERANCE = { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 };
 
-function tolerateEnvoyStreamResets(server: Server): void {
+export function tolerateEnvoyStreamResets(server: Server): void {
   const internals = server as unknown as { commonServerOptions?: Record<string, unknown> };
   if (internals.commonServerOptions !== undefined)
     Object.assign(internals.commonServerOptions, RESET_TOLERANCE);

@@ -1,6 +1,6 @@
 // The gateway's core behaviour through the real Envoy, the processor and the
 // fake upstream, with plain HTTP (fetch) as the client.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   errorResponder,
   sha256,
@@ -8,25 +8,9 @@ import {
   textStreamEvents,
   UPSTREAM_REQUEST_ID,
 } from '../support/fake-upstream.ts';
-import {
-  GATEWAY_TOKEN,
-  type GatewayStack,
-  seedRequest,
-  startStack,
-  UPSTREAM_KEY,
-} from '../support/gateway-stack.ts';
+import { GATEWAY_TOKEN, seedRequest, UPSTREAM_KEY, useStack } from '../support/gateway-stack.ts';
 
-let stack: GatewayStack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  stack.upstream.reset();
-});
+const stack = useStack();
 
 const anthropicHeaders = {
   'content-type': 'application/json',

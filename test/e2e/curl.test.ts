@@ -1,22 +1,13 @@
 // The seed's cURL request, as a user would run it, through the real Envoy.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pacedSseResponder, textStreamEvents } from '../support/fake-upstream.ts';
-import { GATEWAY_TOKEN, type GatewayStack, startStack, UPSTREAM_KEY } from '../support/gateway-stack.ts';
+import { GATEWAY_TOKEN, UPSTREAM_KEY, useStack } from '../support/gateway-stack.ts';
 
 const run = promisify(execFile);
 
-let stack: GatewayStack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  stack.upstream.reset();
-});
+const stack = useStack();
 
 const SEED_BODY = `{
     "model": "claude-sonnet-4-6",

@@ -2,8 +2,8 @@
 // (with the TypeScript SDK and plain HTTP), the HEAD probe, and the Anthropic
 // endpoints it does not serve. None of these reaches the upstream.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GATEWAY_TOKEN, type GatewayStack, startStack } from '../support/gateway-stack.ts';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GATEWAY_TOKEN, useStack } from '../support/gateway-stack.ts';
 
 const HAIKU_ONLY_TOKEN = 'agw_e2e_answers_haiku_only_abcdefghijklmnopqrst';
 const NEWEST_FIRST = [
@@ -15,23 +15,18 @@ const NEWEST_FIRST = [
   'claude-haiku-4-5',
 ];
 
-let stack: GatewayStack;
-let client: Anthropic;
-
-beforeAll(async () => {
-  stack = await startStack({
-    config: {
-      tokens: [
-        { id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' },
-        { id: 'haiku-only', workspace: 'default', env: 'HAIKU_ONLY_TOKEN', models: ['claude-haiku-4-5'] },
-      ],
-    },
-    env: { HAIKU_ONLY_TOKEN },
-  });
-  client = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.baseUrl, maxRetries: 0 });
+const stack = useStack({
+  config: {
+    tokens: [
+      { id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' },
+      { id: 'haiku-only', workspace: 'default', env: 'HAIKU_ONLY_TOKEN', models: ['claude-haiku-4-5'] },
+    ],
+  },
+  env: { HAIKU_ONLY_TOKEN },
 });
-afterAll(async () => {
-  await stack?.stop();
+let client: Anthropic;
+beforeAll(() => {
+  client = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.baseUrl, maxRetries: 0 });
 });
 afterEach(() => {
   // Nothing in this file may reach the upstream.

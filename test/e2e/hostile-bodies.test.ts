@@ -5,24 +5,16 @@
 // cut short never reaches the upstream.
 import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { expectAnthropicError, expectRawAnthropicError } from '../support/anthropic-error.ts';
 import { sha256 } from '../support/fake-upstream.ts';
-import { GATEWAY_TOKEN, type GatewayStack, startStack } from '../support/gateway-stack.ts';
+import { GATEWAY_TOKEN, useStack } from '../support/gateway-stack.ts';
 import { buildRequest, chunked, rawRequest } from '../support/raw-http.ts';
 
-let stack: GatewayStack;
+const stack = useStack();
 let port: number;
-
-beforeAll(async () => {
-  stack = await startStack();
+beforeAll(() => {
   port = Number(new URL(stack.origin).port);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  stack.upstream.reset();
 });
 
 const MESSAGES = '/ai-gateway/anthropic/v1/messages';

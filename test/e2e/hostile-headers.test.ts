@@ -6,30 +6,16 @@
 // reaches nothing upstream, and an accepted one reaches it with exactly the
 // allowlisted headers and the workspace's key.
 import { connect as connectHttp2 } from 'node:http2';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { expectRawAnthropicError } from '../support/anthropic-error.ts';
 import { errorResponder, json, messageBody, sha256 } from '../support/fake-upstream.ts';
-import {
-  GATEWAY_TOKEN,
-  type GatewayStack,
-  seedRequest,
-  startStack,
-  UPSTREAM_KEY,
-} from '../support/gateway-stack.ts';
+import { GATEWAY_TOKEN, seedRequest, UPSTREAM_KEY, useStack } from '../support/gateway-stack.ts';
 import { buildRequest, type RawResponse, type RequestParts, rawRequest } from '../support/raw-http.ts';
 
-let stack: GatewayStack;
+const stack = useStack();
 let port: number;
-
-beforeAll(async () => {
-  stack = await startStack();
+beforeAll(() => {
   port = Number(new URL(stack.origin).port);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  stack.upstream.reset();
 });
 
 const MESSAGES = '/ai-gateway/anthropic/v1/messages';

@@ -5,24 +5,16 @@
 // (normalize_path, merge_slashes) and refuses encoded slashes, so the
 // processor and the route table judge the same path. Whatever the trick, the
 // upstream sees only /v1/messages or /v1/messages/count_tokens.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { expectRawAnthropicError } from '../support/anthropic-error.ts';
 import { sha256 } from '../support/fake-upstream.ts';
-import { GATEWAY_TOKEN, type GatewayStack, seedRequest, startStack } from '../support/gateway-stack.ts';
+import { GATEWAY_TOKEN, seedRequest, useStack } from '../support/gateway-stack.ts';
 import { buildRequest, type RawResponse, rawRequest } from '../support/raw-http.ts';
 
-let stack: GatewayStack;
+const stack = useStack();
 let port: number;
-
-beforeAll(async () => {
-  stack = await startStack();
+beforeAll(() => {
   port = Number(new URL(stack.origin).port);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  stack.upstream.reset();
 });
 
 const body = JSON.stringify(seedRequest());

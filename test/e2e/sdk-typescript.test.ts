@@ -2,7 +2,7 @@
 // changing only its base URL: the seed's examples, streaming, count_tokens,
 // and the SDK's error classes for every error the gateway or upstream sends.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   errorResponder,
   json,
@@ -12,30 +12,22 @@ import {
   textStreamEvents,
   UPSTREAM_REQUEST_ID,
 } from '../support/fake-upstream.ts';
-import { GATEWAY_TOKEN, type GatewayStack, startStack, UPSTREAM_KEY } from '../support/gateway-stack.ts';
+import { GATEWAY_TOKEN, UPSTREAM_KEY, useStack } from '../support/gateway-stack.ts';
 
 const HAIKU_ONLY_TOKEN = 'agw_e2e_haiku_only_token_abcdefghijklmnopqrstuv';
 
-let stack: GatewayStack;
+const stack = useStack({
+  config: {
+    tokens: [
+      { id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' },
+      { id: 'haiku-only', workspace: 'default', env: 'HAIKU_ONLY_TOKEN', models: ['claude-haiku-4-5'] },
+    ],
+  },
+  env: { HAIKU_ONLY_TOKEN },
+});
 let client: Anthropic;
-
-beforeAll(async () => {
-  stack = await startStack({
-    config: {
-      tokens: [
-        { id: 'default', workspace: 'default', env: 'GATEWAY_TOKEN' },
-        { id: 'haiku-only', workspace: 'default', env: 'HAIKU_ONLY_TOKEN', models: ['claude-haiku-4-5'] },
-      ],
-    },
-    env: { HAIKU_ONLY_TOKEN },
-  });
+beforeAll(() => {
   client = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.baseUrl, maxRetries: 0 });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  stack.upstream.reset();
 });
 
 const seed = {

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
 import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
@@ -137,6 +138,61 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
 }
 
 /** The seed's request body. */
+/**
+ * One stack for a test file: started before its tests, stopped after them,
+ * and the fake upstream's record cleared before each test. The object returned
+ * stands for the stack once it has started; reading it before then throws.
+ */
+export function useStack(options: StackOptions = {}): GatewayStack {
+  let current: GatewayStack | undefined;
+  beforeAll(async () => {
+    current = await startStack(options);
+  });
+  afterAll(async () => {
+    await current?.stop();
+  });
+  beforeEach(() => {
+    current?.upstream.reset();
+  });
+  const started = (): GatewayStack => {
+    if (current === undefined) throw new Error('the gateway stack is not started (use it inside a test)');
+    return current;
+  };
+  return {
+    get baseUrl() {
+      return started().baseUrl;
+    },
+    get origin() {
+      return started().origin;
+    },
+    get configPath() {
+      return started().configPath;
+    },
+    get upstream() {
+      return started().upstream;
+    },
+    get envoy() {
+      return started().envoy;
+    },
+    get processor() {
+      return started().processor;
+    },
+    get processorAddress() {
+      return started().processorAddress;
+    },
+    get metricsUrl() {
+      return started().metricsUrl;
+    },
+    get processorLog() {
+      return started().processorLog;
+    },
+    waitForLog: (match, timeoutMs) => started().waitForLog(match, timeoutMs),
+    stopProcessor: () => started().stopProcessor(),
+    startProcessor: () => started().startProcessor(),
+    stop: () => started().stop(),
+  };
+}
+
 export function seedRequest(model = 'claude-sonnet-4-6', extra: Record<string, unknown> = {}) {
   return { model, max_tokens: 1024, messages: [{ role: 'user', content: 'What is Neon?' }], ...extra };
 }

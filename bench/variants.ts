@@ -72,6 +72,11 @@ const VARIANTS: Readonly<Record<string, ProcessorVariant | 'envoy'>> = {
     floorArgs: ['--pipelined'],
     bootstrap: (b) => pipelined(noMetering(b)),
   },
+  'gateway-one-worker': { processor: 'gateway', envoyArgs: ['--concurrency', '1'] },
+  'floor-one-worker': { processor: 'floor', envoyArgs: ['--concurrency', '1'] },
+  'floor-raw-decoded': { processor: 'floor', floorArgs: ['--raw', '--decode'] },
+  'floor-raw': { processor: 'floor', floorArgs: ['--raw'] },
+  'floor-raw-no-metering': { processor: 'floor', floorArgs: ['--raw'], bootstrap: noMetering },
   'floor-metering-without-headers': { processor: 'floor', bootstrap: meteringWithoutHeaders },
 };
 

@@ -8,11 +8,12 @@
 // difference between it and the gateway is the price of the gateway's own
 // work (token, route, model scan, quotas, usage, access line, metrics).
 //
-// Run as `node bench/lib/floor-processor.ts <address> [--pipelined]`; prints
-// the same "listening" line as the processor. `--pipelined` is for Envoy's
-// STREAMED body mode with send_body_without_waiting_for_header_response
+// Run as `node bench/lib/floor-processor.ts <address> [--pipelined | --raw]`;
+// prints the same "listening" line as the processor. `--pipelined` is for
+// Envoy's STREAMED body mode with send_body_without_waiting_for_header_response
 // (bench/variants.ts): it holds its answer to the headers until the body's last
 // chunk, then answers the headers (with the approval) and every chunk at once.
+// `--raw` runs the same empty processor without grpc-js (raw-floor.ts).
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
@@ -25,6 +26,7 @@ import {
 import { createHealth } from '../../processor/ops/health.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { startRawFloor } from './raw-floor.ts';
 
 type Stream = ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
 
@@ -73,26 +75,33 @@ function metering(call: Stream): void {
   });
 }
 
+function startGrpcFloor(address: string, pipelined: boolean, onListening: (port: number) => void): void {
+  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  // The same tolerance of Envoy's stream resets as the processor.
+  tolerateEnvoyStreamResets(server);
+  server.addService(loadExtProcService(), {
+    Process: (call: Stream) => {
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+      if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM) metering(call);
+      else if (pipelined) pipelinedPolicy(call);
+      else policy(call);
+    },
+  });
+  const health = createHealth();
+  health.addTo(server);
+  server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
+    if (error) throw error;
+    health.set('SERVING');
+    onListening(port);
+  });
+}
+
 const address = process.argv[2];
-if (address === undefined) throw new Error('usage: floor-processor.ts <address> [--pipelined]');
-const pipelined = process.argv.includes('--pipelined');
-const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-// The same tolerance of Envoy's stream resets as the processor.
-tolerateEnvoyStreamResets(server);
-server.addService(loadExtProcService(), {
-  Process: (call: Stream) => {
-    call.on('end', () => call.end());
-    call.on('error', () => {});
-    if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM) metering(call);
-    else if (pipelined) pipelinedPolicy(call);
-    else policy(call);
-  },
-});
-const health = createHealth();
-health.addTo(server);
-server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
-  if (error) throw error;
-  health.set('SERVING');
+if (address === undefined) throw new Error('usage: floor-processor.ts <address> [--pipelined | --raw]');
+const listening = (port: number) =>
   process.stdout.write(`${JSON.stringify({ msg: 'ext_proc processor listening', address, port })}\n`);
-});
-process.once('SIGTERM', () => server.forceShutdown());
+if (process.argv.includes('--raw')) startRawFloor(address, listening, process.argv.includes('--decode'));
+else startGrpcFloor(address, process.argv.includes('--pipelined'), listening);
+// Nothing to drain: Envoy's streams just end.
+process.once('SIGTERM', () => process.exit(0));

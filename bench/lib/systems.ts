@@ -131,6 +131,8 @@ export interface ProcessorVariant {
   readonly floorArgs?: readonly string[];
   /** A change to the rendered bootstrap (a copy); none by default. */
   readonly bootstrap?: (bootstrap: Record<string, unknown>) => Record<string, unknown>;
+  /** More command-line arguments for Envoy (e.g. `--concurrency 1`). */
+  readonly envoyArgs?: readonly string[];
 }
 
 /**
@@ -163,6 +165,7 @@ export async function startWithProcessor(
     const envoy = await startEnvoy({
       bootstrap: variant.bootstrap?.(structuredClone(rendered)) ?? rendered,
       stdio: 'ignore',
+      ...(variant.envoyArgs === undefined ? {} : { args: variant.envoyArgs }),
     });
     return {
       name,

@@ -5,11 +5,13 @@ import { messagesBody } from '../../bench/lib/bodies.ts';
 import { latencyChart } from '../../bench/lib/chart.ts';
 import { PROCESSOR_FILTERS, renderPlainEnvoyBootstrap } from '../../bench/lib/plain-envoy.ts';
 import { moduleOf } from '../../bench/lib/profile-summary.ts';
+import { phaseOf } from '../../bench/lib/raw-floor.ts';
 import type { ClosedLoopResult } from '../../bench/lib/results.ts';
 import { streamEvents } from '../../bench/lib/sse-upstream.ts';
 import { percentile, sortedCopy, summarize } from '../../bench/lib/stats.ts';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { buildConfig } from '../../processor/config/load.ts';
+import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { scanModel } from '../../processor/policy/model-scanner.ts';
 
 describe('bench stats', () => {
@@ -56,6 +58,39 @@ describe('bench plain Envoy', () => {
         : value,
     );
     expect(plain).toEqual(withoutProcessor);
+  });
+});
+
+describe('bench raw empty processor', () => {
+  it('reads the phase and the end of stream of an encoded ProcessingRequest', () => {
+    const serialize = loadExtProcService().Process?.requestSerialize as (value: unknown) => Buffer;
+    const headers = { headers: [{ key: ':method', raw_value: Buffer.from('POST') }] };
+    const metadata = { filter_metadata: { anthropic_gateway: { fields: { a: { stringValue: 'b' } } } } };
+    expect(phaseOf(serialize({ request_headers: { headers, end_of_stream: false } }))).toEqual({
+      phase: 2,
+      last: false,
+    });
+    expect(phaseOf(serialize({ request_headers: { headers, end_of_stream: true } }))).toEqual({
+      phase: 2,
+      last: true,
+    });
+    expect(phaseOf(serialize({ request_body: { body: Buffer.from('{}'), end_of_stream: true } }))).toEqual({
+      phase: 4,
+      last: true,
+    });
+    expect(
+      phaseOf(
+        serialize({ response_headers: { headers }, metadata_context: metadata, observability_mode: true }),
+      ),
+    ).toEqual({ phase: 3, last: false });
+    expect(
+      phaseOf(
+        serialize({
+          response_body: { body: Buffer.alloc(300, 7), end_of_stream: true },
+          metadata_context: metadata,
+        }),
+      ),
+    ).toEqual({ phase: 5, last: true });
   });
 });
 

@@ -74,6 +74,8 @@ const VARIANTS: Readonly<Record<string, ProcessorVariant | 'envoy'>> = {
   },
   'gateway-one-worker': { processor: 'gateway', envoyArgs: ['--concurrency', '1'] },
   'floor-one-worker': { processor: 'floor', envoyArgs: ['--concurrency', '1'] },
+  'floor-grpc-js': { processor: 'floor', floorArgs: ['--grpc-js'] },
+  'floor-grpc-js-no-metering': { processor: 'floor', floorArgs: ['--grpc-js'], bootstrap: noMetering },
   'floor-raw-decoded': { processor: 'floor', floorArgs: ['--raw', '--decode'] },
   'floor-raw': { processor: 'floor', floorArgs: ['--raw'] },
   'floor-raw-no-metering': { processor: 'floor', floorArgs: ['--raw'], bootstrap: noMetering },

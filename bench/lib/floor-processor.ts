@@ -1,34 +1,39 @@
 // The floor of this architecture, for the benchmark only: an ext_proc server
-// on the same grpc-js stack as the processor that decides nothing. It answers
-// each message at once (headers: continue; body: continue with the approval
-// mark), ends the policy stream after the body and the metering stream at the
-// response's end, as the processor does. Envoy runs the gateway's own
-// bootstrap against it, so the difference between it and plain Envoy is the
-// price of the ext_proc protocol on grpc-js and Node's HTTP/2 alone, and the
-// difference between it and the gateway is the price of the gateway's own
-// work (token, route, model scan, quotas, usage, access line, metrics).
+// on the same gRPC server as the processor (processor/grpc/server.ts) that
+// decides nothing. It answers each message at once (headers: continue; body:
+// continue with the approval mark), ends the policy stream after the body and
+// the metering stream at the response's end, as the processor does. Envoy runs
+// the gateway's own bootstrap against it, so the difference between it and
+// plain Envoy is the price of the ext_proc protocol on Node's HTTP/2 alone,
+// and the difference between it and the gateway is the price of the gateway's
+// own work (token, route, model scan, quotas, usage, access line, metrics).
 //
-// Run as `node bench/lib/floor-processor.ts <address> [--pipelined | --raw]`;
-// prints the same "listening" line as the processor. `--pipelined` is for
-// Envoy's STREAMED body mode with send_body_without_waiting_for_header_response
-// (bench/variants.ts): it holds its answer to the headers until the body's last
-// chunk, then answers the headers (with the approval) and every chunk at once.
-// `--raw` runs the same empty processor without grpc-js (raw-floor.ts).
+// Run as `node bench/lib/floor-processor.ts <address> [--pipelined | --grpc-js
+// | --raw [--decode]]`; prints the same "listening" line as the processor.
+// `--pipelined` is for Envoy's STREAMED body mode with
+// send_body_without_waiting_for_header_response (bench/variants.ts): it holds
+// its answer to the headers until the body's last chunk, then answers the
+// headers (with the approval) and every chunk at once. `--grpc-js` is the same
+// empty processor on grpc-js's server, which the processor used before;
+// `--raw` one that does not even decode (raw-floor.ts).
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
-import {
-  METERING_STREAM,
-  STREAM_KIND_HEADER,
-  tolerateEnvoyStreamResets,
-} from '../../processor/extproc/server.ts';
-import { createHealth } from '../../processor/ops/health.ts';
+import { extProcMethod, METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
+import { startGrpcServer } from '../../processor/grpc/server.ts';
+import { createHealth, HEALTH_SERVICES } from '../../processor/ops/health.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import { startRawFloor } from './raw-floor.ts';
 
-type Stream = ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+/** What both servers' calls offer, as far as these handlers use them. */
+interface Stream {
+  on(event: 'data', listener: (message: ProcessingRequest__Output) => void): unknown;
+  write(message: ProcessingResponse): unknown;
+  end(): unknown;
+}
 
 const CONTINUE_HEADERS: ProcessingResponse = { request_headers: { response: {} } };
 const APPROVED: ProcessingResponse = {
@@ -68,40 +73,63 @@ function policy(call: Stream): void {
   });
 }
 
-function metering(call: Stream): void {
+function meteringStream(call: Stream): void {
   call.on('data', (message: ProcessingRequest__Output) => {
     if (message.response_body?.end_of_stream === true || message.response_headers?.end_of_stream === true)
       call.end();
   });
 }
 
-function startGrpcFloor(address: string, pipelined: boolean, onListening: (port: number) => void): void {
+function answer(call: Stream, metering: boolean, pipelined: boolean): void {
+  if (metering) meteringStream(call);
+  else if (pipelined) pipelinedPolicy(call);
+  else policy(call);
+}
+
+async function startFloor(address: string, pipelined: boolean, onListening: (port: number) => void) {
+  const health = createHealth();
+  const [path, method] = extProcMethod((call) => {
+    call.on('end', () => call.end());
+    call.on('error', () => {});
+    answer(call, call.header(STREAM_KIND_HEADER) === METERING_STREAM, pipelined);
+  });
+  const server = await startGrpcServer({
+    address,
+    maxMessageBytes: 64 * 1024 * 1024,
+    methods: { [path]: method, ...health.methods },
+  });
+  health.set('SERVING');
+  onListening(server.port);
+}
+
+/** grpc-js's server, with the reset tolerance processor/grpc/server.ts sets (through a private field). */
+function startGrpcJsFloor(address: string, onListening: (port: number) => void): void {
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  // The same tolerance of Envoy's stream resets as the processor.
-  tolerateEnvoyStreamResets(server);
+  const internals = server as unknown as { commonServerOptions: Record<string, unknown> };
+  Object.assign(internals.commonServerOptions, { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 });
   server.addService(loadExtProcService(), {
-    Process: (call: Stream) => {
+    Process: (call: ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>) => {
       call.on('end', () => call.end());
       call.on('error', () => {});
-      if (call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM) metering(call);
-      else if (pipelined) pipelinedPolicy(call);
-      else policy(call);
+      answer(call, call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM, false);
     },
   });
-  const health = createHealth();
-  health.addTo(server);
+  new HealthImplementation(
+    Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'SERVING' as const])),
+  ).addToServer(server);
   server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
     if (error) throw error;
-    health.set('SERVING');
     onListening(port);
   });
 }
 
 const address = process.argv[2];
-if (address === undefined) throw new Error('usage: floor-processor.ts <address> [--pipelined | --raw]');
+if (address === undefined)
+  throw new Error('usage: floor-processor.ts <address> [--pipelined | --grpc-js | --raw [--decode]]');
 const listening = (port: number) =>
   process.stdout.write(`${JSON.stringify({ msg: 'ext_proc processor listening', address, port })}\n`);
 if (process.argv.includes('--raw')) startRawFloor(address, listening, process.argv.includes('--decode'));
-else startGrpcFloor(address, process.argv.includes('--pipelined'), listening);
+else if (process.argv.includes('--grpc-js')) startGrpcJsFloor(address, listening);
+else await startFloor(address, process.argv.includes('--pipelined'), listening);
 // Nothing to drain: Envoy's streams just end.
 process.once('SIGTERM', () => process.exit(0));

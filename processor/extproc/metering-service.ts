@@ -6,9 +6,9 @@
 // metrics. The request's facts come from the policy stream through dynamic
 // metadata (metadata.ts). A response whose client went away ends without its
 // last chunk: what was reported until then is recorded, marked incomplete.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { ServerCall } from '../grpc/call.ts';
 import type { Logger } from '../log.ts';
 import { type AccessRecord, elapsedMs } from '../metering/access-record.ts';
 import { createUsageMeter, isEventStream, type UsageMeter } from '../metering/meter.ts';
@@ -20,7 +20,7 @@ import type { Quotas } from '../quota/quotas.ts';
 import { toHeaderList } from './headers.ts';
 import { type RequestFacts, readAttribute, readFacts } from './metadata.ts';
 
-export type MeteringStream = ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+export type MeteringStream = ServerCall<ProcessingRequest__Output, ProcessingResponse>;
 
 export interface MeteringDeps {
   readonly log: Logger;

@@ -1,8 +1,12 @@
-// The gRPC server that Envoy's ext_proc filter connects to.
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+// The gRPC server that Envoy's ext_proc filters connect to: the ext_proc
+// method, with the health service beside it (processor/grpc/server.ts).
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { type GrpcServer, type Method, startGrpcServer } from '../grpc/server.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { Health } from '../ops/health.ts';
-import { createMeteringHandler, type MeteringStream } from './metering-service.ts';
+import { createMeteringHandler } from './metering-service.ts';
 import { loadExtProcService } from './protos.ts';
 import type { ExtProcDeps, ProcessStream } from './service.ts';
 import { createProcessHandler } from './service.ts';
@@ -26,17 +30,28 @@ export interface ExtProcServerOptions extends ExtProcDeps {
 }
 
 export interface RunningServer {
-  readonly server: Server;
+  readonly server: GrpcServer;
   /** The bound port (0 for a Unix socket). */
   readonly port: number;
 }
 
+/** The ext_proc method's path and codec (protobufjs through @grpc/proto-loader), with `handle`. */
+export function extProcMethod(
+  handle: (call: ProcessStream) => void,
+): [string, Method<ProcessingRequest__Output, ProcessingResponse>] {
+  const definition = (loadExtProcService() as ServiceDefinition).Process;
+  if (definition === undefined) throw new Error('the ext_proc service has no Process method');
+  return [
+    definition.path,
+    {
+      deserialize: definition.requestDeserialize as (bytes: Buffer) => ProcessingRequest__Output,
+      serialize: definition.responseSerialize as (message: ProcessingResponse) => Buffer,
+      handle,
+    },
+  ];
+}
+
 export async function startExtProcServer(options: ExtProcServerOptions): Promise<RunningServer> {
-  const server = new Server({
-    // grpc-js accepts 4 MiB by default; a buffered Anthropic body may be 32 MiB.
-    'grpc.max_receive_message_length': options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
-  });
-  tolerateEnvoyStreamResets(server);
   const policyHandler = createProcessHandler({
     policy: options.policy,
     log: options.log,
@@ -48,24 +63,23 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     quotas: options.quotas,
     metrics: options.metrics,
   });
-  server.addService(loadExtProcService(), {
-    Process: (call: ProcessStream) => {
-      const metering = call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM;
-      if (options.metrics !== undefined) countOpen(call, metering ? 'metering' : 'policy', options.metrics);
-      if (metering) meteringHandler(call as MeteringStream);
-      else policyHandler(call);
-    },
+  const metrics = options.metrics;
+  const [path, method] = extProcMethod((call) => {
+    const metering = call.header(STREAM_KIND_HEADER) === METERING_STREAM;
+    if (metrics !== undefined) countOpen(call, metering ? 'metering' : 'policy', metrics);
+    if (metering) meteringHandler(call);
+    else policyHandler(call);
   });
-  options.health?.addTo(server);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    );
+  const server = await startGrpcServer({
+    address: options.address,
+    // A buffered Anthropic body may be 32 MiB.
+    maxMessageBytes: options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
+    methods: { [path]: method, ...options.health?.methods },
   });
-  return { server, port };
+  return { server, port: server.port };
 }
 
-/** Counts the stream as open until this side has finished with it or it is cancelled. */
+/** Counts the stream as open until this side has finished with it or it is gone. */
 function countOpen(call: ProcessStream, stream: string, metrics: GatewayMetrics): void {
   metrics.openStreams.inc({ stream });
   let open = true;
@@ -75,26 +89,5 @@ function countOpen(call: ProcessStream, stream: string, metrics: GatewayMetrics)
     metrics.openStreams.dec({ stream });
   };
   call.once('finish', closed);
-  call.once('cancelled', closed);
-  call.once('error', closed);
   call.once('close', closed);
-}
-
-/**
- * Envoy resets an ext_proc stream that the processor has already ended (we end
- * policy streams once decided, and metering streams at the body's end). Node's
- * HTTP/2 server counts every reset against nghttp2's rapid-reset guard (a burst
- * of 1,000, then 33 a second) and, past it, sends GOAWAY: under sustained load
- * that dropped connections and failed in-flight streams. The only peer here is
- * Envoy, so the guard is raised far above any request rate. grpc-js has no
- * option for it: its http2 server options are set on a private field, read at
- * bind time (grpc-js 1.14, pinned; test/e2e/sustained-load.test.ts fails if a
- * version stops honouring it).
- */
-const RESET_TOLERANCE = { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 };
-
-export function tolerateEnvoyStreamResets(server: Server): void {
-  const internals = server as unknown as { commonServerOptions?: Record<string, unknown> };
-  if (internals.commonServerOptions !== undefined)
-    Object.assign(internals.commonServerOptions, RESET_TOLERANCE);
 }

@@ -6,10 +6,10 @@
 // Each answer also carries the request's facts as dynamic metadata, for the
 // metering stream (metadata.ts). A quota check backed by Redis makes the
 // headers answer asynchronous; Envoy sends the next message only after it.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { ServerCall } from '../grpc/call.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { type GatewayError, INTERNAL_ERROR } from '../policy/errors.ts';
@@ -35,7 +35,7 @@ import {
   setHeader,
 } from './responses.ts';
 
-export type ProcessStream = ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+export type ProcessStream = ServerCall<ProcessingRequest__Output, ProcessingResponse>;
 
 export interface ExtProcDeps {
   /** The current policy; read once per stream, so a reload never changes a request mid-way. */

@@ -2,14 +2,14 @@
 // ext_proc. Envoy's active health check of the processor cluster
 // (envoy/bootstrap.ts), the container's HEALTHCHECK (processor/ops/healthcheck.ts)
 // and Kubernetes gRPC probes all ask it. It answers SERVING once ext_proc is
-// bound and NOT_SERVING from the moment a shutdown begins.
-import type {
-  Server,
-  ServerWritableStream,
-  ServiceDefinition,
-  UntypedServiceImplementation,
-} from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+// bound and NOT_SERVING from the moment a shutdown begins. The messages are
+// those of the grpc-health-check package's definition; the behaviour is the
+// protocol's (grpc/doc/health-checking.md): Check of an unknown service is
+// NOT_FOUND, Watch sends the status now and on every change.
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import { service as healthDefinition } from 'grpc-health-check';
+import { type ServerCall, Status } from '../grpc/call.ts';
+import type { Method } from '../grpc/server.ts';
 import { EXT_PROC_SERVICE } from './health-names.ts';
 
 export { EXT_PROC_SERVICE };
@@ -18,8 +18,17 @@ export const HEALTH_SERVICES: readonly string[] = ['', EXT_PROC_SERVICE];
 
 export type HealthStatus = 'SERVING' | 'NOT_SERVING';
 
+interface HealthRequest {
+  readonly service?: string;
+}
+interface HealthResponse {
+  readonly status: HealthStatus | 'SERVICE_UNKNOWN';
+}
+type HealthCall = ServerCall<HealthRequest, HealthResponse>;
+
 export interface Health {
-  addTo(server: Server): void;
+  /** The service's methods, by path, for processor/grpc/server.ts. */
+  readonly methods: Readonly<Record<string, Method<HealthRequest, HealthResponse>>>;
   set(status: HealthStatus): void;
   /**
    * Ends the Watch streams (after they have seen NOT_SERVING): a watcher
@@ -29,38 +38,71 @@ export interface Health {
   closeWatches(): void;
 }
 
-type WatchCall = ServerWritableStream<unknown, unknown>;
+function method(
+  name: 'Check' | 'Watch',
+  handle: (call: HealthCall) => void,
+): [string, Method<HealthRequest, HealthResponse>] {
+  const definition = (healthDefinition as unknown as ServiceDefinition)[name];
+  if (definition === undefined) throw new Error(`grpc.health.v1.Health has no ${name}`);
+  return [
+    definition.path,
+    {
+      deserialize: definition.requestDeserialize as (bytes: Buffer) => HealthRequest,
+      serialize: definition.responseSerialize as (message: HealthResponse) => Buffer,
+      handle,
+    },
+  ];
+}
+
+/** Answers the call's one request message; nothing else is read from it. */
+function onRequest(call: HealthCall, answer: (serviceName: string) => void): void {
+  let answered = false;
+  call.on('data', (request: HealthRequest) => {
+    if (answered) return;
+    answered = true;
+    answer(request.service ?? '');
+  });
+  // A client that sends no request at all gets an answer too.
+  call.on('end', () => {
+    if (!answered) call.end({ code: Status.INTERNAL, details: 'no request message' });
+  });
+  call.on('error', () => {});
+}
 
 export function createHealth(): Health {
   // Not serving until the server says so: a probe that arrives while the
   // process is still starting must not count as healthy.
-  const implementation = new HealthImplementation(
-    Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING' as const])),
-  );
-  const watches = new Set<WatchCall>();
+  let status: HealthStatus = 'NOT_SERVING';
+  const watches = new Map<HealthCall, string>();
+  const known = (serviceName: string) => HEALTH_SERVICES.includes(serviceName);
+
+  const check = (call: HealthCall) =>
+    onRequest(call, (serviceName) => {
+      if (!known(serviceName)) {
+        call.end({ code: Status.NOT_FOUND, details: `health status unknown for service ${serviceName}` });
+        return;
+      }
+      call.write({ status });
+      call.end();
+    });
+
+  const watch = (call: HealthCall) =>
+    onRequest(call, (serviceName) => {
+      call.write({ status: known(serviceName) ? status : 'SERVICE_UNKNOWN' });
+      // Kept open (the protocol's way), so kept track of, for closeWatches.
+      watches.set(call, serviceName);
+      call.once('close', () => watches.delete(call));
+    });
+
   return {
-    addTo: (server) =>
-      // The package registers its handlers itself; step in between to keep
-      // track of the Watch streams.
-      implementation.addToServer({
-        addService: (definition, handlers) => {
-          const { watch, ...others } = handlers as UntypedServiceImplementation;
-          const watchHandler = watch as (call: WatchCall) => void;
-          server.addService(definition as unknown as ServiceDefinition, {
-            ...others,
-            watch: (call: WatchCall) => {
-              watches.add(call);
-              call.on('cancelled', () => watches.delete(call));
-              watchHandler(call);
-            },
-          });
-        },
-      }),
-    set: (status) => {
-      for (const name of HEALTH_SERVICES) implementation.setStatus(name, status);
+    methods: Object.fromEntries([method('Check', check), method('Watch', watch)]),
+    set: (next) => {
+      if (next === status) return;
+      status = next;
+      for (const [call, serviceName] of watches) if (known(serviceName)) call.write({ status });
     },
     closeWatches: () => {
-      for (const call of watches) call.end();
+      for (const call of watches.keys()) call.end();
       watches.clear();
     },
   };

@@ -5,14 +5,14 @@
 // when the rest are cancelled. Envoy answers an undecided request 503,
 // fail-closed, and nothing reaches the upstream unchecked; a response whose
 // metering is cancelled goes on (observability mode), unmetered from there.
-import type { Server } from '@grpc/grpc-js';
+import type { GrpcServer } from '../grpc/server.ts';
 import type { Logger } from '../log.ts';
 import type { Health } from './health.ts';
 
 export type ShutdownOutcome = 'drained' | 'deadline' | 'interrupted';
 
 export interface ShutdownOptions {
-  readonly server: Server;
+  readonly server: GrpcServer;
   readonly health: Health;
   readonly timeoutMs: number;
   readonly log: Logger;

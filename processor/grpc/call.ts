@@ -1,0 +1,212 @@
+// One gRPC call on one HTTP/2 stream: length-prefixed messages in, messages
+// and a status out. Only what the processor's peers use is here: no
+// compression (Envoy sends none; a compressed message is refused with
+// UNIMPLEMENTED), no deadlines of ours (Envoy times its own messages out).
+//
+// Events: 'data' (a decoded message), 'end' (the peer has sent all it will),
+// 'cancelled' (the stream went away before this side finished: a reset, a
+// lost connection, a forced shutdown), 'error' (a message this side could not
+// take: too large, compressed, undecodable; the call is then finished with
+// that status), 'finish' (this side has sent its status), 'close' (the
+// stream is gone, always last).
+import { EventEmitter } from 'node:events';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+
+/** gRPC status codes used here (grpc/doc/statuscodes.md). */
+export const Status = {
+  OK: 0,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+} as const;
+
+export interface CallError {
+  readonly code: number;
+  readonly details: string;
+}
+
+/** How a method's messages are read and written. */
+export interface MessageCodec<Request, Response> {
+  readonly deserialize: (bytes: Buffer) => Request;
+  readonly serialize: (message: Response) => Buffer;
+}
+
+const PREFIX_BYTES = 5;
+const EMPTY = Buffer.alloc(0);
+const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+
+export class ServerCall<Request, Response> extends EventEmitter {
+  /** Set once this side has sent its status (or the stream is gone). */
+  private finished = false;
+  private headersSent = false;
+  private trailers: Record<string, string> = { 'grpc-status': '0' };
+  // Received bytes not yet framed into a message. A message that spans many
+  // DATA frames (a 32 MB body) is kept as a list and joined once, when whole.
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private expected = -1;
+
+  private readonly stream: ServerHttp2Stream;
+  private readonly codec: MessageCodec<Request, Response>;
+  private readonly maxMessageBytes: number;
+  /** The call's request headers (gRPC metadata). */
+  readonly metadata: IncomingHttpHeaders;
+
+  constructor(
+    stream: ServerHttp2Stream,
+    metadata: IncomingHttpHeaders,
+    codec: MessageCodec<Request, Response>,
+    maxMessageBytes: number,
+  ) {
+    super();
+    this.stream = stream;
+    this.metadata = metadata;
+    this.codec = codec;
+    this.maxMessageBytes = maxMessageBytes;
+    stream.on('wantTrailers', () => stream.sendTrailers(this.trailers));
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    // The peer's half-close. (Node also ends the readable side just before
+    // it reports a reset; a handler may hear 'end' and then the call is gone.)
+    stream.on('end', () => {
+      if (!this.finished && !stream.closed) this.emit('end');
+    });
+    // A reset (Envoy resets every stream the processor has ended) reaches
+    // here as an error before 'close'; 'close' says all there is to say.
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      if (!this.finished) {
+        this.finished = true;
+        this.emit('cancelled');
+      }
+      this.emit('close');
+    });
+  }
+
+  /** A metadata value sent with the call, if any. */
+  header(name: string): string | undefined {
+    const value = this.metadata[name];
+    return Array.isArray(value) ? value[0] : value;
+  }
+
+  write(message: Response): void {
+    if (this.finished || this.stream.closed) return;
+    let payload: Buffer;
+    try {
+      payload = this.codec.serialize(message);
+    } catch {
+      // Fail closed: Envoy treats the failed stream as the processor's error.
+      this.fail({ code: Status.INTERNAL, details: 'could not encode the response' });
+      return;
+    }
+    const framed = Buffer.allocUnsafe(PREFIX_BYTES + payload.length);
+    framed[0] = 0;
+    framed.writeUInt32BE(payload.length, 1);
+    payload.copy(framed, PREFIX_BYTES);
+    this.sendHeaders();
+    this.stream.write(framed);
+  }
+
+  /** Finishes the call with OK, or with `error`'s status. */
+  end(error?: CallError): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.emit('finish');
+    if (this.stream.closed) return;
+    const status = error === undefined ? Status.OK : error.code;
+    const trailers: Record<string, string> = { 'grpc-status': String(status) };
+    if (error !== undefined) trailers['grpc-message'] = encodeURIComponent(error.details);
+    if (!this.headersSent) {
+      // Trailers-only: a call that ends before any message has one header block.
+      this.headersSent = true;
+      this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      return;
+    }
+    this.trailers = trailers;
+    this.stream.end();
+  }
+
+  /** Resets the stream at once, without a status (a forced shutdown). */
+  cancel(): void {
+    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.finished) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.expected < 0) {
+        if (this.buffered < PREFIX_BYTES) return;
+        const prefix = this.take(PREFIX_BYTES);
+        if (prefix[0] !== 0) {
+          this.fail({ code: Status.UNIMPLEMENTED, details: 'compressed messages are not supported' });
+          return;
+        }
+        this.expected = prefix.readUInt32BE(1);
+        if (this.expected > this.maxMessageBytes) {
+          this.fail({
+            code: Status.RESOURCE_EXHAUSTED,
+            details: `message of ${this.expected} bytes is over the limit of ${this.maxMessageBytes}`,
+          });
+          return;
+        }
+      }
+      if (this.buffered < this.expected) return;
+      const bytes = this.take(this.expected);
+      this.expected = -1;
+      let message: Request;
+      try {
+        message = this.codec.deserialize(bytes);
+      } catch {
+        this.fail({ code: Status.INTERNAL, details: 'could not decode the message' });
+        return;
+      }
+      try {
+        this.emit('data', message);
+      } catch {
+        // A handler that throws fails its call, never the process.
+        this.fail({ code: Status.INTERNAL, details: 'the message could not be handled' });
+        return;
+      }
+      if (this.finished) return;
+    }
+  }
+
+  /** The next `length` received bytes, joined only when they span chunks. */
+  private take(length: number): Buffer {
+    if (length === 0) return EMPTY;
+    this.buffered -= length;
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= length) {
+      if (first.length === length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(length);
+      return first.subarray(0, length);
+    }
+    const out = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = this.chunks[0] as Buffer;
+      const used = Math.min(chunk.length, length - filled);
+      chunk.copy(out, filled, 0, used);
+      filled += used;
+      if (used === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(used);
+    }
+    return out;
+  }
+
+  private fail(error: CallError): void {
+    this.chunks = [];
+    this.buffered = 0;
+    this.end(error);
+    // An EventEmitter throws an 'error' nobody listens to.
+    if (this.listenerCount('error') > 0) this.emit('error', new Error(error.details));
+  }
+}

@@ -1,0 +1,144 @@
+// A gRPC server for the processor, on node:http2: every request pays for
+// its ext_proc streams, and grpc-js's per-call machinery (interceptors,
+// metadata objects, promise chains per message) was about 30% of an empty
+// processor's CPU per request, and a quarter of the gateway's
+// (docs/benchmarks.md, "Where the cost is"). This serves the few methods the
+// processor has, each a path with a handler; a call's messages are framed and
+// decoded by call.ts, with protobufjs's codecs as before.
+//
+// The only peers are Envoy, the container's healthcheck and Kubernetes probes,
+// all plain-text HTTP/2 (h2c) on a private network or a Unix socket.
+
+import { createServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { type MessageCodec, ServerCall, Status } from './call.ts';
+
+export interface Method<Request, Response> extends MessageCodec<Request, Response> {
+  /** Handles one call; the call's events say what happens to it. */
+  readonly handle: (call: ServerCall<Request, Response>) => void;
+}
+
+export interface GrpcServerOptions {
+  /** host:port (port 0: any free one), or unix:/path. */
+  readonly address: string;
+  /** By path: `/package.Service/Method`. */
+  // biome-ignore lint/suspicious/noExplicitAny: each method has its own message types.
+  readonly methods: Readonly<Record<string, Method<any, any>>>;
+  /** The largest message accepted; a larger one ends its call with RESOURCE_EXHAUSTED. */
+  readonly maxMessageBytes: number;
+}
+
+export interface GrpcServer {
+  /** The bound port (0 for a Unix socket). */
+  readonly port: number;
+  /**
+   * Refuses new connections and sends every connection a GOAWAY, so no new
+   * call starts; calls in flight go on. `done` runs when the last is over.
+   */
+  tryShutdown(done: () => void): void;
+  /** Ends every call and connection now. */
+  forceShutdown(): void;
+}
+
+/**
+ * Envoy resets every ext_proc stream the processor ends first (the policy
+ * stream once decided, the metering stream at the response's end). Node's
+ * HTTP/2 server counts each reset against a rapid-reset guard (a burst of
+ * 1,000, then 33 a second) and, past it, sends GOAWAY: under sustained load
+ * that dropped connections and failed in-flight streams. The peer is Envoy,
+ * so the guard is raised far above any request rate
+ * (test/e2e/sustained-load.test.ts).
+ */
+const RESET_TOLERANCE = { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 };
+
+const UNIMPLEMENTED_TRAILERS = {
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-status': String(Status.UNIMPLEMENTED),
+};
+
+export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const calls = new Set<ServerCall<unknown, unknown>>();
+  const sessions = new Set<Http2Session>();
+  const server = createServer({
+    ...RESET_TOLERANCE,
+    // Node's accounting of a session's buffered memory refuses streams once
+    // past it (10 MB by default); a 32 MB body in flight is normal here.
+    maxSessionMemory: Number.MAX_SAFE_INTEGER,
+  });
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    // A connection that fails is Envoy's to retry; its streams are cancelled.
+    session.on('error', () => {});
+  });
+  server.on('stream', (stream: ServerHttp2Stream, headers) => {
+    stream.on('error', () => {});
+    const method = options.methods[headers[':path'] ?? ''];
+    const contentType = headers['content-type'];
+    if (
+      method === undefined ||
+      typeof contentType !== 'string' ||
+      !contentType.startsWith('application/grpc')
+    ) {
+      stream.respond(
+        {
+          ...UNIMPLEMENTED_TRAILERS,
+          'grpc-message': encodeURIComponent(`unknown method ${headers[':path']}`),
+        },
+        { endStream: true },
+      );
+      return;
+    }
+    const call = new ServerCall(stream, headers, method, options.maxMessageBytes);
+    calls.add(call);
+    call.once('close', () => calls.delete(call));
+    method.handle(call);
+  });
+
+  const shutdown: GrpcServer['tryShutdown'] = (done) => {
+    let pending = 1 + sessions.size;
+    const settle = () => {
+      pending -= 1;
+      if (pending === 0) done();
+    };
+    server.close(() => settle());
+    // server.close() waits for connections; GOAWAY lets them end once idle.
+    for (const session of sessions) {
+      session.once('close', settle);
+      session.close();
+    }
+  };
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const ready = () => {
+      server.off('error', reject);
+      const bound = server.address();
+      resolve({
+        port: typeof bound === 'object' && bound !== null ? (bound as AddressInfo).port : 0,
+        tryShutdown: shutdown,
+        forceShutdown: () => {
+          for (const call of calls) call.cancel();
+          for (const session of sessions) session.destroy();
+          server.close();
+        },
+      });
+    };
+    if (options.address.startsWith('unix:')) server.listen(options.address.slice('unix:'.length), ready);
+    else {
+      const { host, port } = hostAndPort(options.address);
+      server.listen(port, host, ready);
+    }
+  });
+}
+
+/** `host:port`, `[v6]:port`. */
+function hostAndPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const port = Number(address.slice(colon + 1));
+  if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`not a host:port or unix:/path address: ${address}`);
+  const host = address.slice(0, colon);
+  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port };
+}

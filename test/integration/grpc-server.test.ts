@@ -1,0 +1,295 @@
+// The processor's gRPC server (processor/grpc) at the wire: framing, status
+// codes, cancellation and shutdown, driven by a raw HTTP/2 client so that
+// every byte is the test's own. The ext_proc tests and the e2e tier run it
+// with grpc-js's client and with Envoy.
+import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders } from 'node:http2';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerCall } from '../../processor/grpc/call.ts';
+import {
+  type GrpcServer,
+  type GrpcServerOptions,
+  type Method,
+  startGrpcServer,
+} from '../../processor/grpc/server.ts';
+import { createHealth } from '../../processor/ops/health.ts';
+
+const ECHO = '/test.Echo/Upper';
+const MAX_MESSAGE_BYTES = 1024;
+
+type EchoCall = ServerCall<string, string>;
+
+/** Answers each message with it in upper case; finishes when the client has. */
+function echoMethod(seen: EchoCall[] = []): Method<string, string> {
+  return {
+    deserialize: (bytes) => {
+      const text = bytes.toString('utf8');
+      if (text === 'undecodable') throw new Error('bad message');
+      return text;
+    },
+    serialize: (text) => {
+      if (text === 'UNENCODABLE') throw new Error('bad response');
+      return Buffer.from(text, 'utf8');
+    },
+    handle: (call) => {
+      seen.push(call);
+      call.on('data', (text: string) => {
+        if (text === 'throw') throw new Error('handler bug');
+        if (text !== 'hold') call.write(text.toUpperCase());
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+    },
+  };
+}
+
+function frame(payload: Buffer | string, flag = 0): Buffer {
+  const bytes = Buffer.from(payload);
+  const framed = Buffer.alloc(5 + bytes.length);
+  framed[0] = flag;
+  framed.writeUInt32BE(bytes.length, 1);
+  bytes.copy(framed, 5);
+  return framed;
+}
+
+interface Exchange {
+  readonly messages: string[];
+  readonly status: Promise<{ code: number; message: string | undefined }>;
+  write(bytes: Buffer): void;
+  end(): void;
+  reset(): void;
+}
+
+/** One call on `session`; the status comes from the trailers or a trailers-only answer. */
+function openCall(session: ClientHttp2Session, path = ECHO): Exchange {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  const messages: string[] = [];
+  let pending = Buffer.alloc(0);
+  stream.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+      const length = pending.readUInt32BE(1);
+      messages.push(pending.subarray(5, 5 + length).toString('utf8'));
+      pending = pending.subarray(5 + length);
+    }
+  });
+  const statusOf = (headers: IncomingHttpHeaders) => {
+    const message = headers['grpc-message'];
+    return {
+      code: Number(headers['grpc-status']),
+      message: typeof message === 'string' ? decodeURIComponent(message) : undefined,
+    };
+  };
+  const status = new Promise<{ code: number; message: string | undefined }>((resolve, reject) => {
+    stream.on('response', (headers) => {
+      if (headers['grpc-status'] !== undefined) resolve(statusOf(headers));
+    });
+    stream.on('trailers', (headers) => resolve(statusOf(headers)));
+    stream.on('close', () => reject(new Error(`stream closed without a status (code ${stream.rstCode})`)));
+    stream.on('error', () => {});
+  });
+  // Tests that reset the call never ask for its status.
+  status.catch(() => {});
+  stream.resume();
+  return {
+    messages,
+    status,
+    write: (bytes) => stream.write(bytes),
+    end: () => stream.end(),
+    // CANCEL, as Envoy resets (NO_ERROR would half-close first).
+    reset: () => stream.close(constants.NGHTTP2_CANCEL),
+  };
+}
+
+const servers: GrpcServer[] = [];
+const sessions: ClientHttp2Session[] = [];
+afterEach(() => {
+  for (const session of sessions.splice(0)) session.destroy();
+  for (const server of servers.splice(0)) server.forceShutdown();
+});
+
+async function start(methods: GrpcServerOptions['methods']) {
+  const server = await startGrpcServer({
+    address: '127.0.0.1:0',
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    methods,
+  });
+  servers.push(server);
+  const session = connect(`http://127.0.0.1:${server.port}`);
+  session.on('error', () => {});
+  sessions.push(session);
+  return { server, session };
+}
+
+const until = async (condition: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
+};
+
+describe('the gRPC server: framing and status', () => {
+  it('reassembles a message sent a byte at a time and splits several sent in one write', async () => {
+    const { session } = await start({ [ECHO]: echoMethod() });
+    const call = openCall(session);
+    for (const byte of frame('first')) call.write(Buffer.of(byte));
+    call.write(Buffer.concat([frame('second'), frame(''), frame('third')]));
+    call.end();
+    expect(await call.status).toEqual({ code: 0, message: undefined });
+    expect(call.messages).toEqual(['FIRST', 'SECOND', '', 'THIRD']);
+  });
+
+  it('takes a message of exactly the limit and ends a larger one with RESOURCE_EXHAUSTED, unread', async () => {
+    const seen: EchoCall[] = [];
+    const { session } = await start({ [ECHO]: echoMethod(seen) });
+    const atLimit = openCall(session);
+    atLimit.write(frame('a'.repeat(MAX_MESSAGE_BYTES)));
+    atLimit.end();
+    expect((await atLimit.status).code).toBe(0);
+    expect(atLimit.messages).toEqual(['A'.repeat(MAX_MESSAGE_BYTES)]);
+
+    const over = openCall(session);
+    const received: string[] = [];
+    over.write(frame('b'.repeat(MAX_MESSAGE_BYTES + 1)));
+    await until(() => seen.length === 2);
+    seen[1]?.on('data', (text: string) => received.push(text));
+    const status = await over.status;
+    expect(status.code).toBe(8);
+    expect(status.message).toMatch(/over the limit of 1024/);
+    expect(received).toEqual([]);
+  });
+
+  it('refuses a compressed message with UNIMPLEMENTED and an undecodable one with INTERNAL', async () => {
+    const { session } = await start({ [ECHO]: echoMethod() });
+    const compressed = openCall(session);
+    compressed.write(frame('zipped', 1));
+    expect((await compressed.status).code).toBe(12);
+
+    const undecodable = openCall(session);
+    undecodable.write(frame('fine'));
+    undecodable.write(frame('undecodable'));
+    const status = await undecodable.status;
+    expect(status).toEqual({ code: 13, message: 'could not decode the message' });
+    expect(undecodable.messages).toEqual(['FINE']);
+  });
+
+  it('fails the call, not the process, when a handler throws or a response cannot be encoded', async () => {
+    const { session } = await start({ [ECHO]: echoMethod() });
+    const throwing = openCall(session);
+    throwing.write(frame('throw'));
+    expect(await throwing.status).toEqual({ code: 13, message: 'the message could not be handled' });
+    const unencodable = openCall(session);
+    unencodable.write(frame('unencodable'));
+    expect(await unencodable.status).toEqual({ code: 13, message: 'could not encode the response' });
+    // The server goes on.
+    const fine = openCall(session);
+    fine.write(frame('still up'));
+    fine.end();
+    expect((await fine.status).code).toBe(0);
+    expect(fine.messages).toEqual(['STILL UP']);
+  });
+
+  it('answers an unknown method UNIMPLEMENTED without calling anything', async () => {
+    const seen: EchoCall[] = [];
+    const { session } = await start({ [ECHO]: echoMethod(seen) });
+    const call = openCall(session, '/test.Echo/Nothing');
+    const status = await call.status;
+    expect(status.code).toBe(12);
+    expect(status.message).toMatch(/unknown method \/test\.Echo\/Nothing/);
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('the gRPC server: cancellation and shutdown', () => {
+  it('tells the handler a call was cancelled when the connection is lost', async () => {
+    const seen: EchoCall[] = [];
+    const { session } = await start({ [ECHO]: echoMethod(seen) });
+    const call = openCall(session);
+    call.write(frame('hold'));
+    await until(() => seen.length === 1);
+    const events: string[] = [];
+    for (const event of ['end', 'cancelled', 'finish', 'close']) seen[0]?.on(event, () => events.push(event));
+    session.destroy();
+    await until(() => events.includes('close'));
+    expect(events).toEqual(['cancelled', 'close']);
+  });
+
+  it('ends a call the client resets, and ignores writes to it afterwards', async () => {
+    const seen: EchoCall[] = [];
+    const { session } = await start({ [ECHO]: echoMethod(seen) });
+    const call = openCall(session);
+    call.write(frame('hold'));
+    await until(() => seen.length === 1);
+    const events: string[] = [];
+    for (const event of ['end', 'cancelled', 'close']) seen[0]?.on(event, () => events.push(event));
+    call.reset();
+    await until(() => events.includes('close'));
+    // Node reports the peer's end of input before the reset: the handler hears
+    // one or the other, then 'close'.
+    expect(events.at(-1)).toBe('close');
+    expect(events.filter((event) => event !== 'close')).toHaveLength(1);
+    expect(() => {
+      seen[0]?.write('late');
+      seen[0]?.end();
+    }).not.toThrow();
+  });
+
+  it('lets a call in flight finish after tryShutdown, and refuses new ones', async () => {
+    const seen: EchoCall[] = [];
+    const { server, session } = await start({ [ECHO]: echoMethod(seen) });
+    const inFlight = openCall(session);
+    inFlight.write(frame('hold'));
+    await until(() => seen.length === 1);
+    let drained = false;
+    server.tryShutdown(() => {
+      drained = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(drained).toBe(false);
+    const late = openCall(session);
+    await expect(late.status).rejects.toThrow(/without a status/);
+    inFlight.write(frame('still here'));
+    inFlight.end();
+    expect((await inFlight.status).code).toBe(0);
+    expect(inFlight.messages).toEqual(['STILL HERE']);
+    await until(() => drained);
+  });
+
+  it('cancels what is left at forceShutdown', async () => {
+    const seen: EchoCall[] = [];
+    const { server, session } = await start({ [ECHO]: echoMethod(seen) });
+    const call = openCall(session);
+    call.write(frame('hold'));
+    await until(() => seen.length === 1);
+    let cancelled = false;
+    seen[0]?.on('cancelled', () => {
+      cancelled = true;
+    });
+    server.forceShutdown();
+    await expect(call.status).rejects.toThrow(/without a status/);
+    await until(() => cancelled);
+  });
+});
+
+describe('the health service on it', () => {
+  it('watches: the status now, every change, SERVICE_UNKNOWN for an unknown name, all ended by closeWatches', async () => {
+    const health = createHealth();
+    const { session } = await start(health.methods);
+    // HealthCheckRequest { service: '' } is an empty message; { service: 'x' } is 0a 01 78.
+    const whole = openCall(session, '/grpc.health.v1.Health/Watch');
+    whole.write(frame(Buffer.alloc(0)));
+    const unknown = openCall(session, '/grpc.health.v1.Health/Watch');
+    unknown.write(frame(Buffer.of(0x0a, 0x01, 0x78)));
+    await until(() => whole.messages.length === 1 && unknown.messages.length === 1);
+    health.set('SERVING');
+    await until(() => whole.messages.length === 2);
+    health.closeWatches();
+    expect((await whole.status).code).toBe(0);
+    expect((await unknown.status).code).toBe(0);
+    // HealthCheckResponse.status: NOT_SERVING is 2, SERVING 1, SERVICE_UNKNOWN 3 (field 1, varint).
+    expect(whole.messages.map((m) => Buffer.from(m).toString('hex'))).toEqual(['0802', '0801']);
+    expect(unknown.messages.map((m) => Buffer.from(m).toString('hex'))).toEqual(['0803']);
+  });
+});

@@ -34,6 +34,11 @@ function echoMethod(seen: EchoCall[] = []): Method<string, string> {
       seen.push(call);
       call.on('data', (text: string) => {
         if (text === 'throw') throw new Error('handler bug');
+        if (text === 'bye') {
+          call.write('BYE');
+          call.end();
+          return;
+        }
         if (text !== 'hold') call.write(text.toUpperCase());
       });
       call.on('end', () => call.end());
@@ -54,6 +59,8 @@ function frame(payload: Buffer | string, flag = 0): Buffer {
 interface Exchange {
   readonly messages: string[];
   readonly status: Promise<{ code: number; message: string | undefined }>;
+  /** The RST_STREAM code the stream closed with, once closed. */
+  readonly closed: Promise<number | undefined>;
   write(bytes: Buffer): void;
   end(): void;
   reset(): void;
@@ -92,12 +99,16 @@ function openCall(session: ClientHttp2Session, path = ECHO): Exchange {
     stream.on('close', () => reject(new Error(`stream closed without a status (code ${stream.rstCode})`)));
     stream.on('error', () => {});
   });
+  const closed = new Promise<number | undefined>((resolve) =>
+    stream.on('close', () => resolve(stream.rstCode)),
+  );
   // Tests that reset the call never ask for its status.
   status.catch(() => {});
   stream.resume();
   return {
     messages,
     status,
+    closed,
     write: (bytes) => stream.write(bytes),
     end: () => stream.end(),
     // CANCEL, as Envoy resets (NO_ERROR would half-close first).
@@ -173,6 +184,16 @@ describe('the gRPC server: framing and status', () => {
     const status = await undecodable.status;
     expect(status).toEqual({ code: 13, message: 'could not decode the message' });
     expect(undecodable.messages).toEqual(['FINE']);
+  });
+
+  it('after its status, stops a client that is still sending with RST_STREAM NO_ERROR', async () => {
+    const { session } = await start({ [ECHO]: echoMethod() });
+    const call = openCall(session);
+    call.write(frame('bye'));
+    // The status arrives whole, before the reset (which Envoy would otherwise send itself).
+    expect(await call.status).toEqual({ code: 0, message: undefined });
+    expect(call.messages).toEqual(['BYE']);
+    expect(await call.closed).toBe(constants.NGHTTP2_NO_ERROR);
   });
 
   it('fails the call, not the process, when a handler throws or a response cannot be encoded', async () => {

@@ -8,12 +8,14 @@ import { startExtProcServer } from './extproc/server.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { startMetricsServer } from './metrics/server.ts';
+import { tuneGarbageCollection } from './ops/garbage-collection.ts';
 import { createHealth } from './ops/health.ts';
 import { shutDownGracefully } from './ops/shutdown.ts';
 import { createQuotaStore } from './quota/create-store.ts';
 import { Quotas } from './quota/quotas.ts';
 
 async function main(): Promise<number> {
+  tuneGarbageCollection();
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
     const log = createLogger('error');

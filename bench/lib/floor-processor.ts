@@ -23,6 +23,7 @@ import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
 import { extProcMethod, METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
 import { startGrpcServer } from '../../processor/grpc/server.ts';
+import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
 import { createHealth, HEALTH_SERVICES } from '../../processor/ops/health.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
@@ -123,6 +124,8 @@ function startGrpcJsFloor(address: string, onListening: (port: number) => void):
   });
 }
 
+// The same runtime as the processor's, so that the floor differs from it only in the work.
+tuneGarbageCollection();
 const address = process.argv[2];
 if (address === undefined)
   throw new Error('usage: floor-processor.ts <address> [--pipelined | --grpc-js | --raw [--decode]]');

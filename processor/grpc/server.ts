@@ -9,21 +9,56 @@
 // The only peers are Envoy, the container's healthcheck and Kubernetes probes,
 // all plain-text HTTP/2 (h2c) on a private network or a Unix socket.
 
-import { createServer, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  createServer,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { type MessageCodec, ServerCall, Status } from './call.ts';
 
-export interface Method<Request, Response> extends MessageCodec<Request, Response> {
+/** One method's codec and handler. */
+export interface MethodDefinition<Request, Response> extends MessageCodec<Request, Response> {
   /** Handles one call; the call's events say what happens to it. */
   readonly handle: (call: ServerCall<Request, Response>) => void;
+}
+
+/** What the server keeps of a call in flight: enough to cancel it. */
+interface CallInFlight {
+  cancel(): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * A method as the server sees it: each has its own message types, hidden
+ * behind `open`, which starts a call on a stream, lets the server `track` it
+ * and hands it to the method's handler. Made by `defineMethod`.
+ */
+export interface Method {
+  readonly open: (
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    maxMessageBytes: number,
+    track: (call: CallInFlight) => void,
+  ) => void;
+}
+
+export function defineMethod<Request, Response>(definition: MethodDefinition<Request, Response>): Method {
+  return {
+    open: (stream, headers, maxMessageBytes, track) => {
+      const call = new ServerCall(stream, headers, definition, maxMessageBytes);
+      track(call);
+      definition.handle(call);
+    },
+  };
 }
 
 export interface GrpcServerOptions {
   /** host:port (port 0: any free one), or unix:/path. */
   readonly address: string;
   /** By path: `/package.Service/Method`. */
-  // biome-ignore lint/suspicious/noExplicitAny: each method has its own message types.
-  readonly methods: Readonly<Record<string, Method<any, any>>>;
+  readonly methods: Readonly<Record<string, Method>>;
   /** The largest message accepted; a larger one ends its call with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
 }
@@ -58,7 +93,7 @@ const UNIMPLEMENTED_TRAILERS = {
 };
 
 export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
-  const calls = new Set<ServerCall<unknown, unknown>>();
+  const calls = new Set<CallInFlight>();
   const sessions = new Set<Http2Session>();
   const server = createServer({
     ...RESET_TOLERANCE,
@@ -90,10 +125,10 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer>
       );
       return;
     }
-    const call = new ServerCall(stream, headers, method, options.maxMessageBytes);
-    calls.add(call);
-    call.once('close', () => calls.delete(call));
-    method.handle(call);
+    method.open(stream, headers, options.maxMessageBytes, (call) => {
+      calls.add(call);
+      call.once('close', () => calls.delete(call));
+    });
   });
 
   const shutdown: GrpcServer['tryShutdown'] = (done) => {

@@ -9,7 +9,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { service as healthDefinition } from 'grpc-health-check';
 import { type ServerCall, Status } from '../grpc/call.ts';
-import type { Method } from '../grpc/server.ts';
+import { defineMethod, type Method } from '../grpc/server.ts';
 import { EXT_PROC_SERVICE } from './health-names.ts';
 
 export { EXT_PROC_SERVICE };
@@ -28,7 +28,7 @@ type HealthCall = ServerCall<HealthRequest, HealthResponse>;
 
 export interface Health {
   /** The service's methods, by path, for processor/grpc/server.ts. */
-  readonly methods: Readonly<Record<string, Method<HealthRequest, HealthResponse>>>;
+  readonly methods: Readonly<Record<string, Method>>;
   set(status: HealthStatus): void;
   /**
    * Ends the Watch streams (after they have seen NOT_SERVING): a watcher
@@ -38,19 +38,16 @@ export interface Health {
   closeWatches(): void;
 }
 
-function method(
-  name: 'Check' | 'Watch',
-  handle: (call: HealthCall) => void,
-): [string, Method<HealthRequest, HealthResponse>] {
+function method(name: 'Check' | 'Watch', handle: (call: HealthCall) => void): [string, Method] {
   const definition = (healthDefinition as unknown as ServiceDefinition)[name];
   if (definition === undefined) throw new Error(`grpc.health.v1.Health has no ${name}`);
   return [
     definition.path,
-    {
+    defineMethod({
       deserialize: definition.requestDeserialize as (bytes: Buffer) => HealthRequest,
       serialize: definition.responseSerialize as (message: HealthResponse) => Buffer,
       handle,
-    },
+    }),
   ];
 }
 

@@ -6,6 +6,7 @@ import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders }
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerCall } from '../../processor/grpc/call.ts';
 import {
+  defineMethod,
   type GrpcServer,
   type GrpcServerOptions,
   type Method,
@@ -19,8 +20,8 @@ const MAX_MESSAGE_BYTES = 1024;
 type EchoCall = ServerCall<string, string>;
 
 /** Answers each message with it in upper case; finishes when the client has. */
-function echoMethod(seen: EchoCall[] = []): Method<string, string> {
-  return {
+function echoMethod(seen: EchoCall[] = []): Method {
+  return defineMethod<string, string>({
     deserialize: (bytes) => {
       const text = bytes.toString('utf8');
       if (text === 'undecodable') throw new Error('bad message');
@@ -44,7 +45,7 @@ function echoMethod(seen: EchoCall[] = []): Method<string, string> {
       call.on('end', () => call.end());
       call.on('error', () => {});
     },
-  };
+  });
 }
 
 function frame(payload: Buffer | string, flag = 0): Buffer {

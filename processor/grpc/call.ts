@@ -74,8 +74,9 @@ export class ServerCall<Request, Response> extends EventEmitter {
     stream.on('end', () => {
       if (!this.finished && !stream.closed) this.emit('end');
     });
-    // A reset (Envoy resets every stream the processor has ended) reaches
-    // here as an error before 'close'; 'close' says all there is to say.
+    // A reset by the peer (an Envoy without graceful ext_proc close resets
+    // every stream it is done with) reaches here as an error before 'close';
+    // 'close' says all there is to say.
     stream.on('error', () => {});
     stream.on('close', () => {
       if (!this.finished) {

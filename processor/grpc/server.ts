@@ -76,12 +76,13 @@ export interface GrpcServer {
 }
 
 /**
- * Envoy resets every ext_proc stream the processor ends first (the policy
- * stream once decided, the metering stream at the response's end). Node's
- * HTTP/2 server counts each reset against a rapid-reset guard (a burst of
- * 1,000, then 33 a second) and, past it, sends GOAWAY: under sustained load
- * that dropped connections and failed in-flight streams. The peer is Envoy,
- * so the guard is raised far above any request rate
+ * An Envoy may reset every ext_proc stream it is done with: one without
+ * graceful ext_proc close always does, and any does with a stream the
+ * processor has ended unless told NO_ERROR first (call.ts). Node's HTTP/2
+ * server counts each reset against a rapid-reset guard (a burst of 1,000,
+ * then 33 a second) and, past it, sends GOAWAY: under sustained load that
+ * dropped connections and failed in-flight streams. The peer is Envoy, so
+ * the guard is raised far above any request rate
  * (test/e2e/sustained-load.test.ts).
  */
 const RESET_TOLERANCE = { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 };

@@ -3,7 +3,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
-import { defineMethod, type GrpcServer, type Method, startGrpcServer } from '../grpc/server.ts';
+import { type GrpcServer, generatedMethod, type Method, startGrpcServer } from '../grpc/server.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { Health } from '../ops/health.ts';
 import { createMeteringHandler } from './metering-service.ts';
@@ -37,16 +37,11 @@ export interface RunningServer {
 
 /** The ext_proc method's path and codec (protobufjs through @grpc/proto-loader), with `handle`. */
 export function extProcMethod(handle: (call: ProcessStream) => void): [string, Method] {
-  const definition = (loadExtProcService() as ServiceDefinition).Process;
-  if (definition === undefined) throw new Error('the ext_proc service has no Process method');
-  return [
-    definition.path,
-    defineMethod({
-      deserialize: definition.requestDeserialize as (bytes: Buffer) => ProcessingRequest__Output,
-      serialize: definition.responseSerialize as (message: ProcessingResponse) => Buffer,
-      handle,
-    }),
-  ];
+  return generatedMethod<ProcessingRequest__Output, ProcessingResponse>(
+    'Process',
+    (loadExtProcService() as ServiceDefinition).Process,
+    handle,
+  );
 }
 
 export async function startExtProcServer(options: ExtProcServerOptions): Promise<RunningServer> {

@@ -54,8 +54,36 @@ export function defineMethod<Request, Response>(definition: MethodDefinition<Req
   };
 }
 
+/** What a generated service definition (proto-loader's, grpc-health-check's) gives of one method. */
+export interface GeneratedMethod {
+  readonly path: string;
+  readonly requestDeserialize: (bytes: Buffer) => unknown;
+  readonly responseSerialize: (message: never) => Buffer;
+}
+
+/**
+ * The method `name` of a generated service definition, by its path, with
+ * `handle`; the definition's codecs are untyped, `Request` and `Response`
+ * say what they read and write.
+ */
+export function generatedMethod<Request, Response>(
+  name: string,
+  generated: GeneratedMethod | undefined,
+  handle: (call: ServerCall<Request, Response>) => void,
+): [string, Method] {
+  if (generated === undefined) throw new Error(`the service definition has no method ${name}`);
+  return [
+    generated.path,
+    defineMethod({
+      deserialize: generated.requestDeserialize as (bytes: Buffer) => Request,
+      serialize: generated.responseSerialize as (message: Response) => Buffer,
+      handle,
+    }),
+  ];
+}
+
 export interface GrpcServerOptions {
-  /** host:port (port 0: any free one), or unix:/path. */
+  /** host:port (port 0: a free one), or unix:/path. */
   readonly address: string;
   /** By path: `/package.Service/Method`. */
   readonly methods: Readonly<Record<string, Method>>;

@@ -9,7 +9,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { service as healthDefinition } from 'grpc-health-check';
 import { type ServerCall, Status } from '../grpc/call.ts';
-import { defineMethod, type Method } from '../grpc/server.ts';
+import { generatedMethod, type Method } from '../grpc/server.ts';
 import { EXT_PROC_SERVICE } from './health-names.ts';
 
 export { EXT_PROC_SERVICE };
@@ -39,16 +39,11 @@ export interface Health {
 }
 
 function method(name: 'Check' | 'Watch', handle: (call: HealthCall) => void): [string, Method] {
-  const definition = (healthDefinition as unknown as ServiceDefinition)[name];
-  if (definition === undefined) throw new Error(`grpc.health.v1.Health has no ${name}`);
-  return [
-    definition.path,
-    defineMethod({
-      deserialize: definition.requestDeserialize as (bytes: Buffer) => HealthRequest,
-      serialize: definition.responseSerialize as (message: HealthResponse) => Buffer,
-      handle,
-    }),
-  ];
+  return generatedMethod<HealthRequest, HealthResponse>(
+    name,
+    (healthDefinition as unknown as ServiceDefinition)[name],
+    handle,
+  );
 }
 
 /** Answers the call's one request message; nothing else is read from it. */

@@ -225,27 +225,27 @@ describe('the gRPC server: framing and status', () => {
 });
 
 describe('the gRPC server: cancellation and shutdown', () => {
-  it('tells the handler a call was cancelled when the connection is lost', async () => {
+  /** A call the handler holds open, and the handler's events of it from then on. */
+  async function heldCall(listenFor: readonly string[]) {
     const seen: EchoCall[] = [];
     const { session } = await start({ [ECHO]: echoMethod(seen) });
     const call = openCall(session);
     call.write(frame('hold'));
     await until(() => seen.length === 1);
     const events: string[] = [];
-    for (const event of ['end', 'cancelled', 'finish', 'close']) seen[0]?.on(event, () => events.push(event));
+    for (const event of listenFor) seen[0]?.on(event, () => events.push(event));
+    return { session, call, handled: seen[0] as EchoCall, events };
+  }
+
+  it('tells the handler a call was cancelled when the connection is lost', async () => {
+    const { session, events } = await heldCall(['end', 'cancelled', 'finish', 'close']);
     session.destroy();
     await until(() => events.includes('close'));
     expect(events).toEqual(['cancelled', 'close']);
   });
 
   it('ends a call the client resets, and ignores writes to it afterwards', async () => {
-    const seen: EchoCall[] = [];
-    const { session } = await start({ [ECHO]: echoMethod(seen) });
-    const call = openCall(session);
-    call.write(frame('hold'));
-    await until(() => seen.length === 1);
-    const events: string[] = [];
-    for (const event of ['end', 'cancelled', 'close']) seen[0]?.on(event, () => events.push(event));
+    const { call, handled, events } = await heldCall(['end', 'cancelled', 'close']);
     call.reset();
     await until(() => events.includes('close'));
     // Node reports the peer's end of input before the reset: the handler hears
@@ -253,8 +253,8 @@ describe('the gRPC server: cancellation and shutdown', () => {
     expect(events.at(-1)).toBe('close');
     expect(events.filter((event) => event !== 'close')).toHaveLength(1);
     expect(() => {
-      seen[0]?.write('late');
-      seen[0]?.end();
+      handled.write('late');
+      handled.end();
     }).not.toThrow();
   });
 

@@ -67,7 +67,9 @@ function upstreamCluster(settings: Settings): Json {
               common_tls_context: {
                 alpn_protocols: ['h2', 'http/1.1'],
                 validation_context: {
-                  trusted_ca: { filename: '/etc/ssl/certs/ca-certificates.crt' },
+                  // The system bundle by default; a bundle with a TLS-inspecting
+                  // proxy's CA where one sits in the way (docs/operations.md).
+                  trusted_ca: { filename: settings.upstream.ca_file },
                   match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }],
                 },
               },
@@ -476,6 +478,10 @@ export function renderBootstrap(settings: Settings): Json {
                       use_remote_address: true,
                       skip_xff_append: true,
                       server_header_transformation: 'PASS_THROUGH',
+                      // :scheme upstream is the upstream connection's (https over TLS),
+                      // not the client's: over HTTP/2 Envoy would otherwise send the
+                      // client's `http` to Anthropic on a TLS connection.
+                      scheme_header_transformation: { match_upstream: true },
                       // Long generations stream for minutes; the route timeout bounds them.
                       stream_idle_timeout: seconds(settings.upstream.timeout_seconds),
                       local_reply_config: localReplyConfig(settings),

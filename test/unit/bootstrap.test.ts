@@ -253,6 +253,35 @@ describe('renderBootstrap: clusters', () => {
     expect(at(tls, ['common_tls_context', 'validation_context', 'match_typed_subject_alt_names'])).toEqual([
       { san_type: 'DNS', matcher: { exact: 'api.anthropic.com' } },
     ]);
+    expect(at(tls, ['common_tls_context', 'validation_context', 'trusted_ca'])).toEqual({
+      filename: '/etc/ssl/certs/ca-certificates.crt',
+    });
+    expect(at(tls, ['common_tls_context', 'alpn_protocols'])).toEqual(['h2', 'http/1.1']);
+  });
+
+  it('trusts upstream.ca_file (or ANTHROPIC_UPSTREAM_CA_FILE) instead of the system bundle', () => {
+    const trusted = (bootstrap: unknown) =>
+      at(cluster(bootstrap, 'anthropic_upstream'), [
+        'transport_socket',
+        'typed_config',
+        'common_tls_context',
+        'validation_context',
+        'trusted_ca',
+      ]);
+    expect(
+      trusted(renderBootstrap(settings({ upstream: { ca_file: '/etc/gateway/proxy-ca.pem' } }))),
+    ).toEqual({
+      filename: '/etc/gateway/proxy-ca.pem',
+    });
+    expect(
+      trusted(renderBootstrap(settings({}, { ANTHROPIC_UPSTREAM_CA_FILE: '/run/secrets/egress-ca.pem' }))),
+    ).toEqual({ filename: '/run/secrets/egress-ca.pem' });
+  });
+
+  it('sends the upstream connection’s :scheme, not the client’s', () => {
+    expect(at(renderBootstrap(settings()), [...HCM, 'scheme_header_transformation'])).toEqual({
+      match_upstream: true,
+    });
   });
 
   it('uses the port and host of a custom https upstream', () => {

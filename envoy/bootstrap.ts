@@ -415,6 +415,29 @@ function approvalCheck(): Json {
   };
 }
 
+/**
+ * Removes every request trailer before the router. Trailers (HTTP/2, or
+ * HTTP/1.1 chunked where a codec keeps them) never pass through the
+ * processor's request-headers mutation, and Envoy would forward them to an
+ * HTTP/2 upstream verbatim: a credential, a cookie or an `anthropic-beta` in a
+ * trailer block would reach Anthropic unchecked. Envoy runs this only when a
+ * request has trailers, so the common request pays nothing for it. The
+ * emptied block goes upstream as an empty end-of-stream DATA frame: no
+ * trailers at all (test/e2e/request-trailers.test.ts).
+ */
+function requestTrailerStrip(): Json {
+  return {
+    name: 'anthropic_gateway.no_request_trailers',
+    typed_config: typed('envoy.extensions.filters.http.header_mutation.v3.HeaderMutation', {
+      mutations: {
+        request_trailers_mutations: [
+          { remove_on_match: { key_matcher: { safe_regex: { regex: '(?s).*' } } } },
+        ],
+      },
+    }),
+  };
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -541,7 +564,12 @@ export function renderBootstrap(settings: Settings): Json {
                             processing_mode: {
                               request_header_mode: 'SEND',
                               request_body_mode: 'BUFFERED',
-                              request_trailer_mode: 'SKIP',
+                              // Sent only when a request has trailers. In BUFFERED mode Envoy
+                              // sends no body at all when trailers follow the headers directly:
+                              // the trailers are then the processor's only sign that the request
+                              // ended without one (refused as an empty body, not left to the
+                              // approval check). Trailers are removed before the router anyway.
+                              request_trailer_mode: 'SEND',
                               response_header_mode: 'SKIP',
                               response_body_mode: 'NONE',
                               response_trailer_mode: 'SKIP',
@@ -557,6 +585,7 @@ export function renderBootstrap(settings: Settings): Json {
                         },
                         meteringFilter(),
                         approvalCheck(),
+                        requestTrailerStrip(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {

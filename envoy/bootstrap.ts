@@ -67,7 +67,9 @@ function upstreamCluster(settings: Settings): Json {
               common_tls_context: {
                 alpn_protocols: ['h2', 'http/1.1'],
                 validation_context: {
-                  trusted_ca: { filename: '/etc/ssl/certs/ca-certificates.crt' },
+                  // The system bundle by default; a bundle with a TLS-inspecting
+                  // proxy's CA where one sits in the way (docs/operations.md).
+                  trusted_ca: { filename: settings.upstream.ca_file },
                   match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }],
                 },
               },
@@ -413,6 +415,29 @@ function approvalCheck(): Json {
   };
 }
 
+/**
+ * Removes every request trailer before the router. Trailers (HTTP/2, or
+ * HTTP/1.1 chunked where a codec keeps them) never pass through the
+ * processor's request-headers mutation, and Envoy would forward them to an
+ * HTTP/2 upstream verbatim: a credential, a cookie or an `anthropic-beta` in a
+ * trailer block would reach Anthropic unchecked. Envoy runs this only when a
+ * request has trailers, so the common request pays nothing for it. The
+ * emptied block goes upstream as an empty end-of-stream DATA frame: no
+ * trailers at all (test/e2e/request-trailers.test.ts).
+ */
+function requestTrailerStrip(): Json {
+  return {
+    name: 'anthropic_gateway.no_request_trailers',
+    typed_config: typed('envoy.extensions.filters.http.header_mutation.v3.HeaderMutation', {
+      mutations: {
+        request_trailers_mutations: [
+          { remove_on_match: { key_matcher: { safe_regex: { regex: '(?s).*' } } } },
+        ],
+      },
+    }),
+  };
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -476,6 +501,10 @@ export function renderBootstrap(settings: Settings): Json {
                       use_remote_address: true,
                       skip_xff_append: true,
                       server_header_transformation: 'PASS_THROUGH',
+                      // :scheme upstream is the upstream connection's (https over TLS),
+                      // not the client's: over HTTP/2 Envoy would otherwise send the
+                      // client's `http` to Anthropic on a TLS connection.
+                      scheme_header_transformation: { match_upstream: true },
                       // Long generations stream for minutes; the route timeout bounds them.
                       stream_idle_timeout: seconds(settings.upstream.timeout_seconds),
                       local_reply_config: localReplyConfig(settings),
@@ -535,7 +564,12 @@ export function renderBootstrap(settings: Settings): Json {
                             processing_mode: {
                               request_header_mode: 'SEND',
                               request_body_mode: 'BUFFERED',
-                              request_trailer_mode: 'SKIP',
+                              // Sent only when a request has trailers. In BUFFERED mode Envoy
+                              // sends no body at all when trailers follow the headers directly:
+                              // the trailers are then the processor's only sign that the request
+                              // ended without one (refused as an empty body, not left to the
+                              // approval check). Trailers are removed before the router anyway.
+                              request_trailer_mode: 'SEND',
                               response_header_mode: 'SKIP',
                               response_body_mode: 'NONE',
                               response_trailer_mode: 'SKIP',
@@ -551,6 +585,7 @@ export function renderBootstrap(settings: Settings): Json {
                         },
                         meteringFilter(),
                         approvalCheck(),
+                        requestTrailerStrip(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {

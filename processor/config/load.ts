@@ -54,6 +54,7 @@ export const OVERRIDES: ReadonlyArray<
   ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
   ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
   ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
+  ['ANTHROPIC_UPSTREAM_CA_FILE', ['upstream', 'ca_file']],
   ['LOG_LEVEL', ['log', 'level']],
   ['GATEWAY_METRICS_PORT', ['metrics', 'port'], true],
 ];

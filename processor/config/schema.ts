@@ -58,6 +58,9 @@ export const token = z
 
 const port = z.number().int().min(0).max(65535);
 
+/** Debian's (and the Envoy image's) bundle of public CAs. */
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
@@ -110,6 +113,13 @@ export const configSchema = z.strictObject({
         .default(600)
         .describe('the longest a request may take upstream, streaming included'),
       connect_timeout_seconds: z.number().positive().default(10).describe('to open a connection upstream'),
+      ca_file: z
+        .string()
+        .min(1)
+        .default(SYSTEM_CA_BUNDLE)
+        .describe(
+          "PEM file of the CAs Envoy trusts for the upstream's certificate (https only); behind a TLS-inspecting proxy, a bundle that holds its CA",
+        ),
     })
     .prefault({})
     .describe("Anthropic's API"),

@@ -53,7 +53,8 @@ export type ForwardDecision = Extract<HeadersDecision, { action: 'forward' }>;
 const reject = (error: GatewayError): HeadersDecision => ({ action: 'reject', error });
 const respond = (reply: LocalReply): HeadersDecision => ({ action: 'respond', reply });
 
-const EMPTY_BODY = invalidRequest(
+/** No body came (or an empty one): nothing to check, so nothing to forward. */
+export const EMPTY_BODY = invalidRequest(
   'empty_body',
   'request body is empty; expected a JSON object with a "model" field',
 );

@@ -128,6 +128,9 @@ describe('docs/integrate.md: plain Envoy', () => {
       expect(cluster).toEqual(named(list(gateway, ['static_resources', 'clusters']), String(cluster.name)));
     }
     expect(at(doc, [...HCM, 'stream_idle_timeout'])).toBe(at(gateway, [...HCM, 'stream_idle_timeout']));
+    expect(at(doc, [...HCM, 'scheme_header_transformation'])).toEqual(
+      at(gateway, [...HCM, 'scheme_header_transformation']),
+    );
   });
 
   it('maps Envoy’s own errors exactly as the gateway does (a subset of its mappers, in its order)', () => {
@@ -154,9 +157,9 @@ describe('docs/integrate.md: Istio', () => {
   const patches = list(one(docs, 'EnvoyFilter'), ['spec', 'configPatches']);
   const patch = (applyTo: string) => patches.filter((p) => p.applyTo === applyTo);
   const gateway = rendered('127.0.0.1:50051');
-  const [stateFilter, extProcFilter, meteringFilter, approvalFilter] = patch('HTTP_FILTER').map(
-    (p) => at(p, ['patch', 'value']) as Json,
-  );
+  const [stateFilter, extProcFilter, meteringFilter, approvalFilter, trailerFilter] = patch(
+    'HTTP_FILTER',
+  ).map((p) => at(p, ['patch', 'value']) as Json);
   const processorCluster = String(
     at(extProcFilter, ['typed_config', 'grpc_service', 'envoy_grpc', 'cluster_name']),
   );
@@ -202,6 +205,7 @@ describe('docs/integrate.md: Istio', () => {
                         extProcFilter,
                         meteringFilter,
                         approvalFilter,
+                        trailerFilter,
                         named(list(gateway, [...HCM, 'http_filters']), 'envoy.filters.http.router'),
                       ],
                     },
@@ -219,7 +223,7 @@ describe('docs/integrate.md: Istio', () => {
     expect(result.code).toBe(0);
   });
 
-  it('configures ext_proc, metering, the approval check, the request id and the local replies as the gateway does', () => {
+  it('configures ext_proc, metering, the approval check, the trailer strip, the request id and the local replies as the gateway does', () => {
     const filters = list(gateway, [...HCM, 'http_filters']);
     expect(stateFilter).toEqual(named(filters, 'envoy.filters.http.set_filter_state'));
     // The gateway's filters, but with the cluster Istio makes for the processor's Service.
@@ -237,6 +241,7 @@ describe('docs/integrate.md: Istio', () => {
     expect(extProcFilter).toEqual(onIstio(named(filters, 'envoy.filters.http.ext_proc')));
     expect(meteringFilter).toEqual(onIstio(named(filters, 'anthropic_gateway.metering')));
     expect(approvalFilter).toEqual(named(filters, 'anthropic_gateway.approval'));
+    expect(trailerFilter).toEqual(named(filters, 'anthropic_gateway.no_request_trailers'));
     const mappers = list(patch('NETWORK_FILTER')[0], [
       'patch',
       'value',

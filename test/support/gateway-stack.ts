@@ -11,6 +11,7 @@ import { type RunningProcessor, startProcessor } from '../../processor/child.ts'
 import { loadConfig } from '../../processor/config/load.ts';
 import { BASE_PATH } from '../../processor/policy/routes.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import type { TestCa } from './test-ca.ts';
 
 export const GATEWAY_TOKEN = 'agw_e2e_gateway_token_0123456789abcdefghijklmnop';
 export const UPSTREAM_KEY = 'sk-ant-e2e-upstream-key-0123456789';
@@ -30,6 +31,12 @@ export interface StackOptions {
    * processor; `startProcessor()` later starts the real one on this address.
    */
   readonly processorAddress?: string;
+  /**
+   * Serve the fake upstream over HTTPS (ALPN h2 and http/1.1) with this CA's
+   * leaf certificate, and make Envoy trust this CA (ANTHROPIC_UPSTREAM_CA_FILE;
+   * `env` may point it elsewhere). The test owns the CA and removes it.
+   */
+  readonly upstreamTls?: TestCa;
 }
 
 export interface GatewayStack {
@@ -60,7 +67,10 @@ export interface GatewayStack {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<GatewayStack> {
-  const upstream = await startFakeUpstream();
+  const tls = options.upstreamTls;
+  const upstream = await startFakeUpstream(
+    tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } },
+  );
   const dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
   const configPath = join(dir, 'gateway.json');
   writeFileSync(configPath, JSON.stringify(options.config ?? {}));
@@ -74,6 +84,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     GATEWAY_ADMIN_PORT: '0',
     GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: options.upstreamUrl ?? upstream.url,
+    ...(tls === undefined ? {} : { ANTHROPIC_UPSTREAM_CA_FILE: tls.caFile }),
     LOG_LEVEL: 'debug',
     ...options.env,
   };

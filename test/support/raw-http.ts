@@ -121,8 +121,12 @@ export function buildRequest(parts: RequestParts): Buffer {
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
 }
 
-/** `body` as chunked transfer coding, in `pieces` chunks. */
-export function chunked(body: string | Buffer, pieces = 3): Buffer {
+/** `body` as chunked transfer coding, in `pieces` chunks, then the trailer fields (none by default). */
+export function chunked(
+  body: string | Buffer,
+  pieces = 3,
+  trailers: ReadonlyArray<readonly [string, string]> = [],
+): Buffer {
   const bytes = Buffer.from(body);
   const size = Math.max(1, Math.ceil(bytes.length / pieces));
   const out: Buffer[] = [];
@@ -130,6 +134,7 @@ export function chunked(body: string | Buffer, pieces = 3): Buffer {
     const piece = bytes.subarray(at, at + size);
     out.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
   }
-  out.push(Buffer.from('0\r\n\r\n'));
+  const trailerLines = trailers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  out.push(Buffer.from(`0\r\n${trailerLines}\r\n`, 'latin1'));
   return Buffer.concat(out);
 }

@@ -54,10 +54,12 @@ describe('renderBootstrap: ext_proc', () => {
     expect(at(extProc(bootstrap), ['failure_mode_allow'])).toBe(false);
   });
 
-  it('sends request headers, buffers the request body and skips the response', () => {
+  it('sends request headers, buffers the request body, sends request trailers and skips the response', () => {
     expect(at(extProc(bootstrap), ['processing_mode'])).toMatchObject({
       request_header_mode: 'SEND',
       request_body_mode: 'BUFFERED',
+      // Only requests that have trailers (headers then trailers: no body message at all).
+      request_trailer_mode: 'SEND',
       response_header_mode: 'SKIP',
       response_body_mode: 'NONE',
       response_trailer_mode: 'SKIP',
@@ -87,6 +89,25 @@ describe('renderBootstrap: ext_proc', () => {
   });
 });
 
+describe('renderBootstrap: request trailers', () => {
+  const bootstrap = renderBootstrap(settings());
+
+  it('removes every request trailer right before the router, and nothing else', () => {
+    const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
+    expect(names.at(-2)).toBe('anthropic_gateway.no_request_trailers');
+    expect(
+      at(named(httpFilters(bootstrap), 'anthropic_gateway.no_request_trailers'), ['typed_config']),
+    ).toEqual({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation',
+      mutations: {
+        request_trailers_mutations: [
+          { remove_on_match: { key_matcher: { safe_regex: { regex: '(?s).*' } } } },
+        ],
+      },
+    });
+  });
+});
+
 describe('renderBootstrap: the approval check', () => {
   const bootstrap = renderBootstrap(settings());
 
@@ -94,7 +115,11 @@ describe('renderBootstrap: the approval check', () => {
     const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
     const rbac = names.indexOf('anthropic_gateway.approval');
     expect(rbac).toBeGreaterThan(names.indexOf('envoy.filters.http.ext_proc'));
-    expect(rbac).toBe(names.length - 2);
+    // Only the trailer strip, which removes and decides nothing else, sits between it and the router.
+    expect(names.slice(rbac + 1)).toEqual([
+      'anthropic_gateway.no_request_trailers',
+      'envoy.filters.http.router',
+    ]);
     const rules = at(named(httpFilters(bootstrap), 'anthropic_gateway.approval'), ['typed_config', 'rules']);
     expect(at(rules, ['action'])).toBe('ALLOW');
     const policies = Object.values(at(rules, ['policies']) as Record<string, unknown>);
@@ -253,6 +278,35 @@ describe('renderBootstrap: clusters', () => {
     expect(at(tls, ['common_tls_context', 'validation_context', 'match_typed_subject_alt_names'])).toEqual([
       { san_type: 'DNS', matcher: { exact: 'api.anthropic.com' } },
     ]);
+    expect(at(tls, ['common_tls_context', 'validation_context', 'trusted_ca'])).toEqual({
+      filename: '/etc/ssl/certs/ca-certificates.crt',
+    });
+    expect(at(tls, ['common_tls_context', 'alpn_protocols'])).toEqual(['h2', 'http/1.1']);
+  });
+
+  it('trusts upstream.ca_file (or ANTHROPIC_UPSTREAM_CA_FILE) instead of the system bundle', () => {
+    const trusted = (bootstrap: unknown) =>
+      at(cluster(bootstrap, 'anthropic_upstream'), [
+        'transport_socket',
+        'typed_config',
+        'common_tls_context',
+        'validation_context',
+        'trusted_ca',
+      ]);
+    expect(
+      trusted(renderBootstrap(settings({ upstream: { ca_file: '/etc/gateway/proxy-ca.pem' } }))),
+    ).toEqual({
+      filename: '/etc/gateway/proxy-ca.pem',
+    });
+    expect(
+      trusted(renderBootstrap(settings({}, { ANTHROPIC_UPSTREAM_CA_FILE: '/run/secrets/egress-ca.pem' }))),
+    ).toEqual({ filename: '/run/secrets/egress-ca.pem' });
+  });
+
+  it('sends the upstream connection’s :scheme, not the client’s', () => {
+    expect(at(renderBootstrap(settings()), [...HCM, 'scheme_header_transformation'])).toEqual({
+      match_upstream: true,
+    });
   });
 
   it('uses the port and host of a custom https upstream', () => {

@@ -84,3 +84,16 @@ export const INTERNAL_ERROR: GatewayError = {
   message: 'the gateway failed to process the request',
   reason: 'internal_error',
 };
+
+const MIB = 1024 * 1024;
+
+/**
+ * A body over the gateway's limit: Envoy's 413 (the buffered body outgrew the
+ * limit) and the processor's (the declared content-length does) say the same.
+ */
+export const requestTooLarge = (maxRequestBodyBytes: number): GatewayError => ({
+  status: 413,
+  type: 'request_too_large',
+  message: `request body is larger than the gateway's limit of ${Math.floor(maxRequestBodyBytes / MIB)} MiB`,
+  reason: 'request_too_large',
+});

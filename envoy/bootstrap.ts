@@ -4,7 +4,12 @@
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
 import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
-import { type AnthropicErrorType, renderErrorBody, requestTooLarge } from '../processor/policy/errors.ts';
+import {
+  type AnthropicErrorType,
+  MALFORMED_REQUEST_MESSAGE,
+  renderErrorBody,
+  requestTooLarge,
+} from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 
 type Json = Record<string, unknown>;
@@ -305,7 +310,7 @@ function localReplyConfig(settings: Settings): Json {
       message: 'the gateway failed to process the request',
     },
     { filter: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
-    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
+    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: MALFORMED_REQUEST_MESSAGE },
     {
       // A transfer-encoding other than chunked: the client's mistake, not worth a retry.
       filter: statusIn(501),
@@ -318,6 +323,15 @@ function localReplyConfig(settings: Settings): Json {
       status: 426,
       type: 'invalid_request_error',
       message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
+    },
+    {
+      // An absolute-form target `https://host/…` on this plain-HTTP listener: Envoy's 403
+      // is no matter of permission, the request is malformed for this connection.
+      filter: details('http1.https_url_on_plaintext_connection'),
+      status: 400,
+      type: 'invalid_request_error',
+      message:
+        'the request target is an https:// URL on a plain-HTTP connection; send only the path, or connect over TLS',
     },
     {
       // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.

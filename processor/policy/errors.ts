@@ -85,6 +85,13 @@ export const INTERNAL_ERROR: GatewayError = {
   reason: 'internal_error',
 };
 
+/**
+ * What a request Envoy cannot parse gets, from Envoy (its local reply for a
+ * 400, envoy/bootstrap.ts) and from the processor alike, so a refusal reads
+ * the same whichever of them refused and over which protocol.
+ */
+export const MALFORMED_REQUEST_MESSAGE = 'malformed HTTP request';
+
 const MIB = 1024 * 1024;
 
 /**

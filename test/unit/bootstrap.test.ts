@@ -258,7 +258,7 @@ describe('renderBootstrap: slow clients', () => {
     expect(at(configured, ['common_http_protocol_options'])).not.toHaveProperty('max_connection_duration');
   });
 
-  it('says which timeout ran out, ahead of the generic 408', () => {
+  it('says which timeout ran out, ahead of the generic 408, and names https targets on plain HTTP', () => {
     const mappers = list(at(renderBootstrap(settings()), HCM), ['local_reply_config', 'mappers']);
     const messages = mappers.map((mapper) =>
       at(mapper, ['body_format_override', 'json_format', 'error', 'message']),
@@ -273,6 +273,13 @@ describe('renderBootstrap: slow clients', () => {
     );
     expect(first('timed out receiving the request (')).toBeLessThan(
       messages.indexOf('timed out receiving the request'),
+    );
+    const https = first('the request target is an https:// URL on a plain-HTTP connection');
+    expect(https).toBeGreaterThanOrEqual(0);
+    expect(https).toBeLessThan(first('this request is not allowed by the gateway'));
+    expect(at(mappers[https], ['status_code'])).toBe(400);
+    expect(JSON.stringify(mappers[https])).toContain(
+      "response.code_details in ['http1.https_url_on_plaintext_connection']",
     );
   });
 });

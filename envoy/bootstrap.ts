@@ -4,7 +4,12 @@
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
 import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
-import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
+import {
+  type AnthropicErrorType,
+  MALFORMED_REQUEST_MESSAGE,
+  renderErrorBody,
+  requestTooLarge,
+} from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 
 type Json = Record<string, unknown>;
@@ -27,6 +32,12 @@ const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
 
 const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+/**
+ * Streams one HTTP/2 client connection may have open at once (Envoy's default
+ * is 2^31 - 1): every stream gets the listener's timeouts, but without a cap
+ * one connection could keep that many slow requests open.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
 
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
@@ -220,6 +231,11 @@ function extProcUnusableAnswer(): Json {
   );
 }
 
+/** Envoy's reason for its reply (%RESPONSE_CODE_DETAILS%) is one of these. */
+function details(...reasons: string[]): Json {
+  return cel(`response.code_details in [${reasons.map((reason) => `'${reason}'`).join(', ')}]`);
+}
+
 /** Envoy refused the request before any filter ran (a malformed request line, headers over the limit). */
 function beforeFilters(): Json {
   return cel(`!('${REQUEST_ID_STATE}' in filter_state)`);
@@ -230,7 +246,7 @@ function both(a: Json, b: Json): Json {
 }
 
 function localReplyConfig(settings: Settings): Json {
-  const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
+  const { listen } = settings;
   const unavailable = "the gateway's policy service is unavailable; nothing was sent upstream";
   // First match wins: the processor's failures before the generic statuses.
   const mappings: ErrorMapping[] = [
@@ -254,13 +270,27 @@ function localReplyConfig(settings: Settings): Json {
       filter: statusIn(413),
       status: 413,
       type: 'request_too_large',
-      message: `request body is larger than the gateway's limit of ${mib} MiB`,
+      // The processor refuses a declared content-length over the limit with the same words.
+      message: requestTooLarge(settings.limits.max_request_body_bytes).message,
     },
     {
       filter: statusIn(431),
       status: 431,
       type: 'request_too_large',
       message: 'request headers are too large',
+    },
+    // The listener's timeouts on slow clients (the HttpConnectionManager below).
+    {
+      filter: both(statusIn(408), details('request_header_timeout')),
+      status: 408,
+      type: 'timeout_error',
+      message: `timed out receiving the request headers (the gateway waits ${listen.request_headers_timeout_seconds} s for them)`,
+    },
+    {
+      filter: both(statusIn(408), details('request_overall_timeout')),
+      status: 408,
+      type: 'timeout_error',
+      message: `timed out receiving the request (the gateway waits ${listen.request_timeout_seconds} s for a whole request, body included)`,
     },
     { filter: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
     {
@@ -282,7 +312,7 @@ function localReplyConfig(settings: Settings): Json {
       message: 'the gateway failed to process the request',
     },
     { filter: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
-    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
+    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: MALFORMED_REQUEST_MESSAGE },
     {
       // A transfer-encoding other than chunked: the client's mistake, not worth a retry.
       filter: statusIn(501),
@@ -295,6 +325,15 @@ function localReplyConfig(settings: Settings): Json {
       status: 426,
       type: 'invalid_request_error',
       message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
+    },
+    {
+      // An absolute-form target `https://host/…` on this plain-HTTP listener: Envoy's 403
+      // is no matter of permission, the request is malformed for this connection.
+      filter: details('http1.https_url_on_plaintext_connection'),
+      status: 400,
+      type: 'invalid_request_error',
+      message:
+        'the request target is an https:// URL on a plain-HTTP connection; send only the path, or connect over TLS',
     },
     {
       // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.
@@ -507,6 +546,19 @@ export function renderBootstrap(settings: Settings): Json {
                       scheme_header_transformation: { match_upstream: true },
                       // Long generations stream for minutes; the route timeout bounds them.
                       stream_idle_timeout: seconds(settings.upstream.timeout_seconds),
+                      // Slow clients (docs/security.md, "Slow clients"). None of these
+                      // bounds a response: an SSE stream may last as long as the route
+                      // timeout allows. From a request's first byte to its last header.
+                      request_headers_timeout: seconds(settings.listen.request_headers_timeout_seconds),
+                      // From a request's first byte until the filters have let its last
+                      // byte on (the processor's decision included), or a reply starts.
+                      request_timeout: seconds(settings.listen.request_timeout_seconds),
+                      common_http_protocol_options: {
+                        // A connection with no request in flight (one that never sends a
+                        // byte, or a kept-alive one between requests).
+                        idle_timeout: seconds(settings.listen.idle_timeout_seconds),
+                      },
+                      http2_protocol_options: { max_concurrent_streams: MAX_CONCURRENT_STREAMS },
                       local_reply_config: localReplyConfig(settings),
                       route_config: {
                         name: 'gateway',

@@ -77,7 +77,7 @@ function gatewaySettings(
     env,
     settings: {
       ...settings,
-      listen: { address: '127.0.0.1', port: 0 },
+      listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
       admin: { address: '127.0.0.1', port: 0 },
     },
   };

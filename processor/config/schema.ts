@@ -66,6 +66,25 @@ export const configSchema = z.strictObject({
     .strictObject({
       address: z.string().default('0.0.0.0').describe('address Envoy listens on for clients'),
       port: port.default(8080).describe('port Envoy listens on for clients'),
+      // Slow clients (docs/security.md). None of these bounds a response, so a
+      // long SSE stream is cut only by upstream.timeout_seconds.
+      request_headers_timeout_seconds: z
+        .number()
+        .positive()
+        .default(10)
+        .describe("a request's headers must all arrive within this from its first byte, else 408"),
+      request_timeout_seconds: z
+        .number()
+        .positive()
+        .default(300)
+        .describe(
+          'a whole request, body included, must arrive within this, else 408 (a 32 MiB body at 1 Mbit/s takes 268 s)',
+        ),
+      idle_timeout_seconds: z
+        .number()
+        .positive()
+        .default(60)
+        .describe('a client connection with no request in flight is closed after this'),
     })
     .prefault({})
     .describe("Envoy's listener for clients"),

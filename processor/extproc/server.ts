@@ -21,7 +21,7 @@ export const METERING_STREAM = 'metering';
 /** Room for the protobuf framing around a body of the maximum size. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
 
-export interface ExtProcServerOptions extends ExtProcDeps {
+export interface ExtProcServerOptions extends Omit<ExtProcDeps, 'limits'> {
   /** host:port, or unix:/path. */
   readonly address: string;
   readonly maxRequestBodyBytes: number;
@@ -47,6 +47,7 @@ export function extProcMethod(handle: (call: ProcessStream) => void): [string, M
 export async function startExtProcServer(options: ExtProcServerOptions): Promise<RunningServer> {
   const policyHandler = createProcessHandler({
     policy: options.policy,
+    limits: { maxRequestBodyBytes: options.maxRequestBodyBytes },
     log: options.log,
     quotas: options.quotas,
     metrics: options.metrics,

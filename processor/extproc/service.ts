@@ -20,6 +20,7 @@ import {
   EMPTY_BODY,
   type ForwardDecision,
   type Policy,
+  type RequestLimits,
   type WorkspaceWithCredential,
 } from '../policy/request-policy.ts';
 import { UPSTREAM_CREDENTIAL_HEADER } from '../policy/upstream-headers.ts';
@@ -41,6 +42,8 @@ export type ProcessStream = ServerCall<ProcessingRequest__Output, ProcessingResp
 export interface ExtProcDeps {
   /** The current policy; read once per stream, so a reload never changes a request mid-way. */
   readonly policy: () => Policy;
+  /** Limits fixed at start, as Envoy enforces them. */
+  readonly limits: RequestLimits;
   readonly log: Logger;
   /** Quota checks; none when absent. */
   readonly quotas?: Quotas | undefined;
@@ -101,6 +104,7 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             currentPolicy(),
             headers,
             request.request_headers?.end_of_stream === true,
+            deps.limits,
           );
           if (decision.action === 'reject') return reject(decision.error, 'request_headers', {});
           if (decision.action === 'respond') {

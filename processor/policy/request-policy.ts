@@ -5,6 +5,7 @@
 import { type Catalog, checkModel } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
+import { checkDeclaredLength } from './declared-length.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
 import { type ScanProblem, scanModel } from './model-scanner.ts';
@@ -33,6 +34,15 @@ export interface Policy {
   readonly catalog: Catalog;
   readonly tokens: TokenIndex;
   readonly workspaces: ReadonlyMap<string, Workspace>;
+}
+
+/**
+ * Limits read at start, which Envoy enforces too (envoy/bootstrap.ts): apart
+ * from the policy, which a reload replaces, so the processor never holds a
+ * limit that the running Envoy does not.
+ */
+export interface RequestLimits {
+  readonly maxRequestBodyBytes: number;
 }
 
 export type HeadersDecision =
@@ -76,7 +86,12 @@ const unsupportedEncoding = (encoding: string): GatewayError => ({
   reason: 'content_encoding',
 });
 
-export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream: boolean): HeadersDecision {
+export function decideOnHeaders(
+  policy: Policy,
+  headers: HeaderList,
+  endOfStream: boolean,
+  limits: RequestLimits,
+): HeadersDecision {
   const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '');
   if (match.kind === 'error') return reject(match.error);
   if (match.kind === 'probe') return respond(PROBE_REPLY);
@@ -97,6 +112,9 @@ export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream
   // A compressed body cannot be inspected, so it is never forwarded.
   const encoding = compressedEncoding(headers);
   if (encoding !== undefined) return reject(unsupportedEncoding(encoding));
+  // After the credential: only a caller who may send a body learns the limit.
+  const length = checkDeclaredLength(headers, limits.maxRequestBodyBytes);
+  if (length !== undefined) return reject(length);
   // No body will follow, so there is nothing to check: refuse rather than forward unchecked.
   if (endOfStream) return reject(EMPTY_BODY);
 

@@ -127,10 +127,16 @@ describe('docs/integrate.md: plain Envoy', () => {
     for (const cluster of clusters) {
       expect(cluster).toEqual(named(list(gateway, ['static_resources', 'clusters']), String(cluster.name)));
     }
-    expect(at(doc, [...HCM, 'stream_idle_timeout'])).toBe(at(gateway, [...HCM, 'stream_idle_timeout']));
-    expect(at(doc, [...HCM, 'scheme_header_transformation'])).toEqual(
-      at(gateway, [...HCM, 'scheme_header_transformation']),
-    );
+    for (const option of [
+      'stream_idle_timeout',
+      'request_headers_timeout',
+      'request_timeout',
+      'common_http_protocol_options',
+      'http2_protocol_options',
+      'scheme_header_transformation',
+    ]) {
+      expect(at(doc, [...HCM, option]), option).toEqual(at(gateway, [...HCM, option]));
+    }
   });
 
   it('maps Envoy’s own errors exactly as the gateway does (a subset of its mappers, in its order)', () => {

@@ -104,7 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
   const envoy = await startEnvoy({
     bootstrap: renderBootstrap({
       ...settings,
-      listen: { address: '127.0.0.1', port: 0 },
+      listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
       admin: { address: '127.0.0.1', port: 0 },
       processor: { ...settings.processor, address: processorAddress },
     }),

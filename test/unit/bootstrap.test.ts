@@ -254,6 +254,61 @@ describe('renderBootstrap: routes', () => {
   });
 });
 
+describe('renderBootstrap: slow clients', () => {
+  const hcm = (raw: Record<string, unknown> = {}) => at(renderBootstrap(settings(raw)), HCM);
+
+  it('bounds the request head, the whole request and idle connections, by default', () => {
+    expect(hcm()).toMatchObject({
+      request_headers_timeout: '10s',
+      request_timeout: '300s',
+      common_http_protocol_options: { idle_timeout: '60s' },
+      http2_protocol_options: { max_concurrent_streams: 100 },
+      // The upstream timeout, as before: it bounds a streamed response, not these.
+      stream_idle_timeout: '600s',
+    });
+  });
+
+  it('takes the timeouts from listen, and sets none that would cut a long response', () => {
+    const configured = hcm({
+      listen: { request_headers_timeout_seconds: 0.5, request_timeout_seconds: 1.5, idle_timeout_seconds: 2 },
+      upstream: { timeout_seconds: 3600 },
+    });
+    expect(configured).toMatchObject({
+      request_headers_timeout: '0.5s',
+      request_timeout: '1.5s',
+      common_http_protocol_options: { idle_timeout: '2s' },
+      stream_idle_timeout: '3600s',
+    });
+    expect(at(configured, ['common_http_protocol_options'])).not.toHaveProperty('max_stream_duration');
+    expect(at(configured, ['common_http_protocol_options'])).not.toHaveProperty('max_connection_duration');
+  });
+
+  it('says which timeout ran out, ahead of the generic 408, and names https targets on plain HTTP', () => {
+    const mappers = list(at(renderBootstrap(settings()), HCM), ['local_reply_config', 'mappers']);
+    const messages = mappers.map((mapper) =>
+      at(mapper, ['body_format_override', 'json_format', 'error', 'message']),
+    );
+    const first = (text: string) => messages.findIndex((message) => String(message).startsWith(text));
+    expect(first('timed out receiving the request headers (the gateway waits 10 s')).toBeGreaterThanOrEqual(
+      0,
+    );
+    expect(first('timed out receiving the request (the gateway waits 300 s')).toBeGreaterThanOrEqual(0);
+    expect(first('timed out receiving the request headers')).toBeLessThan(
+      messages.indexOf('timed out receiving the request'),
+    );
+    expect(first('timed out receiving the request (')).toBeLessThan(
+      messages.indexOf('timed out receiving the request'),
+    );
+    const https = first('the request target is an https:// URL on a plain-HTTP connection');
+    expect(https).toBeGreaterThanOrEqual(0);
+    expect(https).toBeLessThan(first('this request is not allowed by the gateway'));
+    expect(at(mappers[https], ['status_code'])).toBe(400);
+    expect(JSON.stringify(mappers[https])).toContain(
+      "response.code_details in ['http1.https_url_on_plaintext_connection']",
+    );
+  });
+});
+
 describe('renderBootstrap: clusters', () => {
   it('connects to an https upstream over TLS with SNI and certificate checks', () => {
     const upstream = cluster(renderBootstrap(settings()), 'anthropic_upstream');

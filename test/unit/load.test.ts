@@ -32,7 +32,13 @@ const workspace = (id: string, envName = 'ANTHROPIC_API_KEY') => ({ id, upstream
 describe('buildConfig: defaults', () => {
   it('works with no file and the two environment variables', () => {
     const { settings, policy } = loaded(buildConfig({}, ENV));
-    expect(settings.listen).toEqual({ address: '0.0.0.0', port: 8080 });
+    expect(settings.listen).toEqual({
+      address: '0.0.0.0',
+      port: 8080,
+      request_headers_timeout_seconds: 10,
+      request_timeout_seconds: 300,
+      idle_timeout_seconds: 60,
+    });
     expect(settings.upstream.url).toBe('https://api.anthropic.com');
     expect(settings.limits.max_request_body_bytes).toBe(32 * 1024 * 1024);
     expect(settings.processor.address).toBe('127.0.0.1:50051');
@@ -257,7 +263,7 @@ describe('buildConfig: environment overrides', () => {
         { ...ENV, GATEWAY_PORT: '9000', ANTHROPIC_UPSTREAM_URL: 'http://127.0.0.1:8081' },
       ),
     );
-    expect(settings.listen).toEqual({ address: '127.0.0.1', port: 9000 });
+    expect(settings.listen).toMatchObject({ address: '127.0.0.1', port: 9000 });
     expect(settings.upstream.url).toBe('http://127.0.0.1:8081');
     expect(settings.upstream.timeout_seconds).toBe(30);
   });

@@ -76,12 +76,36 @@ function upstreamCluster(settings: Settings): Json {
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
               'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              { auto_config: { http2_protocol_options: {}, http_protocol_options: {} } },
+              {
+                auto_config: {
+                  http2_protocol_options: connectionKeepalive(
+                    settings.upstream.keepalive_interval_seconds,
+                    settings.upstream.keepalive_timeout_seconds,
+                  ),
+                  http_protocol_options: {},
+                },
+              },
             ),
           },
         }
       : {}),
   };
+}
+
+/**
+ * HTTP/2 options that ping the connection every `interval` seconds and close
+ * it when a ping goes unanswered for `timeout` (Envoy extends the wait while
+ * other frames arrive). A connection whose peer vanished without a FIN or RST
+ * (a host gone, a NAT or firewall that dropped the flow) otherwise looks
+ * alive for ever, and every request sent on it waits for its own timeout;
+ * once it is closed, the next request opens a new connection. An interval of
+ * 0 turns the pings off.
+ */
+function connectionKeepalive(interval: number, timeout: number): Json {
+  if (interval === 0) return {};
+  // Whole milliseconds: a float's long tail of digits is not a valid Duration.
+  const duration = (value: number) => `${Math.round(value * 1000) / 1000}s`;
+  return { connection_keepalive: { interval: duration(interval), timeout: duration(timeout) } };
 }
 
 /** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
@@ -125,7 +149,14 @@ function processorCluster(settings: Settings, name: string): Json {
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
         'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        { explicit_http_config: { http2_protocol_options: {} } },
+        {
+          explicit_http_config: {
+            http2_protocol_options: connectionKeepalive(
+              settings.processor.keepalive_interval_seconds,
+              settings.processor.keepalive_timeout_seconds,
+            ),
+          },
+        },
       ),
     },
     load_assignment: {

@@ -58,6 +58,12 @@ export const token = z
 
 const port = z.number().int().min(0).max(65535);
 
+// Envoy counts durations in whole milliseconds at best (docs/operations.md, "Keepalive").
+const keepaliveInterval = z
+  .number()
+  .refine((seconds) => seconds === 0 || seconds >= 0.001, 'must be 0 (no pings) or at least 0.001 (1 ms)');
+const keepaliveTimeout = z.number().min(0.001);
+
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
@@ -95,6 +101,16 @@ export const configSchema = z.strictObject({
         .describe(
           'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
         ),
+      keepalive_interval_seconds: keepaliveInterval
+        .default(10)
+        .describe(
+          'how often Envoy and the processor each ping (HTTP/2 PING) every connection between them, to find one whose peer is gone without closing it; 0: never',
+        ),
+      keepalive_timeout_seconds: keepaliveTimeout
+        .default(5)
+        .describe(
+          'how long a ping may go unanswered before its connection is closed (Envoy then opens a new one): a dead connection is found within about interval + timeout',
+        ),
     })
     .prefault({})
     .describe('the ext_proc processor, as Envoy reaches it'),
@@ -110,6 +126,14 @@ export const configSchema = z.strictObject({
         .default(600)
         .describe('the longest a request may take upstream, streaming included'),
       connect_timeout_seconds: z.number().positive().default(10).describe('to open a connection upstream'),
+      keepalive_interval_seconds: keepaliveInterval
+        .default(30)
+        .describe(
+          'how often Envoy pings its HTTP/2 connections upstream (api.anthropic.com negotiates HTTP/2), so a stream waiting on a connection that silently died fails instead of waiting for timeout_seconds; 0: never',
+        ),
+      keepalive_timeout_seconds: keepaliveTimeout
+        .default(10)
+        .describe('how long an upstream ping may go unanswered before Envoy closes the connection'),
     })
     .prefault({})
     .describe("Anthropic's API"),

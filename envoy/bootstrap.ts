@@ -6,6 +6,7 @@ import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
 import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
 import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
+import { ADMIN_SOCKET_MODE } from './admin.ts';
 
 type Json = Record<string, unknown>;
 
@@ -444,6 +445,24 @@ function approvalCheck(): Json {
   };
 }
 
+/**
+ * Envoy's admin interface has no authentication, and whoever reaches it can
+ * raise Envoy's log level to debug (which logs every request's headers: the
+ * gateway tokens and the Anthropic key), change its runtime or stop it. So it
+ * listens on a Unix socket only Envoy's user can open; without a path here,
+ * envoy/run.ts puts one in the run's private directory. TCP only when
+ * admin.port is set, which the configuration warns about.
+ */
+function adminInterface(admin: Settings['admin']): Json {
+  if (admin.port !== undefined) {
+    return { address: { socket_address: { address: admin.address, port_value: admin.port } } };
+  }
+  if (admin.socket !== undefined) {
+    return { address: { pipe: { path: admin.socket, mode: ADMIN_SOCKET_MODE } } };
+  }
+  return {};
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -453,9 +472,7 @@ export function renderBootstrap(settings: Settings): Json {
     reason: '',
   }).toString();
   return {
-    admin: {
-      address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
-    },
+    admin: adminInterface(settings.admin),
     layered_runtime: {
       layers: [
         {

@@ -74,14 +74,30 @@ export const configSchema = z.strictObject({
     .describe("Envoy's listener for clients"),
   admin: z
     .strictObject({
+      socket: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "path of the admin interface's Unix socket (mode 0600), in a directory only the gateway's user can write; default: a new private directory at each start, whose path `npm start` prints",
+        ),
       address: z
         .string()
         .default('127.0.0.1')
-        .describe('keep it on loopback: the admin interface is not for clients'),
-      port: port.default(9901).describe('port of the admin interface'),
+        .describe('with `port`: the TCP address of the admin interface (keep it on loopback)'),
+      port: port
+        .optional()
+        .describe(
+          'serve the admin interface over TCP on this port instead of the socket (warned about: anyone who can connect can make Envoy log secrets; docs/security.md)',
+        ),
+    })
+    .refine((admin) => admin.socket === undefined || admin.port === undefined, {
+      message: 'give socket or port (TCP), not both',
     })
     .prefault({})
-    .describe("Envoy's admin interface (stats, readiness)"),
+    .describe(
+      "Envoy's admin interface (stats, readiness), which has no authentication: a Unix socket only the gateway's user can open",
+    ),
   processor: z
     .strictObject({
       address: z
@@ -102,12 +118,12 @@ export const configSchema = z.strictObject({
           'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
         ),
       keepalive_interval_seconds: keepaliveInterval
-        .default(10)
+        .default(5)
         .describe(
           'how often Envoy and the processor each ping (HTTP/2 PING) every connection between them, to find one whose peer is gone without closing it; 0: never',
         ),
       keepalive_timeout_seconds: keepaliveTimeout
-        .default(5)
+        .default(3)
         .describe(
           'how long a ping may go unanswered before its connection is closed (Envoy then opens a new one): a dead connection is found within about interval + timeout',
         ),

@@ -80,7 +80,6 @@ async function measure(start: Start, transport: string) {
     bootstrap: renderBootstrap({
       ...settings,
       listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
-      admin: { address: '127.0.0.1', port: 0 },
       processor: { ...settings.processor, address: processor.address },
     }),
     stdio: 'ignore',

@@ -11,6 +11,7 @@ import {
   requestTooLarge,
 } from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
+import { ADMIN_SOCKET_MODE } from './admin.ts';
 
 type Json = Record<string, unknown>;
 
@@ -89,12 +90,36 @@ function upstreamCluster(settings: Settings): Json {
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
               'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              { auto_config: { http2_protocol_options: {}, http_protocol_options: {} } },
+              {
+                auto_config: {
+                  http2_protocol_options: connectionKeepalive(
+                    settings.upstream.keepalive_interval_seconds,
+                    settings.upstream.keepalive_timeout_seconds,
+                  ),
+                  http_protocol_options: {},
+                },
+              },
             ),
           },
         }
       : {}),
   };
+}
+
+/**
+ * HTTP/2 options that ping the connection every `interval` seconds and close
+ * it when a ping goes unanswered for `timeout` (Envoy extends the wait while
+ * other frames arrive). A connection whose peer vanished without a FIN or RST
+ * (a host gone, a NAT or firewall that dropped the flow) otherwise looks
+ * alive for ever, and every request sent on it waits for its own timeout;
+ * once it is closed, the next request opens a new connection. An interval of
+ * 0 turns the pings off.
+ */
+function connectionKeepalive(interval: number, timeout: number): Json {
+  if (interval === 0) return {};
+  // Whole milliseconds: a float's long tail of digits is not a valid Duration.
+  const duration = (value: number) => `${Math.round(value * 1000) / 1000}s`;
+  return { connection_keepalive: { interval: duration(interval), timeout: duration(timeout) } };
 }
 
 /** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
@@ -138,7 +163,14 @@ function processorCluster(settings: Settings, name: string): Json {
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
         'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        { explicit_http_config: { http2_protocol_options: {} } },
+        {
+          explicit_http_config: {
+            http2_protocol_options: connectionKeepalive(
+              settings.processor.keepalive_interval_seconds,
+              settings.processor.keepalive_timeout_seconds,
+            ),
+          },
+        },
       ),
     },
     load_assignment: {
@@ -477,6 +509,24 @@ function requestTrailerStrip(): Json {
   };
 }
 
+/**
+ * Envoy's admin interface has no authentication, and whoever reaches it can
+ * raise Envoy's log level to debug (which logs every request's headers: the
+ * gateway tokens and the Anthropic key), change its runtime or stop it. So it
+ * listens on a Unix socket only Envoy's user can open; without a path here,
+ * envoy/run.ts puts one in the run's private directory. TCP only when
+ * admin.port is set, which the configuration warns about.
+ */
+function adminInterface(admin: Settings['admin']): Json {
+  if (admin.port !== undefined) {
+    return { address: { socket_address: { address: admin.address, port_value: admin.port } } };
+  }
+  if (admin.socket !== undefined) {
+    return { address: { pipe: { path: admin.socket, mode: ADMIN_SOCKET_MODE } } };
+  }
+  return {};
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -486,9 +536,7 @@ export function renderBootstrap(settings: Settings): Json {
     reason: '',
   }).toString();
   return {
-    admin: {
-      address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
-    },
+    admin: adminInterface(settings.admin),
     layered_runtime: {
       layers: [
         {

@@ -1,7 +1,10 @@
 // `npm start`: the whole gateway on this machine, natively: the processor and
 // the real Envoy, configured from GATEWAY_CONFIG (or the defaults) and the
 // environment. Stops both on Ctrl-C / SIGTERM, and both if either dies.
+
+import type { EnvoyAdmin } from '../envoy/admin.ts';
 import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { launcherLogLevel } from '../envoy/log-levels.ts';
 import { startEnvoy } from '../envoy/run.ts';
 import { startProcessor } from '../processor/child.ts';
 import { loadConfig } from '../processor/config/load.ts';
@@ -11,6 +14,13 @@ import { privateProcessorSocket } from './processor-socket.ts';
 
 async function main(): Promise<number> {
   const env = { ...process.env };
+  // Before anything starts: Envoy at debug or trace would log secrets.
+  const envoyLog = launcherLogLevel(env);
+  if (!envoyLog.ok) {
+    process.stderr.write(`gateway: ${envoyLog.problem}\n`);
+    return 2;
+  }
+  if (envoyLog.warning !== undefined) process.stderr.write(`${envoyLog.warning}\n`);
   // The default configuration reads the gateway token from GATEWAY_TOKEN; with
   // neither a file nor a token, mint one for this run and show it once.
   let minted: string | undefined;
@@ -48,7 +58,8 @@ async function main(): Promise<number> {
         ...settings,
         processor: { ...settings.processor, address: processor.address },
       }),
-      logLevel: env.ENVOY_LOG_LEVEL ?? 'warn',
+      logLevel: envoyLog.level,
+      allowDebugLogs: envoyLog.allowDebugLogs,
     });
   } catch (error) {
     await processor.stop();
@@ -59,6 +70,7 @@ async function main(): Promise<number> {
   const host = settings.listen.address === '0.0.0.0' ? 'localhost' : settings.listen.address;
   process.stderr.write(`\ngateway: serving http://${host}:${envoy.port}${BASE_PATH}\n`);
   process.stderr.write(`gateway: upstream ${settings.upstream.url}\n`);
+  process.stderr.write(`gateway: Envoy admin (stats): ${adminHint(envoy.admin)}\n`);
   if (processor.metricsPort !== undefined) {
     process.stderr.write(
       `gateway: metrics http://${settings.metrics.address}:${processor.metricsPort}/metrics\n`,
@@ -84,6 +96,13 @@ async function main(): Promise<number> {
     envoy.process.once('exit', () => void stopAll(1));
     processor.process.once('exit', () => void stopAll(1));
   });
+}
+
+/** How to reach Envoy's admin interface from a shell. */
+function adminHint(admin: EnvoyAdmin): string {
+  return admin.socketPath === undefined
+    ? `curl http://${admin.address}/stats`
+    : `curl --unix-socket ${admin.socketPath} http://localhost/stats`;
 }
 
 main().then(

@@ -36,7 +36,6 @@ beforeAll(async () => {
     ANTHROPIC_API_KEY: 'sk-ant-npm-start-key',
     GATEWAY_TOKEN,
     GATEWAY_PORT: '0',
-    GATEWAY_ADMIN_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: upstream.url,
   };
   delete env.GATEWAY_CONFIG;

@@ -317,12 +317,7 @@ describe('request trailers never reach the upstream', () => {
   });
 
   it('the processor hears of trailers only when a request has them', async () => {
-    const sent = async (): Promise<number> => {
-      const stats = await fetch(
-        `${stack.envoy.adminUrl}/stats?filter=^http\\.gateway\\.ext_proc\\.stream_msgs_sent$`,
-      );
-      return Number(/: (\d+)/.exec(await stats.text())?.[1]);
-    };
+    const sent = () => stack.envoy.admin.stat('http.gateway.ext_proc.stream_msgs_sent');
     const before = await sent();
     const plain = await fetch(`${stack.baseUrl}/v1/messages`, {
       method: 'POST',
@@ -416,12 +411,9 @@ describe('a CA that did not sign the upstream certificate: fails closed with 503
           message: 'the upstream is unreachable; try again',
         });
         expect(wrong.upstream.arrived).toEqual([]);
-        const stats = await (
-          await fetch(
-            `${wrong.envoy.adminUrl}/stats?filter=^cluster\\.anthropic_upstream\\.ssl\\.fail_verify_error$`,
-          )
-        ).text();
-        expect(Number(/: (\d+)/.exec(stats)?.[1])).toBeGreaterThan(0);
+        expect(
+          await wrong.envoy.admin.stat('cluster.anthropic_upstream.ssl.fail_verify_error'),
+        ).toBeGreaterThan(0);
       });
     });
   }

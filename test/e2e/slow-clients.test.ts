@@ -35,9 +35,8 @@ const MESSAGES = '/ai-gateway/anthropic/v1/messages';
 const LIMIT = 32 * 1024 * 1024;
 
 /** One of Envoy's counters for the gateway listener (http.gateway.*). */
-async function counter(name: string): Promise<number> {
-  const text = await (await fetch(`${stack.envoy.adminUrl}/stats?filter=^http\\.gateway\\.${name}$`)).text();
-  return Number(/: (\d+)/.exec(text)?.[1] ?? Number.NaN);
+function counter(name: string): Promise<number> {
+  return stack.envoy.admin.stat(`http.gateway.${name}`);
 }
 
 function head(lines: readonly string[]): string {

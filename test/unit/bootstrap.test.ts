@@ -433,19 +433,69 @@ describe('renderBootstrap: clusters', () => {
     });
   });
 
-  it('speaks HTTP/2 to the processor', () => {
-    const processor = cluster(renderBootstrap(settings()), 'ext_proc_processor');
-    expect(
-      at(processor, [
-        'typed_extension_protocol_options',
-        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        'explicit_http_config',
-        'http2_protocol_options',
-      ]),
-    ).toEqual({});
+  const PROTOCOL_OPTIONS = [
+    'typed_extension_protocol_options',
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  ];
+  const processorHttp2 = (bootstrap: unknown, name: string): unknown =>
+    at(cluster(bootstrap, name), [...PROTOCOL_OPTIONS, 'explicit_http_config', 'http2_protocol_options']);
+
+  it('speaks HTTP/2 to the processor, and both clusters ping their connections (processor.keepalive_*)', () => {
+    for (const name of ['ext_proc_processor', 'ext_proc_metering']) {
+      expect(processorHttp2(renderBootstrap(settings()), name)).toEqual({
+        connection_keepalive: { interval: '5s', timeout: '3s' },
+      });
+      const configured = settings({
+        processor: { keepalive_interval_seconds: 0.25, keepalive_timeout_seconds: 0.1 + 0.2 },
+      });
+      expect(processorHttp2(renderBootstrap(configured), name)).toEqual({
+        connection_keepalive: { interval: '0.25s', timeout: '0.3s' },
+      });
+      const off = settings({ processor: { keepalive_interval_seconds: 0 } });
+      expect(processorHttp2(renderBootstrap(off), name)).toEqual({});
+    }
   });
 
-  it('listens and serves admin where configured', () => {
+  it('pings its HTTP/2 connections to the Anthropic API (upstream.keepalive_*)', () => {
+    const http2 = (bootstrap: unknown): unknown =>
+      at(cluster(bootstrap, 'anthropic_upstream'), [
+        ...PROTOCOL_OPTIONS,
+        'auto_config',
+        'http2_protocol_options',
+      ]);
+    expect(http2(renderBootstrap(settings()))).toEqual({
+      connection_keepalive: { interval: '30s', timeout: '10s' },
+    });
+    expect(
+      http2(
+        renderBootstrap(
+          settings({ upstream: { keepalive_interval_seconds: 45, keepalive_timeout_seconds: 15 } }),
+        ),
+      ),
+    ).toEqual({ connection_keepalive: { interval: '45s', timeout: '15s' } });
+  });
+
+  it('refuses keepalive durations Envoy cannot take', () => {
+    for (const processor of [
+      { keepalive_interval_seconds: 0.0001 },
+      { keepalive_interval_seconds: -1 },
+      { keepalive_timeout_seconds: 0 },
+    ]) {
+      const result = buildConfig({ processor }, ENV);
+      expect(result.ok ? [] : result.problems, JSON.stringify(processor)).toEqual([
+        expect.stringMatching(/^processor\.keepalive_/),
+      ]);
+    }
+  });
+
+  it('puts the admin interface on a Unix socket of mode 0600, or on TCP only when a port is given', () => {
+    // No path: envoy/run.ts puts the socket in its private directory.
+    expect(at(renderBootstrap(settings()), ['admin'])).toEqual({});
+    expect(
+      at(renderBootstrap(settings({ admin: { socket: '/run/gateway/admin.sock' } })), ['admin']),
+    ).toEqual({
+      address: { pipe: { path: '/run/gateway/admin.sock', mode: 0o600 } },
+    });
     const bootstrap = renderBootstrap(settings({}, { GATEWAY_PORT: '18080', GATEWAY_ADMIN_PORT: '19901' }));
     expect(at(bootstrap, ['static_resources', 'listeners', 0, 'address', 'socket_address'])).toEqual({
       address: '0.0.0.0',

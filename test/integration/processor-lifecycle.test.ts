@@ -45,6 +45,8 @@ async function start(config: Record<string, unknown> = {}): Promise<Started> {
       GATEWAY_TOKEN: TOKEN,
       ANTHROPIC_API_KEY: UPSTREAM_KEY,
       GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
+      // Not the default 9464: another processor may still hold it (one this file just stopped, another file's).
+      GATEWAY_METRICS_PORT: '0',
       LOG_LEVEL: 'debug',
     },
     onLogLine: (line) => {

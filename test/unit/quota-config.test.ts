@@ -109,6 +109,7 @@ describe('renderBootstrap: metering filter', () => {
       'envoy.filters.http.ext_proc',
       'anthropic_gateway.metering',
       'anthropic_gateway.approval',
+      'anthropic_gateway.no_request_trailers',
       'envoy.filters.http.router',
     ]);
   });

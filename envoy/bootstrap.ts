@@ -324,6 +324,14 @@ function localReplyConfig(settings: Settings): Json {
       type: 'timeout_error',
       message: `timed out receiving the request (the gateway waits ${listen.request_timeout_seconds} s for a whole request, body included)`,
     },
+    {
+      // The route's idle timeout with the request already upstream and no
+      // answer yet: Envoy says 408, but it is the upstream that was silent.
+      filter: both(both(statusIn(408), details('stream_idle_timeout')), cel("upstream.address != ''")),
+      status: 504,
+      type: 'timeout_error',
+      message: 'the upstream did not answer in time',
+    },
     { filter: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
     {
       filter: statusIn(504),
@@ -404,7 +412,13 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
       cluster: UPSTREAM_CLUSTER,
       prefix_rewrite: upstreamPath,
       host_rewrite_literal: upstreamHost,
-      timeout: seconds(settings.upstream.timeout_seconds),
+      // No cap on the whole exchange: a stream may last an hour. What is
+      // bounded is silence: no byte either way for upstream.timeout_seconds
+      // (a non-streamed generation is silent until it is done; a stream
+      // carries events and pings). Before the answer's headers that is a 504
+      // (the mapping above); after them, the stalled stream is reset.
+      timeout: '0s',
+      idle_timeout: seconds(settings.upstream.timeout_seconds),
     },
     // ext_proc buffers the whole body to check the model: raise the buffer
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
@@ -592,7 +606,7 @@ export function renderBootstrap(settings: Settings): Json {
                       // not the client's: over HTTP/2 Envoy would otherwise send the
                       // client's `http` to Anthropic on a TLS connection.
                       scheme_header_transformation: { match_upstream: true },
-                      // Long generations stream for minutes; the route timeout bounds them.
+                      // Silence on a stream (the gateway's routes set the same as their idle_timeout).
                       stream_idle_timeout: seconds(settings.upstream.timeout_seconds),
                       // Slow clients (docs/security.md, "Slow clients"). None of these
                       // bounds a response: an SSE stream may last as long as the route

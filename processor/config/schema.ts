@@ -73,7 +73,7 @@ export const configSchema = z.strictObject({
       address: z.string().default('0.0.0.0').describe('address Envoy listens on for clients'),
       port: port.default(8080).describe('port Envoy listens on for clients'),
       // Slow clients (docs/security.md). None of these bounds a response, so a
-      // long SSE stream is cut only by upstream.timeout_seconds.
+      // long SSE stream is cut only by upstream.timeout_seconds of silence.
       request_headers_timeout_seconds: z
         .number()
         .positive()
@@ -162,7 +162,9 @@ export const configSchema = z.strictObject({
         .number()
         .positive()
         .default(600)
-        .describe('the longest a request may take upstream, streaming included'),
+        .describe(
+          'the longest the upstream may stay silent (no byte either way): before its answer a 504, in a stream a reset; a stream of any length whose events keep coming is never cut',
+        ),
       connect_timeout_seconds: z.number().positive().default(10).describe('to open a connection upstream'),
       ca_file: z
         .string()

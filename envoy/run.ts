@@ -4,6 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -36,16 +38,36 @@ export interface StartEnvoyOptions {
   readonly readyTimeoutMs?: number;
   /** More command-line arguments (e.g. `--concurrency 1`). */
   readonly args?: readonly string[];
+  /** A command that runs Envoy, its arguments before Envoy's (e.g. `setpriv --pdeathsig SIGTERM --`). */
+  readonly wrapper?: readonly string[];
+  /** Its own process group, out of reach of the terminal's signals (`npm start`). */
+  readonly detached?: boolean;
 }
+
+/** Envoy could not bind one of its addresses: it is in use. */
+export class EnvoyBindError extends Error {
+  /** The address as Envoy names it, e.g. `0.0.0.0:8080`. */
+  readonly address: string;
+  constructor(address: string) {
+    super(`envoy cannot bind ${address}: address already in use`);
+    this.address = address;
+  }
+}
+
+/** Envoy's last word when a static listener or the admin interface cannot bind (then it exits 1). */
+const BIND_FAILURE = /cannot bind '([^']+)': Address already in use/;
 
 export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-envoy-'));
   const configPath = join(dir, 'envoy.json');
   const adminPath = join(dir, 'admin-address');
   writeFileSync(configPath, JSON.stringify(options.bootstrap));
+  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), envoyBinary()];
+  const output = options.stdio ?? 'inherit';
   const child = spawn(
-    envoyBinary(),
+    command as string,
     [
+      ...wrapperArgs,
       '-c',
       configPath,
       '--disable-hot-restart',
@@ -55,8 +77,15 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
       adminPath,
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
+    // Envoy's log (stderr) is read here, to tell a bind failure from other exits, and passed on.
+    { stdio: ['ignore', output, 'pipe'], detached: options.detached ?? false },
   );
+  const stderr = child.stderr as Readable;
+  let bindFailure: string | undefined;
+  createInterface({ input: stderr }).on('line', (line) => {
+    bindFailure ??= BIND_FAILURE.exec(line)?.[1];
+    if (output === 'inherit') process.stderr.write(`${line}\n`);
+  });
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -75,7 +104,14 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
     const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
     let adminUrl: string | undefined;
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`envoy exited during start (code ${child.exitCode})`);
+      if (exited) {
+        // Its last lines may still be in the pipe.
+        await new Promise((resolve) =>
+          stderr.readableEnded ? resolve(undefined) : stderr.once('end', resolve),
+        );
+        if (bindFailure !== undefined) throw new EnvoyBindError(bindFailure);
+        throw new Error(`envoy exited during start (code ${child.exitCode})`);
+      }
       if (adminUrl === undefined && existsSync(adminPath)) {
         const address = readFileSync(adminPath, 'utf8').trim();
         if (address !== '') adminUrl = `http://${address}`;

@@ -9,6 +9,8 @@
 // The kernel sends it when the *thread* that forked the child ends, not the
 // process. Node forks children from its main thread, which lives exactly as
 // long as the launcher; nothing here spawns Envoy from a worker thread.
+// (A launcher killed in the instant between the fork and setpriv's prctl()
+// would escape it: a window of microseconds, at start only.)
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';

@@ -4,8 +4,14 @@
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
 import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
-import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
+import {
+  type AnthropicErrorType,
+  MALFORMED_REQUEST_MESSAGE,
+  renderErrorBody,
+  requestTooLarge,
+} from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
+import { ADMIN_SOCKET_MODE } from './admin.ts';
 
 type Json = Record<string, unknown>;
 
@@ -27,6 +33,12 @@ const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
 
 const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+/**
+ * Streams one HTTP/2 client connection may have open at once (Envoy's default
+ * is 2^31 - 1): every stream gets the listener's timeouts, but without a cap
+ * one connection could keep that many slow requests open.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
 
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
@@ -67,7 +79,9 @@ function upstreamCluster(settings: Settings): Json {
               common_tls_context: {
                 alpn_protocols: ['h2', 'http/1.1'],
                 validation_context: {
-                  trusted_ca: { filename: '/etc/ssl/certs/ca-certificates.crt' },
+                  // The system bundle by default; a bundle with a TLS-inspecting
+                  // proxy's CA where one sits in the way (docs/operations.md).
+                  trusted_ca: { filename: settings.upstream.ca_file },
                   match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }],
                 },
               },
@@ -76,12 +90,36 @@ function upstreamCluster(settings: Settings): Json {
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
               'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              { auto_config: { http2_protocol_options: {}, http_protocol_options: {} } },
+              {
+                auto_config: {
+                  http2_protocol_options: connectionKeepalive(
+                    settings.upstream.keepalive_interval_seconds,
+                    settings.upstream.keepalive_timeout_seconds,
+                  ),
+                  http_protocol_options: {},
+                },
+              },
             ),
           },
         }
       : {}),
   };
+}
+
+/**
+ * HTTP/2 options that ping the connection every `interval` seconds and close
+ * it when a ping goes unanswered for `timeout` (Envoy extends the wait while
+ * other frames arrive). A connection whose peer vanished without a FIN or RST
+ * (a host gone, a NAT or firewall that dropped the flow) otherwise looks
+ * alive for ever, and every request sent on it waits for its own timeout;
+ * once it is closed, the next request opens a new connection. An interval of
+ * 0 turns the pings off.
+ */
+function connectionKeepalive(interval: number, timeout: number): Json {
+  if (interval === 0) return {};
+  // Whole milliseconds: a float's long tail of digits is not a valid Duration.
+  const duration = (value: number) => `${Math.round(value * 1000) / 1000}s`;
+  return { connection_keepalive: { interval: duration(interval), timeout: duration(timeout) } };
 }
 
 /** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
@@ -125,7 +163,14 @@ function processorCluster(settings: Settings, name: string): Json {
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
         'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        { explicit_http_config: { http2_protocol_options: {} } },
+        {
+          explicit_http_config: {
+            http2_protocol_options: connectionKeepalive(
+              settings.processor.keepalive_interval_seconds,
+              settings.processor.keepalive_timeout_seconds,
+            ),
+          },
+        },
       ),
     },
     load_assignment: {
@@ -218,6 +263,11 @@ function extProcUnusableAnswer(): Json {
   );
 }
 
+/** Envoy's reason for its reply (%RESPONSE_CODE_DETAILS%) is one of these. */
+function details(...reasons: string[]): Json {
+  return cel(`response.code_details in [${reasons.map((reason) => `'${reason}'`).join(', ')}]`);
+}
+
 /** Envoy refused the request before any filter ran (a malformed request line, headers over the limit). */
 function beforeFilters(): Json {
   return cel(`!('${REQUEST_ID_STATE}' in filter_state)`);
@@ -228,7 +278,7 @@ function both(a: Json, b: Json): Json {
 }
 
 function localReplyConfig(settings: Settings): Json {
-  const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
+  const { listen } = settings;
   const unavailable = "the gateway's policy service is unavailable; nothing was sent upstream";
   // First match wins: the processor's failures before the generic statuses.
   const mappings: ErrorMapping[] = [
@@ -252,13 +302,27 @@ function localReplyConfig(settings: Settings): Json {
       filter: statusIn(413),
       status: 413,
       type: 'request_too_large',
-      message: `request body is larger than the gateway's limit of ${mib} MiB`,
+      // The processor refuses a declared content-length over the limit with the same words.
+      message: requestTooLarge(settings.limits.max_request_body_bytes).message,
     },
     {
       filter: statusIn(431),
       status: 431,
       type: 'request_too_large',
       message: 'request headers are too large',
+    },
+    // The listener's timeouts on slow clients (the HttpConnectionManager below).
+    {
+      filter: both(statusIn(408), details('request_header_timeout')),
+      status: 408,
+      type: 'timeout_error',
+      message: `timed out receiving the request headers (the gateway waits ${listen.request_headers_timeout_seconds} s for them)`,
+    },
+    {
+      filter: both(statusIn(408), details('request_overall_timeout')),
+      status: 408,
+      type: 'timeout_error',
+      message: `timed out receiving the request (the gateway waits ${listen.request_timeout_seconds} s for a whole request, body included)`,
     },
     { filter: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
     {
@@ -280,7 +344,7 @@ function localReplyConfig(settings: Settings): Json {
       message: 'the gateway failed to process the request',
     },
     { filter: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
-    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
+    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: MALFORMED_REQUEST_MESSAGE },
     {
       // A transfer-encoding other than chunked: the client's mistake, not worth a retry.
       filter: statusIn(501),
@@ -293,6 +357,15 @@ function localReplyConfig(settings: Settings): Json {
       status: 426,
       type: 'invalid_request_error',
       message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
+    },
+    {
+      // An absolute-form target `https://host/…` on this plain-HTTP listener: Envoy's 403
+      // is no matter of permission, the request is malformed for this connection.
+      filter: details('http1.https_url_on_plaintext_connection'),
+      status: 400,
+      type: 'invalid_request_error',
+      message:
+        'the request target is an https:// URL on a plain-HTTP connection; send only the path, or connect over TLS',
     },
     {
       // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.
@@ -413,6 +486,47 @@ function approvalCheck(): Json {
   };
 }
 
+/**
+ * Removes every request trailer before the router. Trailers (HTTP/2, or
+ * HTTP/1.1 chunked where a codec keeps them) never pass through the
+ * processor's request-headers mutation, and Envoy would forward them to an
+ * HTTP/2 upstream verbatim: a credential, a cookie or an `anthropic-beta` in a
+ * trailer block would reach Anthropic unchecked. Envoy runs this only when a
+ * request has trailers, so the common request pays nothing for it. The
+ * emptied block goes upstream as an empty end-of-stream DATA frame: no
+ * trailers at all (test/e2e/request-trailers.test.ts).
+ */
+function requestTrailerStrip(): Json {
+  return {
+    name: 'anthropic_gateway.no_request_trailers',
+    typed_config: typed('envoy.extensions.filters.http.header_mutation.v3.HeaderMutation', {
+      mutations: {
+        request_trailers_mutations: [
+          { remove_on_match: { key_matcher: { safe_regex: { regex: '(?s).*' } } } },
+        ],
+      },
+    }),
+  };
+}
+
+/**
+ * Envoy's admin interface has no authentication, and whoever reaches it can
+ * raise Envoy's log level to debug (which logs every request's headers: the
+ * gateway tokens and the Anthropic key), change its runtime or stop it. So it
+ * listens on a Unix socket only Envoy's user can open; without a path here,
+ * envoy/run.ts puts one in the run's private directory. TCP only when
+ * admin.port is set, which the configuration warns about.
+ */
+function adminInterface(admin: Settings['admin']): Json {
+  if (admin.port !== undefined) {
+    return { address: { socket_address: { address: admin.address, port_value: admin.port } } };
+  }
+  if (admin.socket !== undefined) {
+    return { address: { pipe: { path: admin.socket, mode: ADMIN_SOCKET_MODE } } };
+  }
+  return {};
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -422,9 +536,7 @@ export function renderBootstrap(settings: Settings): Json {
     reason: '',
   }).toString();
   return {
-    admin: {
-      address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
-    },
+    admin: adminInterface(settings.admin),
     layered_runtime: {
       layers: [
         {
@@ -480,8 +592,25 @@ export function renderBootstrap(settings: Settings): Json {
                       use_remote_address: true,
                       skip_xff_append: true,
                       server_header_transformation: 'PASS_THROUGH',
+                      // :scheme upstream is the upstream connection's (https over TLS),
+                      // not the client's: over HTTP/2 Envoy would otherwise send the
+                      // client's `http` to Anthropic on a TLS connection.
+                      scheme_header_transformation: { match_upstream: true },
                       // Long generations stream for minutes; the route timeout bounds them.
                       stream_idle_timeout: seconds(settings.upstream.timeout_seconds),
+                      // Slow clients (docs/security.md, "Slow clients"). None of these
+                      // bounds a response: an SSE stream may last as long as the route
+                      // timeout allows. From a request's first byte to its last header.
+                      request_headers_timeout: seconds(settings.listen.request_headers_timeout_seconds),
+                      // From a request's first byte until the filters have let its last
+                      // byte on (the processor's decision included), or a reply starts.
+                      request_timeout: seconds(settings.listen.request_timeout_seconds),
+                      common_http_protocol_options: {
+                        // A connection with no request in flight (one that never sends a
+                        // byte, or a kept-alive one between requests).
+                        idle_timeout: seconds(settings.listen.idle_timeout_seconds),
+                      },
+                      http2_protocol_options: { max_concurrent_streams: MAX_CONCURRENT_STREAMS },
                       local_reply_config: localReplyConfig(settings),
                       route_config: {
                         name: 'gateway',
@@ -539,7 +668,12 @@ export function renderBootstrap(settings: Settings): Json {
                             processing_mode: {
                               request_header_mode: 'SEND',
                               request_body_mode: 'BUFFERED',
-                              request_trailer_mode: 'SKIP',
+                              // Sent only when a request has trailers. In BUFFERED mode Envoy
+                              // sends no body at all when trailers follow the headers directly:
+                              // the trailers are then the processor's only sign that the request
+                              // ended without one (refused as an empty body, not left to the
+                              // approval check). Trailers are removed before the router anyway.
+                              request_trailer_mode: 'SEND',
                               response_header_mode: 'SKIP',
                               response_body_mode: 'NONE',
                               response_trailer_mode: 'SKIP',
@@ -555,6 +689,7 @@ export function renderBootstrap(settings: Settings): Json {
                         },
                         meteringFilter(),
                         approvalCheck(),
+                        requestTrailerStrip(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {

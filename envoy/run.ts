@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { ADMIN_SOCKET_MODE, type EnvoyAdmin, envoyAdmin } from './admin.ts';
+import { ALLOW_ENVOY_DEBUG_LOGS, checkEnvoyLogLevels } from './log-levels.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -24,7 +26,8 @@ export function envoyBinary(env: NodeJS.ProcessEnv = process.env): string {
 
 export interface RunningEnvoy {
   readonly process: ChildProcess;
-  readonly adminUrl: string;
+  /** Its admin interface: a Unix socket (mode 0600) in this run's private directory, unless the bootstrap names one. */
+  readonly admin: EnvoyAdmin;
   /** The gateway listener's bound port (useful when the bootstrap asked for port 0). */
   readonly port: number;
   stop(): Promise<void>;
@@ -42,6 +45,12 @@ export interface StartEnvoyOptions {
   readonly wrapper?: readonly string[];
   /** Its own process group, out of reach of the terminal's signals (`npm start`). */
   readonly detached?: boolean;
+  /**
+   * Lets Envoy log at debug or trace, which logs secrets (envoy/log-levels.ts);
+   * without it, such a level is refused. The launcher sets it from
+   * GATEWAY_ALLOW_ENVOY_DEBUG_LOGS.
+   */
+  readonly allowDebugLogs?: boolean;
 }
 
 /** Envoy could not bind one of its addresses: it is in use. */
@@ -58,10 +67,18 @@ export class EnvoyBindError extends Error {
 const BIND_FAILURE = /cannot bind '([^']+)': Address already in use/;
 
 export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
+  const logArgs = ['--log-level', options.logLevel ?? 'warn', ...(options.args ?? [])];
+  const levels = checkEnvoyLogLevels(
+    logArgs,
+    options.allowDebugLogs ? { [ALLOW_ENVOY_DEBUG_LOGS]: '1' } : {},
+  );
+  if (!levels.ok) throw new Error(levels.problem);
+  // mkdtemp makes it 0700: only this user can reach the admin socket inside.
   const dir = mkdtempSync(join(tmpdir(), 'gateway-envoy-'));
   const configPath = join(dir, 'envoy.json');
   const adminPath = join(dir, 'admin-address');
-  writeFileSync(configPath, JSON.stringify(options.bootstrap));
+  const { bootstrap, adminSocket } = withAdminSocket(options.bootstrap, join(dir, 'admin.sock'));
+  writeFileSync(configPath, JSON.stringify(bootstrap));
   const [command, ...wrapperArgs] = [...(options.wrapper ?? []), envoyBinary()];
   const output = options.stdio ?? 'inherit';
   const child = spawn(
@@ -71,11 +88,9 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
       '-c',
       configPath,
       '--disable-hot-restart',
-      '--log-level',
-      options.logLevel ?? 'warn',
       '--admin-address-path',
       adminPath,
-      ...(options.args ?? []),
+      ...logArgs,
     ],
     // Envoy's log (stderr) is read here, to tell a bind failure from other exits, and passed on.
     { stdio: ['ignore', output, 'pipe'], detached: options.detached ?? false },
@@ -102,7 +117,7 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
 
   try {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
-    let adminUrl: string | undefined;
+    let admin = adminSocket === undefined ? undefined : envoyAdmin(`unix:${adminSocket}`);
     while (Date.now() < deadline) {
       if (exited) {
         // Its last lines may still be in the pipe.
@@ -112,13 +127,14 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
         if (bindFailure !== undefined) throw new EnvoyBindError(bindFailure);
         throw new Error(`envoy exited during start (code ${child.exitCode})`);
       }
-      if (adminUrl === undefined && existsSync(adminPath)) {
+      // On TCP (chosen explicitly), Envoy writes the bound host:port here.
+      if (admin === undefined && existsSync(adminPath)) {
         const address = readFileSync(adminPath, 'utf8').trim();
-        if (address !== '') adminUrl = `http://${address}`;
+        if (address !== '') admin = envoyAdmin(address);
       }
-      if (adminUrl !== undefined) {
-        const port = await listenerPort(adminUrl);
-        if (port !== undefined) return { process: child, adminUrl, port, stop };
+      if (admin !== undefined) {
+        const port = await listenerPort(admin);
+        if (port !== undefined) return { process: child, admin, port, stop };
       }
       await sleep(25);
     }
@@ -129,11 +145,31 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
   }
 }
 
-async function listenerPort(adminUrl: string): Promise<number | undefined> {
+type Json = Record<string, unknown>;
+
+/**
+ * The bootstrap with its admin interface on `socket` (mode 0600) when it names
+ * none, and the admin socket's path (undefined when the admin is on TCP).
+ */
+function withAdminSocket(bootstrap: object, socket: string): { bootstrap: object; adminSocket?: string } {
+  const admin = (bootstrap as { admin?: Json }).admin ?? {};
+  const address = admin.address as { pipe?: { path: string } } | undefined;
+  if (address === undefined) {
+    return {
+      bootstrap: {
+        ...bootstrap,
+        admin: { ...admin, address: { pipe: { path: socket, mode: ADMIN_SOCKET_MODE } } },
+      },
+      adminSocket: socket,
+    };
+  }
+  return address.pipe === undefined ? { bootstrap } : { bootstrap, adminSocket: address.pipe.path };
+}
+
+async function listenerPort(admin: EnvoyAdmin): Promise<number | undefined> {
   try {
-    const ready = await fetch(`${adminUrl}/ready`);
-    if (!ready.ok) return undefined;
-    const listeners = (await (await fetch(`${adminUrl}/listeners?format=json`)).json()) as {
+    if ((await admin.request('/ready')).status !== 200) return undefined;
+    const listeners = JSON.parse(await admin.get('/listeners?format=json')) as {
       listener_statuses?: Array<{
         name: string;
         local_address?: { socket_address?: { port_value?: number } };

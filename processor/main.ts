@@ -78,6 +78,10 @@ async function main(): Promise<number> {
         quotas,
         metrics,
         health,
+        keepalive: {
+          intervalSeconds: settings.processor.keepalive_interval_seconds,
+          timeoutSeconds: settings.processor.keepalive_timeout_seconds,
+        },
       }),
       address,
       ['processor', 'address'],

@@ -8,10 +8,13 @@
 // parent-death.ts, processor/ops/parent.ts). A processor that dies is
 // restarted (scripts/processor-supervisor.ts); Envoy dying stops the gateway
 // with exit code 1. docs/operations.md, "The gateway's processes".
+import type { EnvoyAdmin } from '../envoy/admin.ts';
 import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { launcherLogLevel } from '../envoy/log-levels.ts';
 import { EnvoyBindError, startEnvoy } from '../envoy/run.ts';
 import { loadConfig, type Settings } from '../processor/config/load.ts';
 import { AddressInUseError, settingName } from '../processor/ops/address-in-use.ts';
+import { socketInUse } from '../processor/ops/stale-socket.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 import { mintToken } from '../processor/policy/tokens.ts';
 import { parentDeathWrapper } from './parent-death.ts';
@@ -37,6 +40,13 @@ async function main(): Promise<number> {
   for (const signal of STOP_SIGNALS) process.on(signal, () => onStop(signal));
 
   const env = { ...process.env };
+  // Before anything starts: Envoy at debug or trace would log secrets.
+  const envoyLog = launcherLogLevel(env);
+  if (!envoyLog.ok) {
+    process.stderr.write(`gateway: ${envoyLog.problem}\n`);
+    return 2;
+  }
+  if (envoyLog.warning !== undefined) process.stderr.write(`${envoyLog.warning}\n`);
   // The default configuration reads the gateway token from GATEWAY_TOKEN; with
   // neither a file nor a token, mint one for this run and show it once.
   let minted: string | undefined;
@@ -71,6 +81,14 @@ async function main(): Promise<number> {
     throw error;
   }
   report(`processor (pid ${processor.pid()}) listening on ${processor.address}`);
+  // Envoy replaces a Unix socket in use without a word: an admin socket still
+  // answering belongs to another gateway.
+  const adminSocket = settings.admin.port === undefined ? settings.admin.socket : undefined;
+  if (adminSocket !== undefined && (await socketInUse(adminSocket))) {
+    await processor.stop();
+    socket?.remove();
+    throw new AddressInUseError(`unix:${adminSocket}`, settingName(['admin', 'socket']));
+  }
   let envoy: Awaited<ReturnType<typeof startEnvoy>>;
   try {
     envoy = await startEnvoy({
@@ -78,7 +96,8 @@ async function main(): Promise<number> {
         ...settings,
         processor: { ...settings.processor, address: processor.address },
       }),
-      logLevel: env.ENVOY_LOG_LEVEL ?? 'warn',
+      logLevel: envoyLog.level,
+      allowDebugLogs: envoyLog.allowDebugLogs,
       ...(parentDeath.wrapper === undefined ? {} : { wrapper: parentDeath.wrapper }),
       detached: true,
     });
@@ -92,6 +111,7 @@ async function main(): Promise<number> {
   const host = settings.listen.address === '0.0.0.0' ? 'localhost' : settings.listen.address;
   process.stderr.write(`\ngateway: serving http://${host}:${envoy.port}${BASE_PATH}\n`);
   process.stderr.write(`gateway: upstream ${settings.upstream.url}\n`);
+  process.stderr.write(`gateway: Envoy admin (stats): ${adminHint(envoy.admin)}\n`);
   if (processor.metricsPort !== undefined) {
     process.stderr.write(
       `gateway: metrics http://${settings.metrics.address}:${processor.metricsPort}/metrics\n`,
@@ -154,6 +174,13 @@ function envoyAddressInUse(error: EnvoyBindError, settings: Settings): Error {
 // A terminal that has gone away fails writes to it: that must not stop an orderly stop.
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
+
+/** How to reach Envoy's admin interface from a shell. */
+function adminHint(admin: EnvoyAdmin): string {
+  return admin.socketPath === undefined
+    ? `curl http://${admin.address}/stats`
+    : `curl --unix-socket ${admin.socketPath} http://localhost/stats`;
+}
 
 main().then(
   (code) => {

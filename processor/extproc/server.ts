@@ -3,7 +3,13 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
-import { type GrpcServer, generatedMethod, type Method, startGrpcServer } from '../grpc/server.ts';
+import {
+  type GrpcServer,
+  generatedMethod,
+  type Keepalive,
+  type Method,
+  startGrpcServer,
+} from '../grpc/server.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { Health } from '../ops/health.ts';
 import { createMeteringHandler } from './metering-service.ts';
@@ -21,12 +27,14 @@ export const METERING_STREAM = 'metering';
 /** Room for the protobuf framing around a body of the maximum size. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
 
-export interface ExtProcServerOptions extends ExtProcDeps {
+export interface ExtProcServerOptions extends Omit<ExtProcDeps, 'limits'> {
   /** host:port, or unix:/path. */
   readonly address: string;
   readonly maxRequestBodyBytes: number;
   /** Served beside ext_proc (grpc.health.v1), when given. */
   readonly health?: Health;
+  /** Pings on every connection (processor.keepalive_*); none when absent or 0. */
+  readonly keepalive?: { readonly intervalSeconds: number; readonly timeoutSeconds: number };
 }
 
 export interface RunningServer {
@@ -47,6 +55,7 @@ export function extProcMethod(handle: (call: ProcessStream) => void): [string, M
 export async function startExtProcServer(options: ExtProcServerOptions): Promise<RunningServer> {
   const policyHandler = createProcessHandler({
     policy: options.policy,
+    limits: { maxRequestBodyBytes: options.maxRequestBodyBytes },
     log: options.log,
     quotas: options.quotas,
     metrics: options.metrics,
@@ -68,8 +77,27 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     // A buffered Anthropic body may be 32 MiB.
     maxMessageBytes: options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
     methods: { [path]: method, ...options.health?.methods },
+    ...(options.keepalive === undefined ? {} : { keepalive: keepalive(options.keepalive, options) }),
   });
   return { server, port: server.port };
+}
+
+function keepalive(
+  settings: NonNullable<ExtProcServerOptions['keepalive']>,
+  { log, metrics }: ExtProcServerOptions,
+): Keepalive {
+  const timeoutMs = settings.timeoutSeconds * 1000;
+  return {
+    intervalMs: settings.intervalSeconds * 1000,
+    timeoutMs,
+    onTimeout: ({ remoteAddress }) => {
+      metrics?.keepaliveTimeouts.inc();
+      log.warn(
+        { remoteAddress, timeoutMs },
+        'keepalive: the peer did not answer a ping in time; closing its connection and the calls on it',
+      );
+    },
+  };
 }
 
 /** Counts the stream as open until this side has finished with it or it is gone. */

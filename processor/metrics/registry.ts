@@ -17,6 +17,8 @@ export interface GatewayMetrics {
   readonly quotaStoreErrors: Counter<'operation'>;
   /** What a graceful shutdown waits for. */
   readonly openStreams: Gauge<'stream'>;
+  /** Connections closed because their peer stopped answering pings. */
+  readonly keepaliveTimeouts: Counter;
 }
 
 /** Label value for what a request did not get as far as (no workspace before authentication, say). */
@@ -83,6 +85,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'gateway_processor_open_streams',
       help: 'ext_proc streams open now, by kind: policy (requests being decided) and metering (responses passing); a graceful shutdown waits for them.',
       labelNames: ['stream'] as const,
+      registers,
+    }),
+    keepaliveTimeouts: new Counter({
+      name: 'gateway_processor_keepalive_timeouts_total',
+      help: 'Connections to the processor it closed because a keepalive ping went unanswered (a peer gone without closing the connection).',
       registers,
     }),
   };

@@ -6,6 +6,22 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 
+/** Whether a process accepts connections on the Unix socket at `path`. */
+export function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    // ECONNREFUSED: a file nobody listens on; ENOENT: no file. Anything else
+    // (EACCES, EAGAIN with a full backlog) is taken as in use: left alone.
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(error.code !== 'ECONNREFUSED' && error.code !== 'ENOENT'),
+    );
+  });
+}
+
 /** Removes the socket file at `path` when no process listens on it; anything else is left alone. */
 export async function removeStaleSocket(path: string): Promise<boolean> {
   try {
@@ -13,15 +29,7 @@ export async function removeStaleSocket(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-  const refused = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(false);
-    });
-    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
-  if (!refused) return false;
+  if (await socketInUse(path)) return false;
   try {
     unlinkSync(path);
     return true;

@@ -127,7 +127,16 @@ describe('docs/integrate.md: plain Envoy', () => {
     for (const cluster of clusters) {
       expect(cluster).toEqual(named(list(gateway, ['static_resources', 'clusters']), String(cluster.name)));
     }
-    expect(at(doc, [...HCM, 'stream_idle_timeout'])).toBe(at(gateway, [...HCM, 'stream_idle_timeout']));
+    for (const option of [
+      'stream_idle_timeout',
+      'request_headers_timeout',
+      'request_timeout',
+      'common_http_protocol_options',
+      'http2_protocol_options',
+      'scheme_header_transformation',
+    ]) {
+      expect(at(doc, [...HCM, option]), option).toEqual(at(gateway, [...HCM, option]));
+    }
   });
 
   it('maps Envoy’s own errors exactly as the gateway does (a subset of its mappers, in its order)', () => {
@@ -154,9 +163,9 @@ describe('docs/integrate.md: Istio', () => {
   const patches = list(one(docs, 'EnvoyFilter'), ['spec', 'configPatches']);
   const patch = (applyTo: string) => patches.filter((p) => p.applyTo === applyTo);
   const gateway = rendered('127.0.0.1:50051');
-  const [stateFilter, extProcFilter, meteringFilter, approvalFilter] = patch('HTTP_FILTER').map(
-    (p) => at(p, ['patch', 'value']) as Json,
-  );
+  const [stateFilter, extProcFilter, meteringFilter, approvalFilter, trailerFilter] = patch(
+    'HTTP_FILTER',
+  ).map((p) => at(p, ['patch', 'value']) as Json);
   const processorCluster = String(
     at(extProcFilter, ['typed_config', 'grpc_service', 'envoy_grpc', 'cluster_name']),
   );
@@ -202,6 +211,7 @@ describe('docs/integrate.md: Istio', () => {
                         extProcFilter,
                         meteringFilter,
                         approvalFilter,
+                        trailerFilter,
                         named(list(gateway, [...HCM, 'http_filters']), 'envoy.filters.http.router'),
                       ],
                     },
@@ -219,7 +229,7 @@ describe('docs/integrate.md: Istio', () => {
     expect(result.code).toBe(0);
   });
 
-  it('configures ext_proc, metering, the approval check, the request id and the local replies as the gateway does', () => {
+  it('configures ext_proc, metering, the approval check, the trailer strip, the request id and the local replies as the gateway does', () => {
     const filters = list(gateway, [...HCM, 'http_filters']);
     expect(stateFilter).toEqual(named(filters, 'envoy.filters.http.set_filter_state'));
     // The gateway's filters, but with the cluster Istio makes for the processor's Service.
@@ -237,6 +247,7 @@ describe('docs/integrate.md: Istio', () => {
     expect(extProcFilter).toEqual(onIstio(named(filters, 'envoy.filters.http.ext_proc')));
     expect(meteringFilter).toEqual(onIstio(named(filters, 'anthropic_gateway.metering')));
     expect(approvalFilter).toEqual(named(filters, 'anthropic_gateway.approval'));
+    expect(trailerFilter).toEqual(named(filters, 'anthropic_gateway.no_request_trailers'));
     const mappers = list(patch('NETWORK_FILTER')[0], [
       'patch',
       'value',

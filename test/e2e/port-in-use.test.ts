@@ -1,10 +1,11 @@
 // A port in use is an error, for each address the gateway listens on:
 // Envoy's listener (a second gateway on the same port no longer shares it:
-// the listener does not set SO_REUSEPORT), Envoy's admin interface, the
+// the listener does not set SO_REUSEPORT), Envoy's admin interface (a TCP
+// port, or a configured socket, which Envoy would silently replace), the
 // processor's ext_proc address (TCP or a live Unix socket) and its metrics
 // endpoint. `npm start` then names the address and the setting that moves
 // it, exits 1, and leaves nothing running.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +88,7 @@ describe('an address already in use', () => {
     }
   });
 
-  it("Envoy's admin interface", async () => {
+  it("Envoy's admin interface on a TCP port", async () => {
     const port = await occupy();
     const failed = await failedStart({ GATEWAY_ADMIN_PORT: String(port) });
     expect(failed.code).toBe(1);
@@ -96,6 +97,24 @@ describe('an address already in use', () => {
         'choose a free one with admin.port (or GATEWAY_ADMIN_PORT)',
     );
     expect(isRunning(failed.processorPid ?? 0)).toBe(false);
+  });
+
+  it("Envoy's admin interface on a configured Unix socket, which Envoy itself would take over", async () => {
+    const path = join(dir, 'admin.sock');
+    await occupy({ path });
+    const configPath = join(dir, 'admin-socket.json');
+    writeFileSync(configPath, JSON.stringify({ admin: { socket: path } }));
+    const failed = await failedStart({
+      GATEWAY_CONFIG: configPath,
+      GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
+    });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(
+      `gateway: failed to start: unix:${path} is already in use (another gateway running?); ` +
+        'choose a free one with admin.socket',
+    );
+    expect(isRunning(failed.processorPid ?? 0)).toBe(false);
+    expect(failed.stderr).not.toMatch(/envoy \(pid/);
   });
 
   it("the processor's ext_proc address", async () => {

@@ -13,7 +13,7 @@ afterEach(async () => {
 
 /** One of Envoy's ext_proc counters (http.gateway.ext_proc.<name>). */
 async function extProcStat(name: string): Promise<number> {
-  const text = await (await fetch(`${stack.envoy.adminUrl}/stats?filter=ext_proc\\.${name}$`)).text();
+  const text = await stack.envoy.admin.get(`/stats?filter=ext_proc\\.${name}$`);
   const match = /: (\d+)/.exec(text);
   if (match === null) throw new Error(`no ext_proc stat ${name} in ${JSON.stringify(text)}`);
   return Number(match[1]);

@@ -22,7 +22,7 @@ const REQUESTS = 2_500;
 const CONCURRENCY = 16;
 
 async function envoyCounters(filter: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${stack.envoy.adminUrl}/stats?filter=${filter}`)).text();
+  const text = await stack.envoy.admin.get(`/stats?filter=${filter}`);
   const counters = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = /^([\w.]+): (\d+)$/.exec(line);

@@ -30,7 +30,6 @@ export function launcherEnv(upstreamUrl: string, extra: Record<string, string | 
     ANTHROPIC_API_KEY: 'sk-ant-npm-start-key',
     GATEWAY_TOKEN,
     GATEWAY_PORT: '0',
-    GATEWAY_ADMIN_PORT: '0',
     GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: upstreamUrl,
   };

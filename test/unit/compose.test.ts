@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { ADMIN_SOCKET_MODE } from '../../envoy/admin.ts';
 import { COMPOSE } from '../../envoy/compose.ts';
+import { secretLoggingLevels } from '../../envoy/log-levels.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';
 
@@ -85,6 +87,15 @@ describe('docker-compose.yml: Envoy', () => {
     const containerPort = Number(envoy.ports?.[0]?.split(':').at(-1));
     expect(containerPort).toBe(listener?.port_value);
     expect(envoy.ports?.[0]).toMatch(/^"?\$\{GATEWAY_HOST_PORT:-8080\}:/);
+  });
+
+  it('keeps the admin interface on a Unix socket only its user can open, and logs no secrets', () => {
+    const admin = parse(read('envoy/envoy.yaml')).admin as unknown;
+    expect(admin).toEqual({ address: { pipe: { path: COMPOSE.adminSocket, mode: ADMIN_SOCKET_MODE } } });
+    expect(envoy.command).toContain('--log-level');
+    expect(secretLoggingLevels(envoy.command ?? [])).toEqual([]);
+    // The image's entrypoint appends --log-level $loglevel when that is set.
+    expect(envoy.environment?.loglevel).toBeUndefined();
   });
 
   it('starts once the processor is healthy', () => {

@@ -586,6 +586,10 @@ export function renderBootstrap(settings: Settings): Json {
         {
           name: 'gateway',
           address: { socket_address: { address: settings.listen.address, port_value: settings.listen.port } },
+          // Envoy sets SO_REUSEPORT by default: a second gateway on the same port
+          // would start "fine" and take part of the connections. Without it, a
+          // port in use is a bind error at start (docs/security.md).
+          enable_reuse_port: false,
           filter_chains: [
             {
               filters: [

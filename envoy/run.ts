@@ -4,6 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_SOCKET_MODE, type EnvoyAdmin, envoyAdmin } from './admin.ts';
@@ -39,6 +41,10 @@ export interface StartEnvoyOptions {
   readonly readyTimeoutMs?: number;
   /** More command-line arguments (e.g. `--concurrency 1`). */
   readonly args?: readonly string[];
+  /** A command that runs Envoy, its arguments before Envoy's (e.g. `setpriv --pdeathsig SIGTERM --`). */
+  readonly wrapper?: readonly string[];
+  /** Its own process group, out of reach of the terminal's signals (`npm start`). */
+  readonly detached?: boolean;
   /**
    * Lets Envoy log at debug or trace, which logs secrets (envoy/log-levels.ts);
    * without it, such a level is refused. The launcher sets it from
@@ -46,6 +52,19 @@ export interface StartEnvoyOptions {
    */
   readonly allowDebugLogs?: boolean;
 }
+
+/** Envoy could not bind one of its addresses: it is in use. */
+export class EnvoyBindError extends Error {
+  /** The address as Envoy names it, e.g. `0.0.0.0:8080`. */
+  readonly address: string;
+  constructor(address: string) {
+    super(`envoy cannot bind ${address}: address already in use`);
+    this.address = address;
+  }
+}
+
+/** Envoy's last word when a static listener or the admin interface cannot bind (then it exits 1). */
+const BIND_FAILURE = /cannot bind '([^']+)': Address already in use/;
 
 export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
   const logArgs = ['--log-level', options.logLevel ?? 'warn', ...(options.args ?? [])];
@@ -60,11 +79,28 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
   const adminPath = join(dir, 'admin-address');
   const { bootstrap, adminSocket } = withAdminSocket(options.bootstrap, join(dir, 'admin.sock'));
   writeFileSync(configPath, JSON.stringify(bootstrap));
+  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), envoyBinary()];
+  const output = options.stdio ?? 'inherit';
   const child = spawn(
-    envoyBinary(),
-    ['-c', configPath, '--disable-hot-restart', '--admin-address-path', adminPath, ...logArgs],
-    { stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
+    command as string,
+    [
+      ...wrapperArgs,
+      '-c',
+      configPath,
+      '--disable-hot-restart',
+      '--admin-address-path',
+      adminPath,
+      ...logArgs,
+    ],
+    // Envoy's log (stderr) is read here, to tell a bind failure from other exits, and passed on.
+    { stdio: ['ignore', output, 'pipe'], detached: options.detached ?? false },
   );
+  const stderr = child.stderr as Readable;
+  let bindFailure: string | undefined;
+  createInterface({ input: stderr }).on('line', (line) => {
+    bindFailure ??= BIND_FAILURE.exec(line)?.[1];
+    if (output === 'inherit') process.stderr.write(`${line}\n`);
+  });
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -83,7 +119,14 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
     const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
     let admin = adminSocket === undefined ? undefined : envoyAdmin(`unix:${adminSocket}`);
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`envoy exited during start (code ${child.exitCode})`);
+      if (exited) {
+        // Its last lines may still be in the pipe.
+        await new Promise((resolve) =>
+          stderr.readableEnded ? resolve(undefined) : stderr.once('end', resolve),
+        );
+        if (bindFailure !== undefined) throw new EnvoyBindError(bindFailure);
+        throw new Error(`envoy exited during start (code ${child.exitCode})`);
+      }
       // On TCP (chosen explicitly), Envoy writes the bound host:port here.
       if (admin === undefined && existsSync(adminPath)) {
         const address = readFileSync(adminPath, 'utf8').trim();

@@ -27,6 +27,7 @@ interface Service {
   secrets?: string[];
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
+  restart?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -155,6 +156,13 @@ describe('docker-compose.yml: the processor', () => {
     const grace = Number(/^(\d+)s$/.exec(processor.stop_grace_period ?? '')?.[1]);
     const drain = configSchema.parse(parse(read('deploy/gateway.yaml'))).processor.shutdown_timeout_seconds;
     expect(grace).toBeGreaterThan(drain);
+  });
+});
+
+describe('docker-compose.yml: restarts', () => {
+  it('restarts either container when it dies (Docker backs off), not once it was stopped', () => {
+    expect(envoy.restart).toBe('unless-stopped');
+    expect(processor.restart).toBe('unless-stopped');
   });
 });
 

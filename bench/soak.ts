@@ -30,7 +30,14 @@ const report = await runSoak({
     longStream: { events: 240, intervalMs: 500 },
     largeBodyBytes: 2 * 1024 * 1024,
   },
-  faults: { killProcessorMs: 45_000, restartRedisMs: 60_000, redisDownMs: 3_000, reloadMs: 5_000 },
+  faults: {
+    killProcessorMs: 45_000,
+    // The last 40% of the run without kills: one processor long enough for its memory slope.
+    killUntilMs: minutes * 60_000 * 0.6,
+    restartRedisMs: 60_000,
+    redisDownMs: 3_000,
+    reloadMs: 5_000,
+  },
   maxLongStreams: 8,
   sampleMs: 2_000,
 });

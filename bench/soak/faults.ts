@@ -9,6 +9,11 @@ import type { SoakGateway } from './gateway.ts';
 
 export interface FaultPeriods {
   readonly killProcessorMs: number;
+  /**
+   * No kill after this long (ms from the start): the last processor then lives
+   * long enough for its memory slope to mean something.
+   */
+  readonly killUntilMs: number;
   readonly restartRedisMs: number;
   /** How long Redis stays away before it is started again. */
   readonly redisDownMs: number;
@@ -38,10 +43,12 @@ export interface FaultTargets {
 
 export function startFaults(targets: FaultTargets, periods: FaultPeriods): Faults {
   const counts: FaultCounts = { processorKills: 0, redisRestarts: 0, reloads: 0 };
+  const started = Date.now();
   let redis = targets.redis;
   let redisBack: Promise<void> = Promise.resolve();
   const timers = [
     setInterval(() => {
+      if (Date.now() - started > periods.killUntilMs) return;
       const { processor } = targets.gateway.children();
       if (processor === undefined) return; // still coming back from the last kill
       process.kill(processor, 'SIGKILL');

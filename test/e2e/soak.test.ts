@@ -19,7 +19,13 @@ describe('soak under faults (short)', () => {
         longStream: { events: 40, intervalMs: 200 },
         largeBodyBytes: 1024 * 1024,
       },
-      faults: { killProcessorMs: 6_000, restartRedisMs: 7_000, redisDownMs: 1_000, reloadMs: 2_500 },
+      faults: {
+        killProcessorMs: 6_000,
+        killUntilMs: 20_000,
+        restartRedisMs: 7_000,
+        redisDownMs: 1_000,
+        reloadMs: 2_500,
+      },
       maxLongStreams: 3,
       sampleMs: 1_000,
     });

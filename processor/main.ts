@@ -50,7 +50,7 @@ async function main(): Promise<number> {
     ? await startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port)
     : undefined;
   const health = createHealth();
-  const { server, port } = await startExtProcServer({
+  const running = await startExtProcServer({
     address: settings.processor.address,
     maxRequestBodyBytes: settings.limits.max_request_body_bytes,
     policy: live.policy,
@@ -59,6 +59,7 @@ async function main(): Promise<number> {
     metrics,
     health,
   });
+  const { server, port } = running;
   health.set('SERVING');
   live.watch();
   log.info(
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  running.closeAccessLogs();
   const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
   await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');

@@ -349,7 +349,7 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
     // (It bounds the JSON answer json_to_metadata holds, too.)
     request_body_buffer_limit: settings.limits.max_request_body_bytes,
-    typed_per_filter_config: USAGE_ON_ROUTE,
+    typed_per_filter_config: usageOnRoute(),
   };
 }
 
@@ -410,12 +410,14 @@ function usageFilters(): Json[] {
 }
 
 /** Turns the usage filters on for a route. */
-const USAGE_ON_ROUTE: Json = Object.fromEntries(
-  [STREAM_USAGE_FILTER, JSON_USAGE_FILTER].map((name) => [
-    name,
-    typed('envoy.config.route.v3.FilterConfig', { config: {} }),
-  ]),
-);
+function usageOnRoute(): Json {
+  return Object.fromEntries(
+    [STREAM_USAGE_FILTER, JSON_USAGE_FILTER].map((name) => [
+      name,
+      typed('envoy.config.route.v3.FilterConfig', { config: {} }),
+    ]),
+  );
+}
 
 /**
  * Every request's entry, when it ends, to the processor's access-log service
@@ -610,8 +612,8 @@ export function renderBootstrap(settings: Settings): Json {
                             metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
                           }),
                         },
-                        approvalCheck(),
                         ...usageFilters(),
+                        approvalCheck(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {

@@ -155,7 +155,7 @@ describe('docs/integrate.md: Istio', () => {
   const patches = list(one(docs, 'EnvoyFilter'), ['spec', 'configPatches']);
   const patch = (applyTo: string) => patches.filter((p) => p.applyTo === applyTo);
   const gateway = rendered('127.0.0.1:50051');
-  const [stateFilter, extProcFilter, approvalFilter, streamUsageFilter, jsonUsageFilter] = patch(
+  const [stateFilter, extProcFilter, streamUsageFilter, jsonUsageFilter, approvalFilter] = patch(
     'HTTP_FILTER',
   ).map((p) => at(p, ['patch', 'value']) as Json);
   const processorCluster = String(
@@ -201,9 +201,9 @@ describe('docs/integrate.md: Istio', () => {
                       http_filters: [
                         stateFilter,
                         extProcFilter,
-                        approvalFilter,
                         streamUsageFilter,
                         jsonUsageFilter,
+                        approvalFilter,
                         named(list(gateway, [...HCM, 'http_filters']), 'envoy.filters.http.router'),
                       ],
                     },

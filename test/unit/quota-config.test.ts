@@ -114,13 +114,13 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
   const json = filters.find((f) => f.name === 'anthropic_gateway.json_usage');
   const routes = hcm?.route_config.virtual_hosts[0]?.routes ?? [];
 
-  it('has one ext_proc filter, the policy, and the usage filters before the router', () => {
+  it('has one ext_proc filter, the policy, and the usage filters where the metering filter was', () => {
     expect(names).toEqual([
       'envoy.filters.http.set_filter_state',
       'envoy.filters.http.ext_proc',
-      'anthropic_gateway.approval',
       'anthropic_gateway.stream_usage',
       'anthropic_gateway.json_usage',
+      'anthropic_gateway.approval',
       'envoy.filters.http.router',
     ]);
     expect(policy?.metadata_options).toEqual({ receiving_namespaces: { untyped: [METADATA_NAMESPACE] } });

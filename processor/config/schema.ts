@@ -93,7 +93,7 @@ export const configSchema = z.strictObject({
         .positive()
         .default(20)
         .describe(
-          'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
+          'on SIGTERM, how long the processor lets the requests it is deciding finish',
         ),
     })
     .prefault({})

@@ -92,9 +92,7 @@ export const configSchema = z.strictObject({
         .number()
         .positive()
         .default(20)
-        .describe(
-          'on SIGTERM, how long the processor lets the requests it is deciding finish',
-        ),
+        .describe('on SIGTERM, how long the processor lets the requests it is deciding finish'),
     })
     .prefault({})
     .describe('the ext_proc processor, as Envoy reaches it'),

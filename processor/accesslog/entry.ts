@@ -9,23 +9,14 @@ import type { LoggedRequest } from '../metering/access-record.ts';
 import { USAGE_KEYS, USAGE_NAMESPACE, type UsageKey } from '../metering/usage-metadata.ts';
 
 /**
- * Response flags that mean the exchange was cut short, on either side: the
- * client went away or reset its stream, the upstream's connection or stream
- * ended early, a timeout or Envoy itself ended it.
+ * Response flags that say the client went away, or reset its stream, before
+ * it had the whole response. Other flags (a timeout, an upstream reset) come
+ * with Envoy's own complete reply when they happen before the response
+ * started, and with no last byte sent when they cut it: the last byte says it.
  */
-const CUT_SHORT: ReadonlyArray<keyof ResponseFlags__Output> = [
+const CLIENT_LEFT: ReadonlyArray<keyof ResponseFlags__Output> = [
   'downstream_connection_termination',
   'downstream_remote_reset',
-  'downstream_protocol_error',
-  'upstream_connection_termination',
-  'upstream_remote_reset',
-  'upstream_request_timeout',
-  'upstream_max_stream_duration_reached',
-  'upstream_protocol_error',
-  'stream_idle_timeout',
-  'duration_timeout',
-  'local_reset',
-  'overload_manager',
 ];
 
 export function readEntry(entry: HTTPAccessLogEntry__Output): LoggedRequest {
@@ -42,7 +33,7 @@ export function readEntry(entry: HTTPAccessLogEntry__Output): LoggedRequest {
     ttfbMs: milliseconds(common?.time_to_first_downstream_tx_byte),
     latencyMs: milliseconds(lastByte ?? common?.duration),
     complete:
-      lastByte !== undefined && (flags === undefined || !CUT_SHORT.some((flag) => flags[flag] === true)),
+      lastByte !== undefined && (flags === undefined || !CLIENT_LEFT.some((flag) => flags[flag] === true)),
   };
 }
 

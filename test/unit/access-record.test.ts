@@ -167,18 +167,20 @@ describe('readEntry', () => {
     });
   });
 
-  it('is incomplete when the last byte never went out or a flag says the exchange was cut', () => {
+  it('is incomplete when the last byte never went out or the client went away', () => {
     const { time_to_last_downstream_tx_byte: _last, ...rest } = entry().common_properties ?? {};
     const cut = readEntry({ ...entry(), common_properties: rest });
     expect(cut).toMatchObject({ complete: false, latencyMs: 1000.6 });
-    for (const flag of [
-      'downstream_connection_termination',
-      'upstream_remote_reset',
-      'stream_idle_timeout',
-    ] as const)
+    for (const flag of ['downstream_connection_termination', 'downstream_remote_reset'] as const)
       expect(readEntry(entry({ response_flags: { [flag]: true } })).complete, flag).toBe(false);
-    // A flag that does not cut the response (Envoy's own 503 has no_healthy_upstream) keeps it whole.
-    expect(readEntry(entry({ response_flags: { no_healthy_upstream: true } })).complete).toBe(true);
+    // Envoy's own whole reply to a timeout, a refused upstream or a malformed request is complete.
+    for (const flag of [
+      'upstream_request_timeout',
+      'upstream_connection_termination',
+      'no_healthy_upstream',
+      'downstream_protocol_error',
+    ] as const)
+      expect(readEntry(entry({ response_flags: { [flag]: true } })).complete, flag).toBe(true);
   });
 
   it('reads an entry with nothing in it without failing', () => {

@@ -1,8 +1,20 @@
 // Renders the Envoy bootstrap for the gateway from the settings. The launcher
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
+import {
+  ACCESS_LOG_BUFFER_BYTES,
+  ACCESS_LOG_FLUSH_INTERVAL_MS,
+  ACCESS_LOG_NAME,
+  LOGGED_RESPONSE_HEADERS,
+} from '../processor/accesslog/names.ts';
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
+import {
+  JSON_USAGE_RULES,
+  STREAM_USAGE_RULES,
+  USAGE_NAMESPACE,
+  type UsageRule,
+} from '../processor/metering/usage-metadata.ts';
 import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
 import {
   type AnthropicErrorType,
@@ -17,9 +29,9 @@ type Json = Record<string, unknown>;
 
 const UPSTREAM_CLUSTER = 'anthropic_upstream';
 const PROCESSOR_CLUSTER = 'ext_proc_processor';
-/** The same processor, on a connection of its own, so metering traffic never queues policy decisions. */
-const METERING_CLUSTER = 'ext_proc_metering';
-/** Dynamic metadata the policy filter writes and the metering filter reads (processor/extproc/metadata.ts). */
+/** The same processor, on a connection of its own, for Envoy's access-log stream: it never queues policy decisions. */
+const ACCESS_LOG_CLUSTER = 'processor_access_log';
+/** Dynamic metadata the policy filter writes and the access log carries (processor/extproc/metadata.ts). */
 const METADATA_NAMESPACE = 'anthropic_gateway';
 /** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
 const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
@@ -422,48 +434,98 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
     },
     // ext_proc buffers the whole body to check the model: raise the buffer
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
+    // (It bounds the JSON answer json_to_metadata holds, too.)
     request_body_buffer_limit: settings.limits.max_request_body_bytes,
+    typed_per_filter_config: usageOnRoute(),
+  };
+}
+
+/** Envoy's usage filters; disabled but on the upstream routes (gatewayRoute). */
+const STREAM_USAGE_FILTER = 'anthropic_gateway.stream_usage';
+const JSON_USAGE_FILTER = 'anthropic_gateway.json_usage';
+
+/** A json_to_metadata rule writing the value at `path`, as it is (a number stays one), under the usage namespace. */
+function usageRule(rule: UsageRule): Json {
+  return {
+    selectors: rule.path.map((key) => ({ key })),
+    on_present: { metadata_namespace: USAGE_NAMESPACE, key: rule.key, type: 'PROTOBUF_VALUE' },
   };
 }
 
 /**
- * Usage metering: a second ext_proc filter, after the policy, in observability
- * mode: Envoy sends the response headers and body chunks to the processor and
- * goes on without waiting, so the client's response is never held for it. It
- * sees the policy's local replies too (they pass it on their way out). It
- * skips the request side. A metering failure never fails a request.
+ * Usage, read by Envoy as the response passes (processor/metering/
+ * usage-metadata.ts). An SSE stream: sse_to_metadata parses each event as it
+ * goes by and forwards every byte at once, holding nothing; a later event's
+ * value replaces an earlier one (cumulative message_delta). A JSON answer:
+ * json_to_metadata must see the whole body, so it holds the response until
+ * its last byte has arrived (docs/operations.md measures what that costs);
+ * it reads only application/json, so a stream never waits for it. Both are
+ * off except on the two upstream routes; the processor counts usage only of
+ * their 2xx answers. Neither can fail or refuse a request: a body they cannot
+ * read costs only its usage.
  */
-function meteringFilter(): Json {
+function usageFilters(): Json[] {
+  return [
+    {
+      name: STREAM_USAGE_FILTER,
+      disabled: true,
+      typed_config: typed('envoy.extensions.filters.http.sse_to_metadata.v3.SseToMetadata', {
+        response_rules: {
+          content_parser: {
+            name: 'envoy.content_parsers.json',
+            typed_config: typed('envoy.extensions.content_parsers.json.v3.JsonContentParser', {
+              rules: STREAM_USAGE_RULES.map((rule) => ({ rule: usageRule(rule) })),
+            }),
+          },
+          // An event this large is no usage event: it is passed on, unread. Usage
+          // events are a few hundred bytes; this bounds what one stream holds.
+          max_event_size: 64 * 1024,
+        },
+      }),
+    },
+    {
+      name: JSON_USAGE_FILTER,
+      disabled: true,
+      typed_config: typed('envoy.extensions.filters.http.json_to_metadata.v3.JsonToMetadata', {
+        response_rules: {
+          rules: JSON_USAGE_RULES.map(usageRule),
+          allow_content_types_regex: { regex: 'application/json(\\s*;.*)?' },
+        },
+      }),
+    },
+  ];
+}
+
+/** Turns the usage filters on for a route. */
+function usageOnRoute(): Json {
+  return Object.fromEntries(
+    [STREAM_USAGE_FILTER, JSON_USAGE_FILTER].map((name) => [
+      name,
+      typed('envoy.config.route.v3.FilterConfig', { config: {} }),
+    ]),
+  );
+}
+
+/**
+ * Every request's entry, when it ends, to the processor's access-log service
+ * (processor/accesslog/): status, flags, timings and the dynamic metadata
+ * (the policy's facts, the usage). Envoy batches entries per worker on one
+ * long-lived gRPC stream and never waits for it: a processor that is away or
+ * slow costs access lines (counted in Envoy's access_logs.grpc_access_log.*
+ * and cluster stats), never a request.
+ */
+function accessLog(): Json {
   return {
-    name: 'anthropic_gateway.metering',
-    typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
-      grpc_service: {
-        envoy_grpc: { cluster_name: METERING_CLUSTER },
-        // processor/extproc/server.ts tells the two filters' streams apart by this.
-        initial_metadata: [{ key: 'x-anthropic-gateway-stream', value: 'metering' }],
+    name: 'envoy.access_loggers.http_grpc',
+    typed_config: typed('envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', {
+      common_config: {
+        log_name: ACCESS_LOG_NAME,
+        transport_api_version: 'V3',
+        grpc_service: { envoy_grpc: { cluster_name: ACCESS_LOG_CLUSTER } },
+        buffer_flush_interval: `${ACCESS_LOG_FLUSH_INTERVAL_MS / 1000}s`,
+        buffer_size_bytes: ACCESS_LOG_BUFFER_BYTES,
       },
-      observability_mode: true,
-      // Not a fail-open: this filter skips the request side and decides nothing.
-      // Admission stays with the policy filter (failure_mode_allow: false) and the
-      // approval check before the router; an outage of metering must only cost
-      // access lines, never requests.
-      failure_mode_allow: true,
-      stat_prefix: 'metering',
-      processing_mode: {
-        request_header_mode: 'SKIP',
-        request_body_mode: 'NONE',
-        request_trailer_mode: 'SKIP',
-        response_header_mode: 'SEND',
-        response_body_mode: 'STREAMED',
-        response_trailer_mode: 'SKIP',
-      },
-      metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
-      // When the request arrived (latency, time to first byte), and its id for
-      // the replies the policy never answered (the processor was too slow, say).
-      response_attributes: ['request.time', 'request.id'],
-      // How long Envoy keeps the stream open for the processor after the HTTP
-      // stream is gone (a client that disconnected): its usage is recorded then.
-      deferred_close_timeout: '5s',
+      additional_response_headers_to_log: [...LOGGED_RESPONSE_HEADERS],
     }),
   };
 }
@@ -626,6 +688,7 @@ export function renderBootstrap(settings: Settings): Json {
                       },
                       http2_protocol_options: { max_concurrent_streams: MAX_CONCURRENT_STREAMS },
                       local_reply_config: localReplyConfig(settings),
+                      access_log: [accessLog()],
                       route_config: {
                         name: 'gateway',
                         virtual_hosts: [
@@ -695,13 +758,13 @@ export function renderBootstrap(settings: Settings): Json {
                             // The processor removes client-sent x-envoy-* headers; a
                             // mutation Envoy refuses is an error, not a silent pass.
                             mutation_rules: { allow_envoy: true, disallow_is_error: true },
-                            // The request's facts, for the metering filter below, and the
-                            // processor's approval, for the approval check: the one namespace
-                            // the processor may write.
+                            // The request's facts, for the access log, and the processor's
+                            // approval, for the approval check: the one namespace the
+                            // processor may write.
                             metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
                           }),
                         },
-                        meteringFilter(),
+                        ...usageFilters(),
                         approvalCheck(),
                         requestTrailerStrip(),
                         {
@@ -722,7 +785,7 @@ export function renderBootstrap(settings: Settings): Json {
       clusters: [
         upstreamCluster(settings),
         processorCluster(settings, PROCESSOR_CLUSTER),
-        processorCluster(settings, METERING_CLUSTER),
+        processorCluster(settings, ACCESS_LOG_CLUSTER),
       ],
     },
   };

@@ -91,7 +91,8 @@ async function main(): Promise<number> {
     await Promise.allSettled([quotas.close(), metricsServer?.close()]);
     throw error;
   }
-  const { server, port } = extProc;
+  const running = extProc;
+  const { server, port } = running;
   health.set('SERVING');
   live.watch();
   log.info(
@@ -117,6 +118,7 @@ async function main(): Promise<number> {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  running.closeAccessLogs();
   const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
   await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');

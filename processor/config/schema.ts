@@ -136,9 +136,7 @@ export const configSchema = z.strictObject({
         .number()
         .positive()
         .default(20)
-        .describe(
-          'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
-        ),
+        .describe('on SIGTERM, how long the processor lets the requests it is deciding finish'),
       keepalive_interval_seconds: keepaliveInterval
         .default(5)
         .describe(

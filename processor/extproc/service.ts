@@ -4,7 +4,7 @@
 // 500 or 503): a failure inside the policy answers that request with an
 // Anthropic-shaped 500 and leaves the process and other streams running.
 // Each answer also carries the request's facts as dynamic metadata, for the
-// metering stream (metadata.ts). A quota check backed by Redis makes the
+// request's access-log entry (metadata.ts). A quota check backed by Redis makes the
 // headers answer asynchronous; Envoy sends the next message only after it.
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';

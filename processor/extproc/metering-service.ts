@@ -151,6 +151,7 @@ function record(
     tokenId: facts.token_id,
     workspace: facts.workspace,
     model: facts.model,
+    ...(facts.requested_model !== undefined ? { requestedModel: facts.requested_model } : {}),
     route: exchange.route,
     status: exchange.status,
     streamed: exchange.streamed,

@@ -114,7 +114,9 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             forward,
             request.request_body?.body ?? EMPTY,
           );
-          if (decision.action === 'reject') return reject(decision.error, 'request_body', {});
+          if (decision.action === 'reject') {
+            return reject(decision.error, 'request_body', { requested_model: decision.requestedModel });
+          }
           // The only answer that approves a request for Envoy's approval check (approval.ts).
           return {
             ...CONTINUE_REQUEST_BODY,

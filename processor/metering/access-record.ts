@@ -7,7 +7,10 @@ export interface AccessRecord {
   /** The gateway token's public id; never the token. */
   readonly tokenId: string | undefined;
   readonly workspace: string | undefined;
+  /** A model of the catalog, once the request was forwarded. */
   readonly model: string | undefined;
+  /** What a request refused for its model asked for (escaped, capped): client text, so never a metric label. */
+  readonly requestedModel?: string | undefined;
   readonly route: string | undefined;
   readonly status: number;
   readonly streamed: boolean;

@@ -13,7 +13,7 @@ const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map([
   [`${BASE_PATH}/v1/messages/count_tokens`, 'count_tokens'],
 ]);
 
-const MODELS_PATH = `${BASE_PATH}/v1/models`;
+export const MODELS_PATH = `${BASE_PATH}/v1/models`;
 const V1_PREFIX = `${BASE_PATH}/v1/`;
 
 /** Where `HEAD` gets 200 without a credential (see PROBE_REPLY). */

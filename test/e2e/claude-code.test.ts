@@ -1,5 +1,7 @@
 // Claude Code (`claude -p`, the pinned @anthropic-ai/claude-code) through the
-// real Envoy, with only ANTHROPIC_BASE_URL pointing at the gateway. A recording
+// real Envoy, as a new user runs it: only ANTHROPIC_BASE_URL pointing at the
+// gateway and a key, no model chosen, so Claude Code asks for its own default
+// (which the built-in catalog must serve). A recording
 // proxy in front of Envoy sees exactly what Claude Code sent (it is a native
 // binary: no hook inside it), and the fake upstream what arrived: the same body
 // bytes, the anthropic-beta values, the ?beta=true query, the workspace key in
@@ -7,8 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
 import { messageEvents } from '../support/anthropic-fixtures.ts';
 import { claudeCodeVersion, OFFLINE_ENV, runClaudeCode } from '../support/claude-code.ts';
+import { claudeCodeModels } from '../support/client-models.ts';
 import {
   json,
   messageBody,
@@ -20,7 +24,9 @@ import { GATEWAY_TOKEN, type GatewayStack, startStack, UPSTREAM_KEY } from '../s
 import { type Exchange, type RecordingProxy, startRecordingProxy } from '../support/recording-proxy.ts';
 
 const ANSWER = 'PONG from the fake upstream via the gateway';
-const MODEL = 'claude-sonnet-4-6';
+/** What the pinned Claude Code defaults to, read from its own bundle. */
+const DEFAULT_MODELS = new Set(claudeCodeModels().defaults);
+const SERVED = new Set(DEFAULT_CATALOG.filter((m) => m.provider === 'anthropic').map((m) => m.id));
 const PINNED = (
   JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
     devDependencies: Record<string, string>;
@@ -34,7 +40,7 @@ let proxy: RecordingProxy;
 const claudeCodeResponder: Responder = (request, res) => {
   if (request.url.startsWith('/v1/messages/count_tokens')) return json(res, 200, { input_tokens: 1234 });
   const body = JSON.parse(request.body.toString()) as { model?: string; stream?: boolean };
-  const model = body.model ?? MODEL;
+  const model = body.model ?? 'no-model';
   if (body.stream === true) {
     return sseResponder(messageEvents(model, [{ type: 'text', text: ANSWER }]))(request, res);
   }
@@ -74,7 +80,10 @@ function expectForwardedUnchanged(): { posts: Exchange[]; received: ReceivedRequ
     // The body byte for byte (Claude Code's are tens of KB: system prompt, tools).
     expect(sent.requestLength).toBeGreaterThan(10_000);
     expect(arrived.sha256).toBe(sent.requestSha256);
-    expect(JSON.parse(arrived.body.toString())).toMatchObject({ model: MODEL });
+    // Claude Code's own default model, which the built-in catalog serves.
+    const { model } = JSON.parse(arrived.body.toString()) as { model: string };
+    expect(DEFAULT_MODELS.has(model), model).toBe(true);
+    expect(SERVED.has(model), model).toBe(true);
     // anthropic-beta intact: several comma-separated betas, Claude Code's own among them.
     const betas = values(sent.requestHeaders, 'anthropic-beta');
     expect(betas.join(',')).toContain('claude-code-20250219');
@@ -104,7 +113,6 @@ describe('Claude Code', () => {
         ...OFFLINE_ENV,
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_API_KEY: GATEWAY_TOKEN,
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG'],
     );
@@ -126,7 +134,6 @@ describe('Claude Code', () => {
         ...OFFLINE_ENV,
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN,
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG'],
     );
@@ -150,7 +157,6 @@ describe('Claude Code', () => {
         DISABLE_ERROR_REPORTING: '1',
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_API_KEY: GATEWAY_TOKEN,
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG', '--strict-mcp-config'],
     );
@@ -179,7 +185,6 @@ describe('Claude Code', () => {
         ...OFFLINE_ENV,
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_API_KEY: 'agw_not_a_token',
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG'],
     );
@@ -202,7 +207,8 @@ describe('Claude Code', () => {
       ['-p', 'Reply with PONG'],
     );
     expect(run.code).not.toBe(0);
-    expect(`${run.stdout}${run.stderr}`).toContain('unknown model');
+    // The product page's text, then the id Claude Code asked for.
+    expect(`${run.stdout}${run.stderr}`).toContain('unknown model: "claude-not-in-the-catalog"');
     expect(proxy.exchanges.length).toBeGreaterThan(0);
     expect(proxy.exchanges.map((exchange) => exchange.status)).toEqual(proxy.exchanges.map(() => 400));
     expect(stack.upstream.received).toEqual([]);

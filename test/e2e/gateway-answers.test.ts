@@ -3,17 +3,14 @@
 // endpoints it does not serve. None of these reaches the upstream.
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { indexCatalog } from '../../processor/policy/catalog.ts';
+import { anthropicModels } from '../../processor/policy/models.ts';
 import { GATEWAY_TOKEN, useStack } from '../support/gateway-stack.ts';
 
 const HAIKU_ONLY_TOKEN = 'agw_e2e_answers_haiku_only_abcdefghijklmnopqrst';
-const NEWEST_FIRST = [
-  'claude-opus-4-8',
-  'claude-opus-4-7',
-  'claude-sonnet-4-6',
-  'claude-opus-4-6',
-  'claude-opus-4-5',
-  'claude-haiku-4-5',
-];
+/** The built-in catalog's Anthropic models by release date (test/unit/models.test.ts lists them). */
+const NEWEST_FIRST = anthropicModels(indexCatalog(DEFAULT_CATALOG)).map((model) => model.id);
 
 const stack = useStack({
   config: {
@@ -41,7 +38,11 @@ describe('GET /v1/models', () => {
     expect(response.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const body = (await response.json()) as { data: Array<Record<string, unknown>> };
     expect(Object.keys(body).sort()).toEqual(['data', 'first_id', 'has_more', 'last_id']);
-    expect(body).toMatchObject({ has_more: false, first_id: 'claude-opus-4-8', last_id: 'claude-haiku-4-5' });
+    expect(body).toMatchObject({
+      has_more: false,
+      first_id: 'claude-fable-5-2',
+      last_id: 'claude-haiku-4-5-20251001',
+    });
     expect(body.data.map((model) => model.id)).toEqual(NEWEST_FIRST);
     for (const model of body.data) {
       expect(model).toMatchObject({ type: 'model', lifecycle: 'active' });
@@ -73,8 +74,8 @@ describe('GET /v1/models', () => {
     expect(first.has_more).toBe(true);
     expect(first.hasNextPage()).toBe(true);
     const second = await first.getNextPage();
-    expect(second.data.map((model) => model.id)).toEqual(NEWEST_FIRST.slice(4));
-    expect(second.hasNextPage()).toBe(false);
+    expect(second.data.map((model) => model.id)).toEqual(NEWEST_FIRST.slice(4, 8));
+    expect(second.hasNextPage()).toBe(NEWEST_FIRST.length > 8);
 
     const before = await client.models.list({ before_id: 'claude-opus-4-6', limit: 2 });
     expect(before.data.map((model) => model.id)).toEqual(['claude-opus-4-7', 'claude-sonnet-4-6']);

@@ -53,7 +53,7 @@ export function runClaudeCode(
   });
 }
 
-/** `claude --version`, e.g. "2.1.330 (Claude Code)". */
+/** `claude --version`, e.g. "2.1.332 (Claude Code)". */
 export async function claudeCodeVersion(): Promise<string> {
   const run = await runClaudeCode(OFFLINE_ENV, ['--version'], 60_000);
   return run.stdout.trim();

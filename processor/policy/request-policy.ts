@@ -2,6 +2,8 @@
 // the headers arrive (route, credential: decided before any body is buffered)
 // and when the whole body has arrived (the model). Plain values in, plain
 // decisions out; the ext_proc plumbing turns them into protos.
+
+import { suggestedBaseUrl } from './base-url.ts';
 import { type Catalog, checkModel } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
@@ -77,7 +79,9 @@ const unsupportedEncoding = (encoding: string): GatewayError => ({
 });
 
 export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream: boolean): HeadersDecision {
-  const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '');
+  const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '', () =>
+    suggestedBaseUrl(headers),
+  );
   if (match.kind === 'error') return reject(match.error);
   if (match.kind === 'probe') return respond(PROBE_REPLY);
 

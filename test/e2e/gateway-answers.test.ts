@@ -167,3 +167,52 @@ describe('Anthropic endpoints the gateway does not serve', () => {
     expect(error.message).toContain('/v1/messages/batches is not available through this gateway');
   });
 });
+
+describe('a client whose base URL is wrong', () => {
+  const message = (body: unknown) => (body as { error: { message: string } }).error.message;
+
+  it('without the /ai-gateway/anthropic prefix: 404 naming the base URL to use', async () => {
+    for (const path of [
+      '/v1/messages',
+      '/v1/messages?beta=true',
+      '/v1/models',
+      '/v1/messages/count_tokens',
+    ]) {
+      const response = await fetch(`${stack.origin}${path}`, {
+        method: path.startsWith('/v1/models') ? 'GET' : 'POST',
+        headers: { 'x-api-key': GATEWAY_TOKEN, 'content-type': 'application/json' },
+        body: path.startsWith('/v1/models') ? null : '{"model":"claude-haiku-4-5"}',
+      });
+      expect(response.status, path).toBe(404);
+      expect(response.headers.get('request-id'), path).toBeTruthy();
+      const body = await response.json();
+      expect(body, path).toEqual({
+        type: 'error',
+        error: {
+          type: 'not_found_error',
+          message: `${path.split('?')[0]} is not an endpoint of this gateway; set your client's base URL to ${stack.baseUrl} (the SDKs append /v1/messages themselves)`,
+        },
+      });
+    }
+  });
+
+  it('the TypeScript SDK pointed at the bare host raises NotFoundError with that advice', async () => {
+    const wrong = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.origin, maxRetries: 0 });
+    const error = await wrong.messages
+      .create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(message((error as InstanceType<typeof Anthropic.NotFoundError>).error)).toContain(
+      `set your client's base URL to ${stack.baseUrl}`,
+    );
+  });
+
+  it('ending in /v1: 404 saying to drop it', async () => {
+    const wrong = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
+    const error = await wrong.models.list().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(message((error as InstanceType<typeof Anthropic.NotFoundError>).error)).toBe(
+      `/v1/v1/models is not an endpoint of this gateway: the base URL must not end in /v1; set your client's base URL to ${stack.baseUrl}`,
+    );
+  });
+});

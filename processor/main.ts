@@ -2,6 +2,7 @@
 // gRPC health service and the metrics endpoint, reload the configuration on
 // SIGHUP or when its file changes, and on SIGTERM/SIGINT drain and stop. The
 // only place that sets the process's exit code.
+import { resolve } from 'node:path';
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { startExtProcServer } from './extproc/server.ts';
@@ -10,6 +11,7 @@ import { createMetrics } from './metrics/registry.ts';
 import { startMetricsServer } from './metrics/server.ts';
 import { tuneGarbageCollection } from './ops/garbage-collection.ts';
 import { createHealth } from './ops/health.ts';
+import { type Registration, registerProcessor } from './ops/pid-file.ts';
 import { shutDownGracefully } from './ops/shutdown.ts';
 import { createQuotaStore } from './quota/create-store.ts';
 import { Quotas } from './quota/quotas.ts';
@@ -28,14 +30,19 @@ async function main(): Promise<number> {
   const log = createLogger(settings.log.level, undefined, { secrets: upstreamKeys });
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
 
-  const live = createLiveConfig({
-    env: process.env,
-    path: process.env.GATEWAY_CONFIG || undefined,
-    initial: loaded.config,
-    log,
-  });
+  const configPath = process.env.GATEWAY_CONFIG || undefined;
+  const live = createLiveConfig({ env: process.env, path: configPath, initial: loaded.config, log });
+  // Set once listening: where `npm run cli -- reload` finds this processor and its reloads' outcome.
+  let registration: Registration | undefined;
   // Before anything slow: SIGHUP's default action would end the process.
-  process.on('SIGHUP', () => live.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    const outcome = live.reload('SIGHUP');
+    try {
+      registration?.reloaded(outcome);
+    } catch (error) {
+      log.warn({ err: error }, 'cannot record the reload for `npm run cli -- reload`');
+    }
+  });
 
   const metrics = createMetrics();
   const quotas = new Quotas({
@@ -61,6 +68,15 @@ async function main(): Promise<number> {
   });
   health.set('SERVING');
   live.watch();
+  try {
+    registration = registerProcessor(process.env, {
+      address: boundAddress(settings.processor.address, port),
+      config: configPath === undefined ? null : resolve(configPath),
+    });
+  } catch (error) {
+    // Reloading still works with SIGHUP; only the CLI cannot find this processor.
+    log.warn({ err: error }, 'cannot write the pid file `npm run cli -- reload` reads');
+  }
   log.info(
     {
       address: settings.processor.address,
@@ -78,6 +94,7 @@ async function main(): Promise<number> {
   const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
   log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
   live.close();
+  registration?.remove();
   // A second SIGTERM or SIGINT cancels what is left at once.
   const interrupt = new Promise((resolve) => {
     process.once('SIGTERM', resolve);
@@ -87,6 +104,12 @@ async function main(): Promise<number> {
   await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');
   return 0;
+}
+
+/** `host:port` with the port it listens on (a configured 0 is an ephemeral port), or the `unix:` path. */
+function boundAddress(address: string, port: number | undefined): string {
+  if (address.startsWith('unix:') || port === undefined) return address;
+  return `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
 }
 
 main().then(

@@ -10,16 +10,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
-import { messageEvents } from '../support/anthropic-fixtures.ts';
-import { claudeCodeVersion, OFFLINE_ENV, runClaudeCode } from '../support/claude-code.ts';
+import { answerClaudeCode, claudeCodeVersion, OFFLINE_ENV, runClaudeCode } from '../support/claude-code.ts';
 import { claudeCodeModels } from '../support/client-models.ts';
-import {
-  json,
-  messageBody,
-  type ReceivedRequest,
-  type Responder,
-  sseResponder,
-} from '../support/fake-upstream.ts';
+import type { ReceivedRequest } from '../support/fake-upstream.ts';
 import { GATEWAY_TOKEN, type GatewayStack, startStack, UPSTREAM_KEY } from '../support/gateway-stack.ts';
 import { type Exchange, type RecordingProxy, startRecordingProxy } from '../support/recording-proxy.ts';
 
@@ -36,16 +29,7 @@ const PINNED = (
 let stack: GatewayStack;
 let proxy: RecordingProxy;
 
-/** Answers whatever Claude Code sends: streamed or not, count_tokens too. */
-const claudeCodeResponder: Responder = (request, res) => {
-  if (request.url.startsWith('/v1/messages/count_tokens')) return json(res, 200, { input_tokens: 1234 });
-  const body = JSON.parse(request.body.toString()) as { model?: string; stream?: boolean };
-  const model = body.model ?? 'no-model';
-  if (body.stream === true) {
-    return sseResponder(messageEvents(model, [{ type: 'text', text: ANSWER }]))(request, res);
-  }
-  return json(res, 200, messageBody(model, ANSWER));
-};
+const claudeCodeResponder = answerClaudeCode(ANSWER);
 
 beforeAll(async () => {
   stack = await startStack();

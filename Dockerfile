@@ -30,5 +30,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "processor/ops/healthcheck.ts"]
 
 # SIGTERM (docker stop) drains: requests being decided finish, then exit 0.
+# SIGHUP (docker kill -s HUP) reloads the configuration. The container is the
+# processor alone, without npm start's launcher: Docker restarts it when it
+# dies (docker-compose.yml's restart policy), and no setpriv is needed here.
 STOPSIGNAL SIGTERM
 CMD ["node", "processor/main.ts"]

@@ -79,8 +79,7 @@ async function measure(start: Start, transport: string) {
   const envoy = await startEnvoy({
     bootstrap: renderBootstrap({
       ...settings,
-      listen: { address: '127.0.0.1', port: 0 },
-      admin: { address: '127.0.0.1', port: 0 },
+      listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
       processor: { ...settings.processor, address: processor.address },
     }),
     stdio: 'ignore',

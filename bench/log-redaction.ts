@@ -1,5 +1,5 @@
 // What the log redaction (processor/log.ts) costs per line, beside plain pino
-// on the same line: the access line the metering stream writes for every
+// on the same line: the access line the processor writes for every
 // request, and a line that names a secret field (parsed and censored).
 // Run: node bench/log-redaction.ts. Figures go in docs/security.md.
 import { Writable } from 'node:stream';

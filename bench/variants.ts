@@ -44,7 +44,6 @@ function withoutFilter(name: string): (b: Json) => Json {
 }
 
 const isPolicyFilter = (o: Json) => (o.processing_mode as Json | undefined)?.request_body_mode === 'BUFFERED';
-const isMeteringFilter = (o: Json) => o.observability_mode === true;
 
 /** Headers and body in one exchange: Envoy streams the body without waiting for the headers' answer. */
 const pipelined = rewrite(isPolicyFilter, (o) => ({
@@ -52,13 +51,12 @@ const pipelined = rewrite(isPolicyFilter, (o) => ({
   send_body_without_waiting_for_header_response: true,
   processing_mode: { ...(o.processing_mode as Json), request_body_mode: 'STREAMED' },
 }));
-/** Metering without the response headers message: the status comes as an attribute with the body. */
-const meteringWithoutHeaders = rewrite(isMeteringFilter, (o) => ({
-  ...o,
-  response_attributes: [...((o.response_attributes as string[] | undefined) ?? []), 'response.code'],
-  processing_mode: { ...(o.processing_mode as Json), response_header_mode: 'SKIP' },
-}));
-const noMetering = withoutFilter('anthropic_gateway.metering');
+/** Without metering: no usage filters, no access log to the processor. */
+const noMetering = (bootstrap: Json): Json =>
+  ['anthropic_gateway.stream_usage', 'anthropic_gateway.json_usage', 'envoy.access_loggers.http_grpc'].reduce(
+    (b, name) => withoutFilter(name)(b),
+    bootstrap,
+  );
 
 const VARIANTS: Readonly<Record<string, ProcessorVariant | 'envoy'>> = {
   envoy: 'envoy',
@@ -79,7 +77,6 @@ const VARIANTS: Readonly<Record<string, ProcessorVariant | 'envoy'>> = {
   'floor-raw-decoded': { processor: 'floor', floorArgs: ['--raw', '--decode'] },
   'floor-raw': { processor: 'floor', floorArgs: ['--raw'] },
   'floor-raw-no-metering': { processor: 'floor', floorArgs: ['--raw'], bootstrap: noMetering },
-  'floor-metering-without-headers': { processor: 'floor', bootstrap: meteringWithoutHeaders },
 };
 
 const { values: args } = parseArgs({

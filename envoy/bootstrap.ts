@@ -1,19 +1,37 @@
 // Renders the Envoy bootstrap for the gateway from the settings. The launcher
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
+import {
+  ACCESS_LOG_BUFFER_BYTES,
+  ACCESS_LOG_FLUSH_INTERVAL_MS,
+  ACCESS_LOG_NAME,
+  LOGGED_RESPONSE_HEADERS,
+} from '../processor/accesslog/names.ts';
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
+import {
+  JSON_USAGE_RULES,
+  STREAM_USAGE_RULES,
+  USAGE_NAMESPACE,
+  type UsageRule,
+} from '../processor/metering/usage-metadata.ts';
 import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
-import { type AnthropicErrorType, renderErrorBody } from '../processor/policy/errors.ts';
+import {
+  type AnthropicErrorType,
+  MALFORMED_REQUEST_MESSAGE,
+  renderErrorBody,
+  requestTooLarge,
+} from '../processor/policy/errors.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
+import { ADMIN_SOCKET_MODE } from './admin.ts';
 
 type Json = Record<string, unknown>;
 
 const UPSTREAM_CLUSTER = 'anthropic_upstream';
 const PROCESSOR_CLUSTER = 'ext_proc_processor';
-/** The same processor, on a connection of its own, so metering traffic never queues policy decisions. */
-const METERING_CLUSTER = 'ext_proc_metering';
-/** Dynamic metadata the policy filter writes and the metering filter reads (processor/extproc/metadata.ts). */
+/** The same processor, on a connection of its own, for Envoy's access-log stream: it never queues policy decisions. */
+const ACCESS_LOG_CLUSTER = 'processor_access_log';
+/** Dynamic metadata the policy filter writes and the access log carries (processor/extproc/metadata.ts). */
 const METADATA_NAMESPACE = 'anthropic_gateway';
 /** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
 const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
@@ -27,6 +45,12 @@ const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
 
 const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+/**
+ * Streams one HTTP/2 client connection may have open at once (Envoy's default
+ * is 2^31 - 1): every stream gets the listener's timeouts, but without a cap
+ * one connection could keep that many slow requests open.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
 
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
@@ -67,7 +91,9 @@ function upstreamCluster(settings: Settings): Json {
               common_tls_context: {
                 alpn_protocols: ['h2', 'http/1.1'],
                 validation_context: {
-                  trusted_ca: { filename: '/etc/ssl/certs/ca-certificates.crt' },
+                  // The system bundle by default; a bundle with a TLS-inspecting
+                  // proxy's CA where one sits in the way (docs/operations.md).
+                  trusted_ca: { filename: settings.upstream.ca_file },
                   match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }],
                 },
               },
@@ -76,12 +102,36 @@ function upstreamCluster(settings: Settings): Json {
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
               'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              { auto_config: { http2_protocol_options: {}, http_protocol_options: {} } },
+              {
+                auto_config: {
+                  http2_protocol_options: connectionKeepalive(
+                    settings.upstream.keepalive_interval_seconds,
+                    settings.upstream.keepalive_timeout_seconds,
+                  ),
+                  http_protocol_options: {},
+                },
+              },
             ),
           },
         }
       : {}),
   };
+}
+
+/**
+ * HTTP/2 options that ping the connection every `interval` seconds and close
+ * it when a ping goes unanswered for `timeout` (Envoy extends the wait while
+ * other frames arrive). A connection whose peer vanished without a FIN or RST
+ * (a host gone, a NAT or firewall that dropped the flow) otherwise looks
+ * alive for ever, and every request sent on it waits for its own timeout;
+ * once it is closed, the next request opens a new connection. An interval of
+ * 0 turns the pings off.
+ */
+function connectionKeepalive(interval: number, timeout: number): Json {
+  if (interval === 0) return {};
+  // Whole milliseconds: a float's long tail of digits is not a valid Duration.
+  const duration = (value: number) => `${Math.round(value * 1000) / 1000}s`;
+  return { connection_keepalive: { interval: duration(interval), timeout: duration(timeout) } };
 }
 
 /** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
@@ -125,7 +175,14 @@ function processorCluster(settings: Settings, name: string): Json {
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
         'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        { explicit_http_config: { http2_protocol_options: {} } },
+        {
+          explicit_http_config: {
+            http2_protocol_options: connectionKeepalive(
+              settings.processor.keepalive_interval_seconds,
+              settings.processor.keepalive_timeout_seconds,
+            ),
+          },
+        },
       ),
     },
     load_assignment: {
@@ -218,6 +275,11 @@ function extProcUnusableAnswer(): Json {
   );
 }
 
+/** Envoy's reason for its reply (%RESPONSE_CODE_DETAILS%) is one of these. */
+function details(...reasons: string[]): Json {
+  return cel(`response.code_details in [${reasons.map((reason) => `'${reason}'`).join(', ')}]`);
+}
+
 /** Envoy refused the request before any filter ran (a malformed request line, headers over the limit). */
 function beforeFilters(): Json {
   return cel(`!('${REQUEST_ID_STATE}' in filter_state)`);
@@ -228,7 +290,7 @@ function both(a: Json, b: Json): Json {
 }
 
 function localReplyConfig(settings: Settings): Json {
-  const mib = Math.floor(settings.limits.max_request_body_bytes / (1024 * 1024));
+  const { listen } = settings;
   const unavailable = "the gateway's policy service is unavailable; nothing was sent upstream";
   // First match wins: the processor's failures before the generic statuses.
   const mappings: ErrorMapping[] = [
@@ -252,13 +314,35 @@ function localReplyConfig(settings: Settings): Json {
       filter: statusIn(413),
       status: 413,
       type: 'request_too_large',
-      message: `request body is larger than the gateway's limit of ${mib} MiB`,
+      // The processor refuses a declared content-length over the limit with the same words.
+      message: requestTooLarge(settings.limits.max_request_body_bytes).message,
     },
     {
       filter: statusIn(431),
       status: 431,
       type: 'request_too_large',
       message: 'request headers are too large',
+    },
+    // The listener's timeouts on slow clients (the HttpConnectionManager below).
+    {
+      filter: both(statusIn(408), details('request_header_timeout')),
+      status: 408,
+      type: 'timeout_error',
+      message: `timed out receiving the request headers (the gateway waits ${listen.request_headers_timeout_seconds} s for them)`,
+    },
+    {
+      filter: both(statusIn(408), details('request_overall_timeout')),
+      status: 408,
+      type: 'timeout_error',
+      message: `timed out receiving the request (the gateway waits ${listen.request_timeout_seconds} s for a whole request, body included)`,
+    },
+    {
+      // The route's idle timeout with the request already upstream and no
+      // answer yet: Envoy says 408, but it is the upstream that was silent.
+      filter: both(both(statusIn(408), details('stream_idle_timeout')), cel("upstream.address != ''")),
+      status: 504,
+      type: 'timeout_error',
+      message: 'the upstream did not answer in time',
     },
     { filter: statusIn(408), status: 408, type: 'timeout_error', message: 'timed out receiving the request' },
     {
@@ -280,7 +364,7 @@ function localReplyConfig(settings: Settings): Json {
       message: 'the gateway failed to process the request',
     },
     { filter: statusIn(404), status: 404, type: 'not_found_error', message: 'not found' },
-    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: 'malformed HTTP request' },
+    { filter: statusIn(400), status: 400, type: 'invalid_request_error', message: MALFORMED_REQUEST_MESSAGE },
     {
       // A transfer-encoding other than chunked: the client's mistake, not worth a retry.
       filter: statusIn(501),
@@ -293,6 +377,15 @@ function localReplyConfig(settings: Settings): Json {
       status: 426,
       type: 'invalid_request_error',
       message: 'HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2',
+    },
+    {
+      // An absolute-form target `https://host/…` on this plain-HTTP listener: Envoy's 403
+      // is no matter of permission, the request is malformed for this connection.
+      filter: details('http1.https_url_on_plaintext_connection'),
+      status: 400,
+      type: 'invalid_request_error',
+      message:
+        'the request target is an https:// URL on a plain-HTTP connection; send only the path, or connect over TLS',
     },
     {
       // Envoy refuses connection upgrades (WebSocket and the like) that no route allows.
@@ -331,52 +424,108 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
       cluster: UPSTREAM_CLUSTER,
       prefix_rewrite: upstreamPath,
       host_rewrite_literal: upstreamHost,
-      timeout: seconds(settings.upstream.timeout_seconds),
+      // No cap on the whole exchange: a stream may last an hour. What is
+      // bounded is silence: no byte either way for upstream.timeout_seconds
+      // (a non-streamed generation is silent until it is done; a stream
+      // carries events and pings). Before the answer's headers that is a 504
+      // (the mapping above); after them, the stalled stream is reset.
+      timeout: '0s',
+      idle_timeout: seconds(settings.upstream.timeout_seconds),
     },
     // ext_proc buffers the whole body to check the model: raise the buffer
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
+    // (It bounds the JSON answer json_to_metadata holds, too.)
     request_body_buffer_limit: settings.limits.max_request_body_bytes,
+    typed_per_filter_config: usageOnRoute(),
+  };
+}
+
+/** Envoy's usage filters; disabled but on the upstream routes (gatewayRoute). */
+const STREAM_USAGE_FILTER = 'anthropic_gateway.stream_usage';
+const JSON_USAGE_FILTER = 'anthropic_gateway.json_usage';
+
+/** A json_to_metadata rule writing the value at `path`, as it is (a number stays one), under the usage namespace. */
+function usageRule(rule: UsageRule): Json {
+  return {
+    selectors: rule.path.map((key) => ({ key })),
+    on_present: { metadata_namespace: USAGE_NAMESPACE, key: rule.key, type: 'PROTOBUF_VALUE' },
   };
 }
 
 /**
- * Usage metering: a second ext_proc filter, after the policy, in observability
- * mode: Envoy sends the response headers and body chunks to the processor and
- * goes on without waiting, so the client's response is never held for it. It
- * sees the policy's local replies too (they pass it on their way out). It
- * skips the request side. A metering failure never fails a request.
+ * Usage, read by Envoy as the response passes (processor/metering/
+ * usage-metadata.ts). An SSE stream: sse_to_metadata parses each event as it
+ * goes by and forwards every byte at once, holding nothing; a later event's
+ * value replaces an earlier one (cumulative message_delta). A JSON answer:
+ * json_to_metadata must see the whole body, so it holds the response until
+ * its last byte has arrived (docs/operations.md measures what that costs);
+ * it reads only application/json, so a stream never waits for it. Both are
+ * off except on the two upstream routes; the processor counts usage only of
+ * their 2xx answers. Neither can fail or refuse a request: a body they cannot
+ * read costs only its usage.
  */
-function meteringFilter(): Json {
+function usageFilters(): Json[] {
+  return [
+    {
+      name: STREAM_USAGE_FILTER,
+      disabled: true,
+      typed_config: typed('envoy.extensions.filters.http.sse_to_metadata.v3.SseToMetadata', {
+        response_rules: {
+          content_parser: {
+            name: 'envoy.content_parsers.json',
+            typed_config: typed('envoy.extensions.content_parsers.json.v3.JsonContentParser', {
+              rules: STREAM_USAGE_RULES.map((rule) => ({ rule: usageRule(rule) })),
+            }),
+          },
+          // An event this large is no usage event: it is passed on, unread. Usage
+          // events are a few hundred bytes; this bounds what one stream holds.
+          max_event_size: 64 * 1024,
+        },
+      }),
+    },
+    {
+      name: JSON_USAGE_FILTER,
+      disabled: true,
+      typed_config: typed('envoy.extensions.filters.http.json_to_metadata.v3.JsonToMetadata', {
+        response_rules: {
+          rules: JSON_USAGE_RULES.map(usageRule),
+          allow_content_types_regex: { regex: 'application/json(\\s*;.*)?' },
+        },
+      }),
+    },
+  ];
+}
+
+/** Turns the usage filters on for a route. */
+function usageOnRoute(): Json {
+  return Object.fromEntries(
+    [STREAM_USAGE_FILTER, JSON_USAGE_FILTER].map((name) => [
+      name,
+      typed('envoy.config.route.v3.FilterConfig', { config: {} }),
+    ]),
+  );
+}
+
+/**
+ * Every request's entry, when it ends, to the processor's access-log service
+ * (processor/accesslog/): status, flags, timings and the dynamic metadata
+ * (the policy's facts, the usage). Envoy batches entries per worker on one
+ * long-lived gRPC stream and never waits for it: a processor that is away or
+ * slow costs access lines (counted in Envoy's access_logs.grpc_access_log.*
+ * and cluster stats), never a request.
+ */
+function accessLog(): Json {
   return {
-    name: 'anthropic_gateway.metering',
-    typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
-      grpc_service: {
-        envoy_grpc: { cluster_name: METERING_CLUSTER },
-        // processor/extproc/server.ts tells the two filters' streams apart by this.
-        initial_metadata: [{ key: 'x-anthropic-gateway-stream', value: 'metering' }],
+    name: 'envoy.access_loggers.http_grpc',
+    typed_config: typed('envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', {
+      common_config: {
+        log_name: ACCESS_LOG_NAME,
+        transport_api_version: 'V3',
+        grpc_service: { envoy_grpc: { cluster_name: ACCESS_LOG_CLUSTER } },
+        buffer_flush_interval: `${ACCESS_LOG_FLUSH_INTERVAL_MS / 1000}s`,
+        buffer_size_bytes: ACCESS_LOG_BUFFER_BYTES,
       },
-      observability_mode: true,
-      // Not a fail-open: this filter skips the request side and decides nothing.
-      // Admission stays with the policy filter (failure_mode_allow: false) and the
-      // approval check before the router; an outage of metering must only cost
-      // access lines, never requests.
-      failure_mode_allow: true,
-      stat_prefix: 'metering',
-      processing_mode: {
-        request_header_mode: 'SKIP',
-        request_body_mode: 'NONE',
-        request_trailer_mode: 'SKIP',
-        response_header_mode: 'SEND',
-        response_body_mode: 'STREAMED',
-        response_trailer_mode: 'SKIP',
-      },
-      metadata_options: { forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } },
-      // When the request arrived (latency, time to first byte), and its id for
-      // the replies the policy never answered (the processor was too slow, say).
-      response_attributes: ['request.time', 'request.id'],
-      // How long Envoy keeps the stream open for the processor after the HTTP
-      // stream is gone (a client that disconnected): its usage is recorded then.
-      deferred_close_timeout: '5s',
+      additional_response_headers_to_log: [...LOGGED_RESPONSE_HEADERS],
     }),
   };
 }
@@ -413,6 +562,47 @@ function approvalCheck(): Json {
   };
 }
 
+/**
+ * Removes every request trailer before the router. Trailers (HTTP/2, or
+ * HTTP/1.1 chunked where a codec keeps them) never pass through the
+ * processor's request-headers mutation, and Envoy would forward them to an
+ * HTTP/2 upstream verbatim: a credential, a cookie or an `anthropic-beta` in a
+ * trailer block would reach Anthropic unchecked. Envoy runs this only when a
+ * request has trailers, so the common request pays nothing for it. The
+ * emptied block goes upstream as an empty end-of-stream DATA frame: no
+ * trailers at all (test/e2e/request-trailers.test.ts).
+ */
+function requestTrailerStrip(): Json {
+  return {
+    name: 'anthropic_gateway.no_request_trailers',
+    typed_config: typed('envoy.extensions.filters.http.header_mutation.v3.HeaderMutation', {
+      mutations: {
+        request_trailers_mutations: [
+          { remove_on_match: { key_matcher: { safe_regex: { regex: '(?s).*' } } } },
+        ],
+      },
+    }),
+  };
+}
+
+/**
+ * Envoy's admin interface has no authentication, and whoever reaches it can
+ * raise Envoy's log level to debug (which logs every request's headers: the
+ * gateway tokens and the Anthropic key), change its runtime or stop it. So it
+ * listens on a Unix socket only Envoy's user can open; without a path here,
+ * envoy/run.ts puts one in the run's private directory. TCP only when
+ * admin.port is set, which the configuration warns about.
+ */
+function adminInterface(admin: Settings['admin']): Json {
+  if (admin.port !== undefined) {
+    return { address: { socket_address: { address: admin.address, port_value: admin.port } } };
+  }
+  if (admin.socket !== undefined) {
+    return { address: { pipe: { path: admin.socket, mode: ADMIN_SOCKET_MODE } } };
+  }
+  return {};
+}
+
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = renderErrorBody({
@@ -422,9 +612,7 @@ export function renderBootstrap(settings: Settings): Json {
     reason: '',
   }).toString();
   return {
-    admin: {
-      address: { socket_address: { address: settings.admin.address, port_value: settings.admin.port } },
-    },
+    admin: adminInterface(settings.admin),
     layered_runtime: {
       layers: [
         {
@@ -460,6 +648,10 @@ export function renderBootstrap(settings: Settings): Json {
         {
           name: 'gateway',
           address: { socket_address: { address: settings.listen.address, port_value: settings.listen.port } },
+          // Envoy sets SO_REUSEPORT by default: a second gateway on the same port
+          // would start "fine" and take part of the connections. Without it, a
+          // port in use is a bind error at start (docs/security.md).
+          enable_reuse_port: false,
           filter_chains: [
             {
               filters: [
@@ -476,9 +668,27 @@ export function renderBootstrap(settings: Settings): Json {
                       use_remote_address: true,
                       skip_xff_append: true,
                       server_header_transformation: 'PASS_THROUGH',
-                      // Long generations stream for minutes; the route timeout bounds them.
+                      // :scheme upstream is the upstream connection's (https over TLS),
+                      // not the client's: over HTTP/2 Envoy would otherwise send the
+                      // client's `http` to Anthropic on a TLS connection.
+                      scheme_header_transformation: { match_upstream: true },
+                      // Silence on a stream (the gateway's routes set the same as their idle_timeout).
                       stream_idle_timeout: seconds(settings.upstream.timeout_seconds),
+                      // Slow clients (docs/security.md, "Slow clients"). None of these
+                      // bounds a response: an SSE stream may last as long as the route
+                      // timeout allows. From a request's first byte to its last header.
+                      request_headers_timeout: seconds(settings.listen.request_headers_timeout_seconds),
+                      // From a request's first byte until the filters have let its last
+                      // byte on (the processor's decision included), or a reply starts.
+                      request_timeout: seconds(settings.listen.request_timeout_seconds),
+                      common_http_protocol_options: {
+                        // A connection with no request in flight (one that never sends a
+                        // byte, or a kept-alive one between requests).
+                        idle_timeout: seconds(settings.listen.idle_timeout_seconds),
+                      },
+                      http2_protocol_options: { max_concurrent_streams: MAX_CONCURRENT_STREAMS },
                       local_reply_config: localReplyConfig(settings),
+                      access_log: [accessLog()],
                       route_config: {
                         name: 'gateway',
                         virtual_hosts: [
@@ -535,7 +745,12 @@ export function renderBootstrap(settings: Settings): Json {
                             processing_mode: {
                               request_header_mode: 'SEND',
                               request_body_mode: 'BUFFERED',
-                              request_trailer_mode: 'SKIP',
+                              // Sent only when a request has trailers. In BUFFERED mode Envoy
+                              // sends no body at all when trailers follow the headers directly:
+                              // the trailers are then the processor's only sign that the request
+                              // ended without one (refused as an empty body, not left to the
+                              // approval check). Trailers are removed before the router anyway.
+                              request_trailer_mode: 'SEND',
                               response_header_mode: 'SKIP',
                               response_body_mode: 'NONE',
                               response_trailer_mode: 'SKIP',
@@ -543,14 +758,15 @@ export function renderBootstrap(settings: Settings): Json {
                             // The processor removes client-sent x-envoy-* headers; a
                             // mutation Envoy refuses is an error, not a silent pass.
                             mutation_rules: { allow_envoy: true, disallow_is_error: true },
-                            // The request's facts, for the metering filter below, and the
-                            // processor's approval, for the approval check: the one namespace
-                            // the processor may write.
+                            // The request's facts, for the access log, and the processor's
+                            // approval, for the approval check: the one namespace the
+                            // processor may write.
                             metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
                           }),
                         },
-                        meteringFilter(),
+                        ...usageFilters(),
                         approvalCheck(),
+                        requestTrailerStrip(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {
@@ -569,7 +785,7 @@ export function renderBootstrap(settings: Settings): Json {
       clusters: [
         upstreamCluster(settings),
         processorCluster(settings, PROCESSOR_CLUSTER),
-        processorCluster(settings, METERING_CLUSTER),
+        processorCluster(settings, ACCESS_LOG_CLUSTER),
       ],
     },
   };

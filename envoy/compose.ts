@@ -20,6 +20,12 @@ export const COMPOSE = {
   envoyYaml: join(REPO_ROOT, 'envoy/envoy.yaml'),
   processorService: 'processor',
   processorPort: 50051,
+  /**
+   * Envoy's admin socket inside its container (mode 0600, owned by the
+   * image's envoy user; nothing else runs there). Reach it with
+   * `docker compose exec envoy ...` (docs/operations.md).
+   */
+  adminSocket: '/tmp/envoy-admin.sock',
 } as const;
 
 /** The settings Envoy is rendered from: the compose gateway file, with the processor at its service name. */
@@ -33,7 +39,8 @@ export function composeSettings(): Settings {
   const { listen, admin, processor, upstream, limits, log, metrics } = parsed.data;
   return {
     listen,
-    admin,
+    // A socket path of its own: the container has no run directory of envoy/run.ts.
+    admin: admin.port === undefined ? { ...admin, socket: admin.socket ?? COMPOSE.adminSocket } : admin,
     processor: { ...processor, address: `${COMPOSE.processorService}:${COMPOSE.processorPort}` },
     upstream,
     limits,

@@ -1,9 +1,12 @@
 // Runs the processor (processor/main.ts) as a child process and waits until it
 // listens. Used by `npm start` and the end-to-end tests, so both run the
-// processor exactly as production does.
+// processor exactly as production does. An IPC channel ties it to this
+// process: when this process is gone, however it went, the channel closes
+// and the processor shuts down (processor/ops/parent.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
@@ -22,12 +25,20 @@ export interface StartProcessorOptions {
   /** Receives each log line (JSON) the processor writes. */
   readonly onLogLine?: (line: string) => void;
   readonly readyTimeoutMs?: number;
+  /** Its own process group, out of reach of the terminal's signals (`npm start`). */
+  readonly detached?: boolean;
+  /** Aborting stops a processor still starting (SIGTERM): the promise then rejects. */
+  readonly signal?: AbortSignal;
 }
+
+/** pino's level number for `error`: such a line says why a processor exited. */
+const ERROR_LEVEL = 50;
 
 export function startProcessor(options: StartProcessorOptions): Promise<RunningProcessor> {
   const child = spawn(process.execPath, [MAIN], {
     env: options.env,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    detached: options.detached ?? false,
   });
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
@@ -35,19 +46,31 @@ export function startProcessor(options: StartProcessorOptions): Promise<RunningP
     return exit;
   };
 
+  const abort = () => void stop();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  if (options.signal?.aborted) abort();
+  void exit.then(() => options.signal?.removeEventListener('abort', abort));
+
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop('SIGKILL');
       reject(new Error('processor did not start listening in time'));
     }, options.readyTimeoutMs ?? 15_000);
     let ready = false;
-    createInterface({ input: child.stdout }).on('line', (line) => {
+    let lastError: string | undefined;
+    const lines = createInterface({ input: child.stdout as Readable });
+    lines.on('line', (line) => {
       options.onLogLine?.(line);
       if (ready) return;
       const entry = parseLine(line);
+      if (typeof entry?.level === 'number' && entry.level >= ERROR_LEVEL && typeof entry.msg === 'string') {
+        lastError = entry.msg;
+      }
       if (entry?.msg === 'ext_proc processor listening' && typeof entry.address === 'string') {
         ready = true;
         clearTimeout(timer);
+        // Started: from now on only stop() stops it.
+        options.signal?.removeEventListener('abort', abort);
         const address = entry.address.startsWith('unix:')
           ? entry.address
           : `${entry.address.slice(0, entry.address.lastIndexOf(':'))}:${String(entry.port)}`;
@@ -55,10 +78,13 @@ export function startProcessor(options: StartProcessorOptions): Promise<RunningP
         resolve({ process: child, address, metricsPort, stop });
       }
     });
-    void exit.then((code) => {
+    // Its last lines (the reason it failed) are read before it counts as gone.
+    const gone = Promise.all([exit, new Promise((resolve) => lines.once('close', resolve))]);
+    void gone.then(([code]) => {
       if (!ready) {
         clearTimeout(timer);
-        reject(new Error(`processor exited before listening (code ${code})`));
+        const why = lastError === undefined ? '' : `: ${lastError}`;
+        reject(new Error(`processor exited before listening (code ${code})${why}`));
       }
     });
   });

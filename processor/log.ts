@@ -119,3 +119,14 @@ function lineScrubber(secrets: Iterable<string>): (line: string) => string {
 }
 
 export type { Logger };
+
+/**
+ * Writes out what the logger has queued, asynchronously, before the process
+ * exits. At exit pino flushes synchronously, and sonic-boom (4.2) retries a
+ * synchronous write that fails for any reason, EPIPE included, forever: a
+ * processor whose reader is gone (its launcher was killed) would never exit.
+ * An asynchronous write that fails with EPIPE makes pino stop writing instead.
+ */
+export function flushLog(log: Logger): Promise<void> {
+  return new Promise((resolve) => log.flush(() => resolve()));
+}

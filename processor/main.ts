@@ -1,27 +1,34 @@
 // The processor's entry point: load the configuration, serve ext_proc, the
 // gRPC health service and the metrics endpoint, reload the configuration on
-// SIGHUP or when its file changes, and on SIGTERM/SIGINT drain and stop. The
-// only place that sets the process's exit code.
+// SIGHUP or when its file changes, and on SIGTERM/SIGINT, or when the
+// launcher that started it is gone, drain and stop. The only place that sets
+// the process's exit code.
 import { resolve } from 'node:path';
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
-import { startExtProcServer } from './extproc/server.ts';
-import { createLogger } from './log.ts';
+import { type RunningServer, startExtProcServer } from './extproc/server.ts';
+import { createLogger, flushLog } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
-import { startMetricsServer } from './metrics/server.ts';
+import { type RunningMetricsServer, startMetricsServer } from './metrics/server.ts';
+import { AddressInUseError, listenOn } from './ops/address-in-use.ts';
 import { tuneGarbageCollection } from './ops/garbage-collection.ts';
 import { createHealth } from './ops/health.ts';
+import { launcherGone } from './ops/parent.ts';
 import { type Registration, registerProcessor } from './ops/pid-file.ts';
 import { shutDownGracefully } from './ops/shutdown.ts';
+import { removeStaleSocket } from './ops/stale-socket.ts';
 import { createQuotaStore } from './quota/create-store.ts';
 import { Quotas } from './quota/quotas.ts';
 
 async function main(): Promise<number> {
   tuneGarbageCollection();
+  // Watched from the start: a launcher that dies while this starts is gone too.
+  const orphaned = launcherGone();
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
     const log = createLogger('error');
     log.error({ problems: loaded.problems }, 'invalid configuration');
+    await flushLog(log);
     return 2;
   }
   const { settings, quotaStore } = loaded.config;
@@ -53,19 +60,46 @@ async function main(): Promise<number> {
     log,
     metrics,
   });
-  const metricsServer = settings.metrics.enabled
-    ? await startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port)
-    : undefined;
+  const { address } = settings.processor;
+  // A processor killed on this path left its socket file: nothing answers there now.
+  if (address.startsWith('unix:') && (await removeStaleSocket(address.slice('unix:'.length)))) {
+    log.info({ address }, 'removed the socket file a stopped processor left behind');
+  }
   const health = createHealth();
-  const { server, port } = await startExtProcServer({
-    address: settings.processor.address,
-    maxRequestBodyBytes: settings.limits.max_request_body_bytes,
-    policy: live.policy,
-    log,
-    quotas,
-    metrics,
-    health,
-  });
+  let metricsServer: RunningMetricsServer | undefined;
+  let extProc: RunningServer;
+  try {
+    metricsServer = settings.metrics.enabled
+      ? await listenOn(
+          startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port),
+          `${settings.metrics.address}:${settings.metrics.port}`,
+          ['metrics', 'port'],
+        )
+      : undefined;
+    extProc = await listenOn(
+      startExtProcServer({
+        address,
+        maxRequestBodyBytes: settings.limits.max_request_body_bytes,
+        policy: live.policy,
+        log,
+        quotas,
+        metrics,
+        health,
+        keepalive: {
+          intervalSeconds: settings.processor.keepalive_interval_seconds,
+          timeoutSeconds: settings.processor.keepalive_timeout_seconds,
+        },
+      }),
+      address,
+      ['processor', 'address'],
+    );
+  } catch (error) {
+    // What did start (the metrics server, the quota store's connection) must not keep the process alive.
+    await Promise.allSettled([quotas.close(), metricsServer?.close()]);
+    throw error;
+  }
+  const running = extProc;
+  const { server, port } = running;
   health.set('SERVING');
   live.watch();
   try {
@@ -79,7 +113,7 @@ async function main(): Promise<number> {
   }
   log.info(
     {
-      address: settings.processor.address,
+      address,
       port,
       metricsPort: metricsServer?.port,
       quotaStore: quotaStore.kind,
@@ -90,6 +124,7 @@ async function main(): Promise<number> {
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    void orphaned.then(() => resolve('launcher gone'));
   });
   const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
   log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
@@ -100,9 +135,11 @@ async function main(): Promise<number> {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  running.closeAccessLogs();
   const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
   await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');
+  await flushLog(log);
   return 0;
 }
 
@@ -117,7 +154,11 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    createLogger('error').fatal({ err: error }, 'processor failed to start');
+    const log = createLogger('error');
+    if (error instanceof AddressInUseError) {
+      log.fatal({ address: error.address, setting: error.setting }, error.message);
+    } else log.fatal({ err: error }, 'processor failed to start');
     process.exitCode = 1;
+    return flushLog(log);
   },
 );

@@ -18,6 +18,9 @@ export const protoIncludeDirs: readonly string[] = [
 
 export const extProcProtoFile = 'envoy/service/ext_proc/v3/external_processor.proto';
 
+/** Envoy's gRPC access-log service: the stream Envoy reports each finished request on. */
+export const accessLogProtoFile = 'envoy/service/accesslog/v3/als.proto';
+
 /**
  * keepCase: field names as in the .proto (snake_case), as Envoy documents them.
  * bytes stay Buffers (the default): a request body is never decoded to a string.

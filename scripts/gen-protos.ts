@@ -1,10 +1,10 @@
-// Generates TypeScript types for the ext_proc protos into protos/generated/
+// Generates TypeScript types for the ext_proc and access-log protos into protos/generated/
 // (git-ignored). Run by `npm install` (scripts/setup.sh) and `npm run gen:protos`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extProcProtoFile, protoIncludeDirs } from '../protos/index.ts';
+import { accessLogProtoFile, extProcProtoFile, protoIncludeDirs } from '../protos/index.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'protos/generated');
@@ -14,8 +14,9 @@ mkdirSync(outDir, { recursive: true });
 execFileSync(
   join(root, 'node_modules/.bin/proto-loader-gen-types'),
   [
-    // The file comes first: the array-valued --includeDirs would swallow it.
+    // The files come first: the array-valued --includeDirs would swallow them.
     extProcProtoFile,
+    accessLogProtoFile,
     '--keepCase',
     '--longs=String',
     '--enums=String',

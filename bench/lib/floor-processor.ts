@@ -1,8 +1,8 @@
 // The floor of this architecture, for the benchmark only: an ext_proc server
 // on the same gRPC server as the processor (processor/grpc/server.ts) that
 // decides nothing. It answers each message at once (headers: continue; body:
-// continue with the approval mark), ends the policy stream after the body and
-// the metering stream at the response's end, as the processor does. Envoy runs
+// continue with the approval mark) and ends the policy stream after the body,
+// as the processor does; Envoy's access-log entries are read and dropped. Envoy runs
 // the gateway's own bootstrap against it, so the difference between it and
 // plain Envoy is the price of the ext_proc protocol on Node's HTTP/2 alone,
 // and the difference between it and the gateway is the price of the gateway's
@@ -16,12 +16,20 @@
 // headers (with the approval) and every chunk at once. `--grpc-js` is the same
 // empty processor on grpc-js's server, which the processor used before;
 // `--raw` one that does not even decode (raw-floor.ts).
-import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
+import { accessLogMethod } from '../../processor/accesslog/service.ts';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
-import { extProcMethod, METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
+import { extProcMethod } from '../../processor/extproc/server.ts';
 import { startGrpcServer } from '../../processor/grpc/server.ts';
 import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
 import { createHealth, HEALTH_SERVICES } from '../../processor/ops/health.ts';
@@ -74,16 +82,8 @@ function policy(call: Stream): void {
   });
 }
 
-function meteringStream(call: Stream): void {
-  call.on('data', (message: ProcessingRequest__Output) => {
-    if (message.response_body?.end_of_stream === true || message.response_headers?.end_of_stream === true)
-      call.end();
-  });
-}
-
-function answer(call: Stream, metering: boolean, pipelined: boolean): void {
-  if (metering) meteringStream(call);
-  else if (pipelined) pipelinedPolicy(call);
+function answer(call: Stream, pipelined: boolean): void {
+  if (pipelined) pipelinedPolicy(call);
   else policy(call);
 }
 
@@ -92,12 +92,17 @@ async function startFloor(address: string, pipelined: boolean, onListening: (por
   const [path, method] = extProcMethod((call) => {
     call.on('end', () => call.end());
     call.on('error', () => {});
-    answer(call, call.header(STREAM_KIND_HEADER) === METERING_STREAM, pipelined);
+    answer(call, pipelined);
+  });
+  // Envoy's access-log stream: entries are decoded (the server does) and dropped.
+  const [accessLogPath, accessLog] = accessLogMethod((call) => {
+    call.on('end', () => call.end());
+    call.on('error', () => {});
   });
   const server = await startGrpcServer({
     address,
     maxMessageBytes: 64 * 1024 * 1024,
-    methods: { [path]: method, ...health.methods },
+    methods: { [path]: method, [accessLogPath]: accessLog, ...health.methods },
   });
   health.set('SERVING');
   onListening(server.port);
@@ -112,7 +117,14 @@ function startGrpcJsFloor(address: string, onListening: (port: number) => void):
     Process: (call: ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>) => {
       call.on('end', () => call.end());
       call.on('error', () => {});
-      answer(call, call.metadata.get(STREAM_KIND_HEADER)[0] === METERING_STREAM, false);
+      answer(call, false);
+    },
+  });
+  server.addService(loadAccessLogService(), {
+    StreamAccessLogs: (call: ServerReadableStream<unknown, unknown>, done: sendUnaryData<unknown>) => {
+      call.on('data', () => {});
+      call.on('end', () => done(null, {}));
+      call.on('error', () => {});
     },
   });
   new HealthImplementation(

@@ -30,7 +30,6 @@ const typed = (type: string, config: Record<string, unknown>) => ({
 
 export function mockBootstrap(): object {
   return {
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
       listeners: [
         {

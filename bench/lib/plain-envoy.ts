@@ -1,31 +1,46 @@
 // Plain Envoy, the physical limit the gateway is measured against: the
-// gateway's own bootstrap (envoy/bootstrap.ts) with the processor's filters
-// taken out (the policy ext_proc, the metering ext_proc and the approval check
-// that only the processor can satisfy), so listener, routes, rewrites, local
-// replies and clusters are the same and the difference is exactly the processor.
+// gateway's own bootstrap (envoy/bootstrap.ts) with the processor's parts
+// taken out (the policy ext_proc, the approval check that only the processor
+// can satisfy, and Envoy's usage filters and access log that exist to feed
+// it), so listener, routes, rewrites, local replies and clusters are the same
+// and the difference is exactly the processor.
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import type { Settings } from '../../processor/config/load.ts';
 
-/** The filters that exist for the processor; each appears exactly once. */
+/** The http filters and access loggers that exist for the processor; each appears exactly once. */
 export const PROCESSOR_FILTERS = [
   'envoy.filters.http.ext_proc',
-  'anthropic_gateway.metering',
   'anthropic_gateway.approval',
+  'anthropic_gateway.stream_usage',
+  'anthropic_gateway.json_usage',
+  'envoy.access_loggers.http_grpc',
 ] as const;
 
 type Json = Record<string, unknown>;
 
-/** Removes every http filter named `name`, wherever it sits; returns how many. */
+/** The lists whose items are removed by name: a connection manager's filters and access loggers. */
+const NAMED_LISTS = ['http_filters', 'access_log'] as const;
+
+/**
+ * Removes every http filter or access logger named `name`, wherever it sits,
+ * and any route's per-filter configuration for it; returns how many filters.
+ */
 export function removeHttpFilter(node: unknown, name: string): number {
   if (Array.isArray(node)) return node.reduce<number>((n, item) => n + removeHttpFilter(item, name), 0);
   if (node === null || typeof node !== 'object') return 0;
   const object = node as Json;
   let removed = 0;
-  const filters = object.http_filters;
-  if (Array.isArray(filters)) {
-    const kept = filters.filter((f) => (f as Json).name !== name);
-    removed += filters.length - kept.length;
-    object.http_filters = kept;
+  for (const key of NAMED_LISTS) {
+    const items = object[key];
+    if (!Array.isArray(items)) continue;
+    const kept = items.filter((f) => (f as Json).name !== name);
+    removed += items.length - kept.length;
+    object[key] = kept;
+  }
+  const perRoute = object.typed_per_filter_config as Json | undefined;
+  if (perRoute !== undefined && name in perRoute) {
+    delete perRoute[name];
+    if (Object.keys(perRoute).length === 0) delete object.typed_per_filter_config;
   }
   for (const value of Object.values(object)) removed += removeHttpFilter(value, name);
   return removed;

@@ -10,7 +10,6 @@ import { createServer, type ServerHttp2Stream } from 'node:http2';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
-import { METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
 
 /** ProcessingRequest's oneof `request`, by field number. */
 const REQUEST_HEADERS = 2;
@@ -22,6 +21,7 @@ const HEADERS_END_OF_STREAM = 3;
 const BODY_END_OF_STREAM = 2;
 
 const HEALTH_PATH = '/grpc.health.v1.Health/Check';
+const ACCESS_LOG_PATH = '/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs';
 
 function frame(message: Uint8Array): Buffer {
   const framed = Buffer.allocUnsafe(5 + message.length);
@@ -137,13 +137,15 @@ export function startRawFloor(address: string, onListening: (port: number) => vo
       });
       return;
     }
-    const metering = headers[STREAM_KIND_HEADER] === METERING_STREAM;
+    // Envoy's access-log stream: its entries are read and dropped.
+    if (headers[':path'] === ACCESS_LOG_PATH) {
+      stream.resume();
+      return;
+    }
     onMessages(stream, (message) => {
       if (decode) deserialize(message);
-      const { phase, last } = phaseOf(message);
-      if (metering) {
-        if (last) finish();
-      } else if (phase === REQUEST_HEADERS) stream.write(continueHeaders);
+      const { phase } = phaseOf(message);
+      if (phase === REQUEST_HEADERS) stream.write(continueHeaders);
       else if (phase === REQUEST_BODY) {
         stream.write(approved);
         finish();

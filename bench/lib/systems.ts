@@ -64,7 +64,6 @@ function gatewaySettings(
     GATEWAY_CONFIG: '',
     GATEWAY_PROCESSOR_ADDRESS: processorAddress,
     GATEWAY_PORT: '0',
-    GATEWAY_ADMIN_PORT: '0',
     // Any free port: two processors (bench/variants.ts), or a gateway already running, must not collide.
     GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: upstreamUrl,
@@ -77,8 +76,7 @@ function gatewaySettings(
     env,
     settings: {
       ...settings,
-      listen: { address: '127.0.0.1', port: 0 },
-      admin: { address: '127.0.0.1', port: 0 },
+      listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
     },
   };
 }

@@ -54,6 +54,7 @@ export const OVERRIDES: ReadonlyArray<
   ['GATEWAY_ADMIN_PORT', ['admin', 'port'], true],
   ['GATEWAY_PROCESSOR_ADDRESS', ['processor', 'address']],
   ['ANTHROPIC_UPSTREAM_URL', ['upstream', 'url']],
+  ['ANTHROPIC_UPSTREAM_CA_FILE', ['upstream', 'ca_file']],
   ['LOG_LEVEL', ['log', 'level']],
   ['GATEWAY_METRICS_PORT', ['metrics', 'port'], true],
 ];
@@ -145,6 +146,8 @@ function assemble(
   const tokenIndex = indexTokens(tokens);
   if (tokenIndex.size !== tokens.length) problems.push('tokens: two entries have the same token');
 
+  if (file.admin.port !== undefined) warnings.push(tcpAdminWarning(file.admin.address, file.admin.port));
+
   const quotaPlan = buildQuotaPlan(file);
   const quotaStore = buildQuotaStore(file.quotas, env, problems);
 
@@ -160,6 +163,16 @@ function assemble(
       quotaStore,
     },
   };
+}
+
+/** Envoy's admin interface has no authentication: on TCP, whoever can connect controls Envoy. */
+function tcpAdminWarning(address: string, port: number): string {
+  return (
+    `admin.port: Envoy's admin interface listens on TCP ${address}:${port}, without authentication: ` +
+    "anyone who can connect to it can make Envoy log every request's headers (gateway tokens, " +
+    'the Anthropic API key), change its runtime or stop it. Unless you need TCP, remove admin.port ' +
+    '(and GATEWAY_ADMIN_PORT) to keep it on a Unix socket only this user can open (docs/security.md)'
+  );
 }
 
 function buildQuotaPlan(file: ConfigFile): QuotaPlan {

@@ -58,24 +58,68 @@ export const token = z
 
 const port = z.number().int().min(0).max(65535);
 
+/** Debian's (and the Envoy image's) bundle of public CAs. */
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+// Envoy counts durations in whole milliseconds at best (docs/operations.md, "Keepalive").
+const keepaliveInterval = z
+  .number()
+  .refine((seconds) => seconds === 0 || seconds >= 0.001, 'must be 0 (no pings) or at least 0.001 (1 ms)');
+const keepaliveTimeout = z.number().min(0.001);
+
 export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       address: z.string().default('0.0.0.0').describe('address Envoy listens on for clients'),
       port: port.default(8080).describe('port Envoy listens on for clients'),
+      // Slow clients (docs/security.md). None of these bounds a response, so a
+      // long SSE stream is cut only by upstream.timeout_seconds of silence.
+      request_headers_timeout_seconds: z
+        .number()
+        .positive()
+        .default(10)
+        .describe("a request's headers must all arrive within this from its first byte, else 408"),
+      request_timeout_seconds: z
+        .number()
+        .positive()
+        .default(300)
+        .describe(
+          'a whole request, body included, must arrive within this, else 408 (a 32 MiB body at 1 Mbit/s takes 268 s)',
+        ),
+      idle_timeout_seconds: z
+        .number()
+        .positive()
+        .default(60)
+        .describe('a client connection with no request in flight is closed after this'),
     })
     .prefault({})
     .describe("Envoy's listener for clients"),
   admin: z
     .strictObject({
+      socket: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "path of the admin interface's Unix socket (mode 0600), in a directory only the gateway's user can write; default: a new private directory at each start, whose path `npm start` prints",
+        ),
       address: z
         .string()
         .default('127.0.0.1')
-        .describe('keep it on loopback: the admin interface is not for clients'),
-      port: port.default(9901).describe('port of the admin interface'),
+        .describe('with `port`: the TCP address of the admin interface (keep it on loopback)'),
+      port: port
+        .optional()
+        .describe(
+          'serve the admin interface over TCP on this port instead of the socket (warned about: anyone who can connect can make Envoy log secrets; docs/security.md)',
+        ),
+    })
+    .refine((admin) => admin.socket === undefined || admin.port === undefined, {
+      message: 'give socket or port (TCP), not both',
     })
     .prefault({})
-    .describe("Envoy's admin interface (stats, readiness)"),
+    .describe(
+      "Envoy's admin interface (stats, readiness), which has no authentication: a Unix socket only the gateway's user can open",
+    ),
   processor: z
     .strictObject({
       address: z
@@ -92,8 +136,16 @@ export const configSchema = z.strictObject({
         .number()
         .positive()
         .default(20)
+        .describe('on SIGTERM, how long the processor lets the requests it is deciding finish'),
+      keepalive_interval_seconds: keepaliveInterval
+        .default(5)
         .describe(
-          'on SIGTERM, how long the processor lets requests it is deciding and responses it is metering finish',
+          'how often Envoy and the processor each ping (HTTP/2 PING) every connection between them, to find one whose peer is gone without closing it; 0: never',
+        ),
+      keepalive_timeout_seconds: keepaliveTimeout
+        .default(3)
+        .describe(
+          'how long a ping may go unanswered before its connection is closed (Envoy then opens a new one): a dead connection is found within about interval + timeout',
         ),
     })
     .prefault({})
@@ -108,8 +160,25 @@ export const configSchema = z.strictObject({
         .number()
         .positive()
         .default(600)
-        .describe('the longest a request may take upstream, streaming included'),
+        .describe(
+          'the longest the upstream may stay silent (no byte either way): before its answer a 504, in a stream a reset; a stream of any length whose events keep coming is never cut',
+        ),
       connect_timeout_seconds: z.number().positive().default(10).describe('to open a connection upstream'),
+      ca_file: z
+        .string()
+        .min(1)
+        .default(SYSTEM_CA_BUNDLE)
+        .describe(
+          "PEM file of the CAs Envoy trusts for the upstream's certificate (https only); behind a TLS-inspecting proxy, a bundle that holds its CA",
+        ),
+      keepalive_interval_seconds: keepaliveInterval
+        .default(30)
+        .describe(
+          'how often Envoy pings its HTTP/2 connections upstream (api.anthropic.com negotiates HTTP/2), so a stream waiting on a connection that silently died fails instead of waiting for timeout_seconds; 0: never',
+        ),
+      keepalive_timeout_seconds: keepaliveTimeout
+        .default(10)
+        .describe('how long an upstream ping may go unanswered before Envoy closes the connection'),
     })
     .prefault({})
     .describe("Anthropic's API"),

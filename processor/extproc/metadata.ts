@@ -1,12 +1,13 @@
-// What the policy stream tells the metering stream about a request, through
+// What the policy stream tells the access log about a request, through
 // Envoy's dynamic metadata: the policy filter writes facts into the
-// `anthropic_gateway` namespace with each answer (Envoy merges them), and the
-// metering filter, later in the chain, receives that namespace with every
-// message. Both streams of one request can thus land on different processor
-// replicas and still agree. The request id travels this way too: the policy
-// removes the x-request-id header before the request goes upstream.
+// `anthropic_gateway` namespace with each answer (Envoy merges them), and
+// the request's access-log entry carries that metadata when the request has
+// ended. The policy stream and the entry of one request can thus reach
+// different processor replicas and still agree. The request id travels this
+// way too: the policy removes the x-request-id header before the request
+// goes upstream.
 import type { Metadata__Output } from '../../protos/generated/envoy/config/core/v3/Metadata.ts';
-import type { Struct, Struct__Output } from '../../protos/generated/google/protobuf/Struct.ts';
+import type { Struct } from '../../protos/generated/google/protobuf/Struct.ts';
 import type { Value } from '../../protos/generated/google/protobuf/Value.ts';
 
 /** Must match the namespaces in envoy/bootstrap.ts. */
@@ -46,7 +47,7 @@ export function factsMetadata(facts: RequestFacts): Struct {
   return { fields: { [METADATA_NAMESPACE]: { structValue: { fields } } } };
 }
 
-/** The facts Envoy forwarded with a metering message. */
+/** The facts in a request's dynamic metadata (its access-log entry's). */
 export function readFacts(metadata: Metadata__Output | undefined): RequestFacts {
   const fields = metadata?.filter_metadata?.[METADATA_NAMESPACE]?.fields;
   if (fields === undefined) return {};
@@ -56,21 +57,4 @@ export function readFacts(metadata: Metadata__Output | undefined): RequestFacts 
     if (typeof value === 'string') facts[key] = value;
   }
   return facts;
-}
-
-/**
- * One attribute Envoy evaluated for this stream (`response_attributes` in
- * envoy/bootstrap.ts). They arrive keyed by the filter's name, then by the
- * attribute's.
- */
-export function readAttribute(
-  attributes: Readonly<Record<string, Struct__Output>> | undefined,
-  name: string,
-): string | undefined {
-  if (attributes === undefined) return undefined;
-  for (const struct of Object.values(attributes)) {
-    const value = struct.fields?.[name]?.stringValue;
-    if (typeof value === 'string') return value;
-  }
-  return undefined;
 }

@@ -4,7 +4,7 @@
 // 500 or 503): a failure inside the policy answers that request with an
 // Anthropic-shaped 500 and leaves the process and other streams running.
 // Each answer also carries the request's facts as dynamic metadata, for the
-// metering stream (metadata.ts). A quota check backed by Redis makes the
+// request's access-log entry (metadata.ts). A quota check backed by Redis makes the
 // headers answer asynchronous; Envoy sends the next message only after it.
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
@@ -17,8 +17,10 @@ import { firstHeader } from '../policy/headers.ts';
 import {
   decideOnBodyWithModel,
   decideOnHeaders,
+  EMPTY_BODY,
   type ForwardDecision,
   type Policy,
+  type RequestLimits,
   type WorkspaceWithCredential,
 } from '../policy/request-policy.ts';
 import { UPSTREAM_CREDENTIAL_HEADER } from '../policy/upstream-headers.ts';
@@ -40,6 +42,8 @@ export type ProcessStream = ServerCall<ProcessingRequest__Output, ProcessingResp
 export interface ExtProcDeps {
   /** The current policy; read once per stream, so a reload never changes a request mid-way. */
   readonly policy: () => Policy;
+  /** Limits fixed at start, as Envoy enforces them. */
+  readonly limits: RequestLimits;
   readonly log: Logger;
   /** Quota checks; none when absent. */
   readonly quotas?: Quotas | undefined;
@@ -53,6 +57,8 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
     let policy: Policy | undefined;
     const currentPolicy = (): Policy => (policy ??= deps.policy());
     let forward: ForwardDecision | undefined;
+    /** Whether the body has been decided on (or found missing). */
+    let bodyChecked = false;
     let requestId: string | undefined;
 
     const reject = (error: GatewayError, phase: string, facts: RequestFacts): ProcessingResponse => {
@@ -79,6 +85,18 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       };
     };
 
+    const decideBody = (decision: ForwardDecision, body: Buffer): ProcessingResponse => {
+      const verdict = decideOnBodyWithModel(currentPolicy(), decision, body);
+      if (verdict.action === 'reject') {
+        return reject(verdict.error, 'request_body', { requested_model: verdict.requestedModel });
+      }
+      // The only answer that approves a request for Envoy's approval check (approval.ts).
+      return {
+        ...CONTINUE_REQUEST_BODY,
+        dynamic_metadata: withApproval(factsMetadata({ model: verdict.model })),
+      };
+    };
+
     const decide = (request: ProcessingRequest__Output): ProcessingResponse | Promise<ProcessingResponse> => {
       switch (request.request) {
         case 'request_headers': {
@@ -88,6 +106,7 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             currentPolicy(),
             headers,
             request.request_headers?.end_of_stream === true,
+            deps.limits,
           );
           if (decision.action === 'reject') return reject(decision.error, 'request_headers', {});
           if (decision.action === 'respond') {
@@ -106,22 +125,20 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             ? verdict.then((v) => afterQuota(decision, v))
             : afterQuota(decision, verdict);
         }
-        case 'request_body': {
+        case 'request_body':
           // Envoy sends the body only after we let the headers through.
           if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
-          const decision = decideOnBodyWithModel(
-            currentPolicy(),
-            forward,
-            request.request_body?.body ?? EMPTY,
-          );
-          if (decision.action === 'reject') {
-            return reject(decision.error, 'request_body', { requested_model: decision.requestedModel });
-          }
-          // The only answer that approves a request for Envoy's approval check (approval.ts).
-          return {
-            ...CONTINUE_REQUEST_BODY,
-            dynamic_metadata: withApproval(factsMetadata({ model: decision.model })),
-          };
+          bodyChecked = true;
+          return decideBody(forward, request.request_body?.body ?? EMPTY);
+        case 'request_trailers': {
+          if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
+          if (bodyChecked) return continuePhase('request_trailers');
+          // Trailers straight after the headers: in BUFFERED mode Envoy then
+          // sends no body message at all. The request ended with an empty
+          // body, and is refused as one (the same answer as over HTTP/1.1),
+          // rather than left to the approval check's 500. Envoy removes the
+          // trailers themselves before the router (envoy/bootstrap.ts).
+          return reject(EMPTY_BODY, 'request_trailers', {});
         }
         default:
           return continuePhase(request.request ?? 'request_headers');
@@ -197,14 +214,17 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Whether this answer settles the request. The policy filter skips every
  * response phase (envoy/bootstrap.ts), so nothing follows an immediate
- * response or the body decision. Closing the stream then, rather than when
+ * response, the body decision of a request without trailers (Envoy marks its
+ * body end_of_stream) or the answer to the trailers. Closing the stream then, rather than when
  * Envoy closes it at the end of the HTTP exchange, keeps a long streamed
  * response independent of the policy stream: Envoy would otherwise cut the
  * response when a restarting processor drops the stream, and a shutdown
  * (processor/ops/shutdown.ts) would wait for it.
  */
 function isFinal(request: ProcessingRequest__Output, response: ProcessingResponse): boolean {
-  return response.immediate_response !== undefined || request.request === 'request_body';
+  if (response.immediate_response !== undefined) return true;
+  if (request.request === 'request_body') return request.request_body?.end_of_stream === true;
+  return request.request === 'request_trailers';
 }
 
 // Built once per workspace (per configuration), not per request.

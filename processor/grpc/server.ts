@@ -89,6 +89,17 @@ export interface GrpcServerOptions {
   readonly methods: Readonly<Record<string, Method>>;
   /** The largest message accepted; a larger one ends its call with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
+  /** Pings every connection and closes one whose peer does not answer; no pings without it. */
+  readonly keepalive?: Keepalive;
+}
+
+export interface Keepalive {
+  /** Between the answer to one ping and the next ping. */
+  readonly intervalMs: number;
+  /** How long a ping may go unanswered before the connection is destroyed. */
+  readonly timeoutMs: number;
+  /** Told before an unanswered connection is destroyed (to log and count it). */
+  readonly onTimeout?: (peer: { readonly remoteAddress: string | undefined }) => void;
 }
 
 export interface GrpcServer {
@@ -135,6 +146,9 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer>
     session.on('close', () => sessions.delete(session));
     // A connection that fails is Envoy's to retry; its streams are cancelled.
     session.on('error', () => {});
+    if (options.keepalive !== undefined && options.keepalive.intervalMs > 0) {
+      keepAlive(session, options.keepalive);
+    }
   });
   server.on('stream', (stream: ServerHttp2Stream, headers) => {
     stream.on('error', () => {});
@@ -194,6 +208,53 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer>
       const { host, port } = hostAndPort(options.address);
       server.listen(port, host, ready);
     }
+  });
+}
+
+/**
+ * Pings the session every `intervalMs` and destroys it when a ping goes
+ * unanswered for `timeoutMs`. Without this, a connection whose peer is gone
+ * without a FIN or RST (an Envoy host that vanished, a flow a NAT dropped)
+ * stays open for ever, and so do the calls on it: they would hold their
+ * memory and keep a graceful shutdown waiting. Destroying it cancels them.
+ */
+function keepAlive(session: Http2Session, keepalive: Keepalive): void {
+  let next: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    next = setTimeout(ping, keepalive.intervalMs);
+    next.unref();
+  };
+  const ping = () => {
+    // Closing (a graceful shutdown) still pings: a dead peer must not keep the drain waiting.
+    if (session.destroyed) return;
+    let answered = false;
+    const sent = session.ping((error) => {
+      answered = true;
+      clearTimeout(deadline);
+      if (error === null) schedule();
+    });
+    if (!sent) {
+      schedule();
+      return;
+    }
+    deadline = setTimeout(() => {
+      // An answer that arrived while the event loop was busy (a large body
+      // being parsed) is read in the poll phase, which runs before
+      // setImmediate's callbacks: a slow processor is not mistaken for a
+      // dead peer.
+      setImmediate(() => {
+        if (answered || session.destroyed) return;
+        keepalive.onTimeout?.({ remoteAddress: session.socket?.remoteAddress });
+        session.destroy();
+      });
+    }, keepalive.timeoutMs);
+    deadline.unref();
+  };
+  schedule();
+  session.once('close', () => {
+    clearTimeout(next);
+    clearTimeout(deadline);
   });
 }
 

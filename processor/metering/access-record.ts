@@ -1,6 +1,10 @@
 // The access log record of one request, as plain values (docs/operations.md,
-// "Access log"). Built by the metering stream when the response has passed.
-import type { Usage } from './usage.ts';
+// "Access log"), and how it is made from what Envoy reported of the request
+// when it ended (its access-log entry, decoded by processor/accesslog/).
+import type { RequestFacts } from '../extproc/metadata.ts';
+import type { UpstreamRoute } from '../policy/routes.ts';
+import { emptyUsage, USAGE_KINDS, type Usage } from './usage.ts';
+import type { UsageKey } from './usage-metadata.ts';
 
 export interface AccessRecord {
   readonly requestId: string | undefined;
@@ -14,12 +18,14 @@ export interface AccessRecord {
   readonly route: string | undefined;
   readonly status: number;
   readonly streamed: boolean;
-  /** From the request reaching Envoy to the end of the response (or of what was sent of it). */
+  /** From the request reaching Envoy to the last response byte sent to the client (or to the stream's end). */
   readonly latencyMs: number | undefined;
-  /** From the request reaching Envoy to its response headers. */
+  /** From the request reaching Envoy to the first response byte sent to the client. */
   readonly ttfbMs: number | undefined;
   /** /v1/messages: tokens the upstream reported. */
   readonly usage?: Usage | undefined;
+  /** /v1/messages: how the cache writes split by lifetime, when the upstream said. */
+  readonly cacheCreation?: CacheCreation | undefined;
   /** /v1/messages/count_tokens: the tokens counted (not consumed). */
   readonly countedInputTokens?: number | undefined;
   /** False when the response ended before its last byte (the client went away, say). */
@@ -28,8 +34,93 @@ export interface AccessRecord {
   readonly reason?: string | undefined;
 }
 
-/** Milliseconds between two instants, to the microsecond; undefined if either is unknown. */
-export function elapsedMs(from: number | undefined, to: number): number | undefined {
-  if (from === undefined || Number.isNaN(from)) return undefined;
-  return Math.max(0, Math.round((to - from) * 1000) / 1000);
+export interface CacheCreation {
+  readonly ephemeral_5m_input_tokens?: number;
+  readonly ephemeral_1h_input_tokens?: number;
+}
+
+/** What Envoy reported of one request when it ended, as plain values. */
+export interface LoggedRequest {
+  /** The status sent to the client (0 if none was). */
+  readonly status: number;
+  /** Envoy's id of the request, when the policy never saw it. */
+  readonly envoyRequestId: string | undefined;
+  /** What the policy wrote about the request (processor/extproc/metadata.ts). */
+  readonly facts: RequestFacts;
+  /** The numbers Envoy's usage filters wrote (any number: nothing is checked yet). */
+  readonly usage: Readonly<Partial<Record<UsageKey, number>>>;
+  readonly contentType: string | undefined;
+  readonly ttfbMs: number | undefined;
+  readonly latencyMs: number | undefined;
+  /** Whether the response's last byte went to the client, the stream not cut on either side. */
+  readonly complete: boolean;
+}
+
+const ROUTES: ReadonlySet<string> = new Set<UpstreamRoute>(['messages', 'count_tokens']);
+
+export function isEventStream(contentType: string | undefined): boolean {
+  return contentType?.trimStart().toLowerCase().startsWith('text/event-stream') === true;
+}
+
+/** A token count Envoy read: a whole, non-negative, exactly representable number; anything else is no count. */
+export function tokenCount(value: number | undefined): number | undefined {
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * The access record of a request. Usage counts only for a successful (2xx)
+ * answer of an upstream route that the gateway forwarded (a refusal has none,
+ * whatever its body says); messages and count_tokens are kept apart.
+ */
+export function toAccessRecord(logged: LoggedRequest): AccessRecord {
+  const { facts } = logged;
+  const route =
+    facts.route !== undefined && ROUTES.has(facts.route) ? (facts.route as UpstreamRoute) : undefined;
+  const metered =
+    route !== undefined && facts.reason === undefined && logged.status >= 200 && logged.status <= 299;
+  const usage = metered && route === 'messages' ? usageOf(logged.usage) : undefined;
+  const cacheCreation = metered && route === 'messages' ? cacheCreationOf(logged.usage) : undefined;
+  const counted =
+    metered && route === 'count_tokens' ? tokenCount(logged.usage.counted_input_tokens) : undefined;
+  return {
+    requestId: facts.request_id ?? logged.envoyRequestId,
+    tokenId: facts.token_id,
+    workspace: facts.workspace,
+    model: facts.model,
+    ...(facts.requested_model !== undefined ? { requestedModel: facts.requested_model } : {}),
+    route,
+    status: logged.status,
+    streamed: isEventStream(logged.contentType),
+    latencyMs: logged.latencyMs,
+    ttfbMs: logged.ttfbMs,
+    ...(usage !== undefined ? { usage } : {}),
+    ...(cacheCreation !== undefined ? { cacheCreation } : {}),
+    ...(counted !== undefined ? { countedInputTokens: counted } : {}),
+    complete: logged.complete,
+    ...(facts.reason !== undefined ? { reason: facts.reason } : {}),
+  };
+}
+
+/** The usage fields that are sane counts; undefined when none is. */
+function usageOf(reported: LoggedRequest['usage']): Usage | undefined {
+  const usage = emptyUsage();
+  let any = false;
+  for (const kind of USAGE_KINDS) {
+    const value = tokenCount(reported[kind]);
+    if (value !== undefined) {
+      usage[kind] = value;
+      any = true;
+    }
+  }
+  return any ? usage : undefined;
+}
+
+function cacheCreationOf(reported: LoggedRequest['usage']): CacheCreation | undefined {
+  const fiveMinutes = tokenCount(reported.ephemeral_5m_input_tokens);
+  const oneHour = tokenCount(reported.ephemeral_1h_input_tokens);
+  if (fiveMinutes === undefined && oneHour === undefined) return undefined;
+  return {
+    ...(fiveMinutes !== undefined ? { ephemeral_5m_input_tokens: fiveMinutes } : {}),
+    ...(oneHour !== undefined ? { ephemeral_1h_input_tokens: oneHour } : {}),
+  };
 }

@@ -1,7 +1,8 @@
 // Token usage as the upstream reports it. Anthropic reports usage cumulatively:
 // a streamed response's message_start carries the input side, and each
 // message_delta repeats the running totals, so a later report replaces the
-// fields it names and never adds to them. That is what keeps
+// fields it names and never adds to them (Envoy's usage filters overwrite a
+// key with each report: usage-metadata.ts). That is what keeps
 // cache_creation_input_tokens and cache_read_input_tokens counted once.
 
 export const USAGE_KINDS = [
@@ -17,25 +18,6 @@ export type Usage = Record<UsageKind, number>;
 
 export function emptyUsage(): Usage {
   return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-}
-
-/**
- * Overlays one usage report (a parsed `usage` object) on `usage`. Fields that
- * are absent, null or not a non-negative number are ignored. Returns whether
- * anything changed.
- */
-export function applyUsageReport(usage: Usage, report: unknown): boolean {
-  if (report === null || typeof report !== 'object') return false;
-  const fields = report as Record<string, unknown>;
-  let changed = false;
-  for (const kind of USAGE_KINDS) {
-    const value = fields[kind];
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value !== usage[kind]) {
-      usage[kind] = Math.trunc(value);
-      changed = true;
-    }
-  }
-  return changed;
 }
 
 /**

@@ -15,8 +15,12 @@ export interface GatewayMetrics {
   readonly rejected: Counter<'reason'>;
   readonly streamErrors: Counter<'stream'>;
   readonly quotaStoreErrors: Counter<'operation'>;
+  /** Entries received on Envoy's access-log streams: compare with Envoy's grpc_entries_flushed. */
+  readonly accessLogEntries: Counter;
   /** What a graceful shutdown waits for. */
   readonly openStreams: Gauge<'stream'>;
+  /** Connections closed because their peer stopped answering pings. */
+  readonly keepaliveTimeouts: Counter;
 }
 
 /** Label value for what a request did not get as far as (no workspace before authentication, say). */
@@ -69,7 +73,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     streamErrors: new Counter({
       name: 'gateway_processor_stream_errors_total',
-      help: 'ext_proc streams that failed (gRPC errors, or a policy failure answered with 500), by stream kind.',
+      help: 'Processor streams that failed, by kind: policy (gRPC errors, or a policy failure answered with 500) and access_log (stream errors, entries that could not be settled).',
       labelNames: ['stream'] as const,
       registers,
     }),
@@ -79,10 +83,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       labelNames: ['operation'] as const,
       registers,
     }),
+    accessLogEntries: new Counter({
+      name: 'gateway_access_log_entries_total',
+      help: "Access-log entries received from Envoy, one per finished request; Envoy's access_logs.grpc_access_log.grpc_entries_flushed minus this is what was lost on the way.",
+      registers,
+    }),
     openStreams: new Gauge({
       name: 'gateway_processor_open_streams',
-      help: 'ext_proc streams open now, by kind: policy (requests being decided) and metering (responses passing); a graceful shutdown waits for them.',
+      help: "Processor streams open now, by kind: policy (requests being decided) and access_log (Envoy's long-lived access-log streams, one per Envoy worker); a graceful shutdown waits for the policy streams.",
       labelNames: ['stream'] as const,
+      registers,
+    }),
+    keepaliveTimeouts: new Counter({
+      name: 'gateway_processor_keepalive_timeouts_total',
+      help: 'Connections to the processor it closed because a keepalive ping went unanswered (a peer gone without closing the connection).',
       registers,
     }),
   };

@@ -1,10 +1,12 @@
 // Graceful shutdown of the gRPC server. The listener closes and every
 // connection gets an HTTP/2 GOAWAY, so no new ext_proc stream starts here;
 // streams already open finish (a request waiting for its body decision gets
-// it, a response being metered is metered to its end) until the deadline,
-// when the rest are cancelled. Envoy answers an undecided request 503,
-// fail-closed, and nothing reaches the upstream unchecked; a response whose
-// metering is cancelled goes on (observability mode), unmetered from there.
+// it) until the deadline, when the rest are cancelled. Envoy answers an
+// undecided request 503, fail-closed, and nothing reaches the upstream
+// unchecked. Envoy's access-log streams are ended by the server once the
+// policy streams are done (processor/extproc/server.ts): a response still
+// passing goes on, its usage read by Envoy, and its entry goes to the
+// processor that is up when it ends.
 import type { GrpcServer } from '../grpc/server.ts';
 import type { Logger } from '../log.ts';
 import type { Health } from './health.ts';

@@ -84,3 +84,23 @@ export const INTERNAL_ERROR: GatewayError = {
   message: 'the gateway failed to process the request',
   reason: 'internal_error',
 };
+
+/**
+ * What a request Envoy cannot parse gets, from Envoy (its local reply for a
+ * 400, envoy/bootstrap.ts) and from the processor alike, so a refusal reads
+ * the same whichever of them refused and over which protocol.
+ */
+export const MALFORMED_REQUEST_MESSAGE = 'malformed HTTP request';
+
+const MIB = 1024 * 1024;
+
+/**
+ * A body over the gateway's limit: Envoy's 413 (the buffered body outgrew the
+ * limit) and the processor's (the declared content-length does) say the same.
+ */
+export const requestTooLarge = (maxRequestBodyBytes: number): GatewayError => ({
+  status: 413,
+  type: 'request_too_large',
+  message: `request body is larger than the gateway's limit of ${Math.floor(maxRequestBodyBytes / MIB)} MiB`,
+  reason: 'request_too_large',
+});

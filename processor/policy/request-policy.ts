@@ -7,6 +7,7 @@ import { suggestedBaseUrl } from './base-url.ts';
 import { type Catalog, checkModel } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
+import { checkDeclaredLength } from './declared-length.ts';
 import { echo } from './echo.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
@@ -38,6 +39,15 @@ export interface Policy {
   readonly workspaces: ReadonlyMap<string, Workspace>;
 }
 
+/**
+ * Limits read at start, which Envoy enforces too (envoy/bootstrap.ts): apart
+ * from the policy, which a reload replaces, so the processor never holds a
+ * limit that the running Envoy does not.
+ */
+export interface RequestLimits {
+  readonly maxRequestBodyBytes: number;
+}
+
 export type HeadersDecision =
   | { readonly action: 'reject'; readonly error: GatewayError }
   /** Answered by the gateway itself (models listing, HEAD probe): nothing goes upstream. */
@@ -56,7 +66,8 @@ export type ForwardDecision = Extract<HeadersDecision, { action: 'forward' }>;
 const reject = (error: GatewayError): HeadersDecision => ({ action: 'reject', error });
 const respond = (reply: LocalReply): HeadersDecision => ({ action: 'respond', reply });
 
-const EMPTY_BODY = invalidRequest(
+/** No body came (or an empty one): nothing to check, so nothing to forward. */
+export const EMPTY_BODY = invalidRequest(
   'empty_body',
   'request body is empty; expected a JSON object with a "model" field',
 );
@@ -78,7 +89,12 @@ const unsupportedEncoding = (encoding: string): GatewayError => ({
   reason: 'content_encoding',
 });
 
-export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream: boolean): HeadersDecision {
+export function decideOnHeaders(
+  policy: Policy,
+  headers: HeaderList,
+  endOfStream: boolean,
+  limits: RequestLimits,
+): HeadersDecision {
   const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '', () =>
     suggestedBaseUrl(headers),
   );
@@ -101,6 +117,9 @@ export function decideOnHeaders(policy: Policy, headers: HeaderList, endOfStream
   // A compressed body cannot be inspected, so it is never forwarded.
   const encoding = compressedEncoding(headers);
   if (encoding !== undefined) return reject(unsupportedEncoding(encoding));
+  // After the credential: only a caller who may send a body learns the limit.
+  const length = checkDeclaredLength(headers, limits.maxRequestBodyBytes);
+  if (length !== undefined) return reject(length);
   // No body will follow, so there is nothing to check: refuse rather than forward unchecked.
   if (endOfStream) return reject(EMPTY_BODY);
 

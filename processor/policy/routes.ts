@@ -2,7 +2,14 @@
 // upstream; the Envoy route table mirrors them (envoy/bootstrap.ts) as a second
 // line. The models listing and the HEAD probe are answered by the processor
 // itself, before Envoy's router, so they need no Envoy route.
-import { type GatewayError, methodNotAllowed, notFound } from './errors.ts';
+import {
+  type GatewayError,
+  invalidRequest,
+  MALFORMED_REQUEST_MESSAGE,
+  methodNotAllowed,
+  notFound,
+} from './errors.ts';
+import { isWellFormedTarget } from './request-target.ts';
 
 export const BASE_PATH = '/ai-gateway/anthropic';
 
@@ -34,6 +41,12 @@ export type RouteMatch =
 
 const PROBE: RouteMatch = { kind: 'probe' };
 
+/** The answer Envoy gives the same bytes over HTTP/1.1 (request-target.ts). */
+const MALFORMED_TARGET: RouteMatch = {
+  kind: 'error',
+  error: invalidRequest('malformed_target', MALFORMED_REQUEST_MESSAGE),
+};
+
 /**
  * `path` is the request's `:path`: the query string, if any, is ignored here
  * and kept upstream. `baseUrl` gives the base URL to suggest to a client that
@@ -44,6 +57,7 @@ export function matchRoute(
   path: string,
   baseUrl: () => string = () => `http(s)://<gateway-host>${BASE_PATH}`,
 ): RouteMatch {
+  if (!isWellFormedTarget(path)) return MALFORMED_TARGET;
   const query = path.indexOf('?');
   const pathOnly = query === -1 ? path : path.slice(0, query);
   const route = UPSTREAM_ROUTES.get(pathOnly);

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeSse, pacedSseResponder, textStreamEvents } from '../support/fake-upstream.ts';
 import { GATEWAY_TOKEN, type GatewayStack, seedRequest, startStack } from '../support/gateway-stack.ts';
 
 function send(stack: GatewayStack) {
@@ -161,5 +162,32 @@ describe('upstream timeout', () => {
       error: { type: 'timeout_error', message: 'the upstream did not answer in time' },
     });
     expect(await sdkErrorOf(stack)).toBeInstanceOf(Anthropic.GatewayTimeoutError);
+  });
+});
+
+describe('a stream longer than the upstream timeout', () => {
+  let stack: GatewayStack;
+  beforeAll(async () => {
+    stack = await startStack({ config: { upstream: { timeout_seconds: 1 } } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is not cut while its events keep coming: the timeout bounds silence, not length', async () => {
+    // 14 events 250 ms apart: over three times the 1 s timeout from first byte to last.
+    const pieces = Array.from({ length: 8 }, (_, i) => `piece ${i} `);
+    const events = textStreamEvents('claude-sonnet-4-6', pieces);
+    stack.upstream.queue(pacedSseResponder(events, 250));
+    const started = Date.now();
+    const response = await fetch(`${stack.baseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
+      body: JSON.stringify(seedRequest('claude-sonnet-4-6', { stream: true })),
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(Date.now() - started).toBeGreaterThan(2_000);
+    expect(text).toBe(events.map(encodeSse).join(''));
   });
 });

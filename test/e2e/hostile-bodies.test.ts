@@ -297,9 +297,7 @@ describe('chunked uploads and cut-short bodies', () => {
 });
 
 async function envoyCounter(name: string): Promise<number> {
-  const stats = (await (
-    await fetch(`${stack.envoy.adminUrl}/stats?format=json&filter=^${name}$`)
-  ).json()) as {
+  const stats = JSON.parse(await stack.envoy.admin.get(`/stats?format=json&filter=^${name}$`)) as {
     stats: Array<{ name: string; value: number }>;
   };
   return stats.stats.find((stat) => stat.name === name)?.value ?? 0;

@@ -121,13 +121,23 @@ describe('docs/integrate.md: plain Envoy', () => {
     const clusters = list(doc, ['static_resources', 'clusters']);
     expect(clusters.map((c) => c.name).sort()).toEqual([
       'anthropic_upstream',
-      'ext_proc_metering',
       'ext_proc_processor',
+      'processor_access_log',
     ]);
     for (const cluster of clusters) {
       expect(cluster).toEqual(named(list(gateway, ['static_resources', 'clusters']), String(cluster.name)));
     }
-    expect(at(doc, [...HCM, 'stream_idle_timeout'])).toBe(at(gateway, [...HCM, 'stream_idle_timeout']));
+    for (const option of [
+      'stream_idle_timeout',
+      'request_headers_timeout',
+      'request_timeout',
+      'common_http_protocol_options',
+      'http2_protocol_options',
+      'scheme_header_transformation',
+      'access_log',
+    ]) {
+      expect(at(doc, [...HCM, option]), option).toEqual(at(gateway, [...HCM, option]));
+    }
   });
 
   it('maps Envoy’s own errors exactly as the gateway does (a subset of its mappers, in its order)', () => {
@@ -154,9 +164,8 @@ describe('docs/integrate.md: Istio', () => {
   const patches = list(one(docs, 'EnvoyFilter'), ['spec', 'configPatches']);
   const patch = (applyTo: string) => patches.filter((p) => p.applyTo === applyTo);
   const gateway = rendered('127.0.0.1:50051');
-  const [stateFilter, extProcFilter, meteringFilter, approvalFilter] = patch('HTTP_FILTER').map(
-    (p) => at(p, ['patch', 'value']) as Json,
-  );
+  const [stateFilter, extProcFilter, streamUsageFilter, jsonUsageFilter, approvalFilter, trailerFilter] =
+    patch('HTTP_FILTER').map((p) => at(p, ['patch', 'value']) as Json);
   const processorCluster = String(
     at(extProcFilter, ['typed_config', 'grpc_service', 'envoy_grpc', 'cluster_name']),
   );
@@ -200,8 +209,10 @@ describe('docs/integrate.md: Istio', () => {
                       http_filters: [
                         stateFilter,
                         extProcFilter,
-                        meteringFilter,
+                        streamUsageFilter,
+                        jsonUsageFilter,
                         approvalFilter,
+                        trailerFilter,
                         named(list(gateway, [...HCM, 'http_filters']), 'envoy.filters.http.router'),
                       ],
                     },
@@ -219,7 +230,7 @@ describe('docs/integrate.md: Istio', () => {
     expect(result.code).toBe(0);
   });
 
-  it('configures ext_proc, metering, the approval check, the request id and the local replies as the gateway does', () => {
+  it('configures ext_proc, the approval check, the usage filters, the trailer strip, the access log, the request id and the local replies as the gateway does', () => {
     const filters = list(gateway, [...HCM, 'http_filters']);
     expect(stateFilter).toEqual(named(filters, 'envoy.filters.http.set_filter_state'));
     // The gateway's filters, but with the cluster Istio makes for the processor's Service.
@@ -235,8 +246,26 @@ describe('docs/integrate.md: Istio', () => {
       };
     };
     expect(extProcFilter).toEqual(onIstio(named(filters, 'envoy.filters.http.ext_proc')));
-    expect(meteringFilter).toEqual(onIstio(named(filters, 'anthropic_gateway.metering')));
     expect(approvalFilter).toEqual(named(filters, 'anthropic_gateway.approval'));
+    expect(trailerFilter).toEqual(named(filters, 'anthropic_gateway.no_request_trailers'));
+    expect(streamUsageFilter).toEqual(named(filters, 'anthropic_gateway.stream_usage'));
+    expect(jsonUsageFilter).toEqual(named(filters, 'anthropic_gateway.json_usage'));
+    // The gateway's access log, on the cluster Istio makes for the processor's Service.
+    const [accessLog] = list(gateway, [...HCM, 'access_log']);
+    const common = at(accessLog, ['typed_config', 'common_config']) as Json;
+    expect(at(patch('NETWORK_FILTER')[0], ['patch', 'value', 'typed_config', 'access_log'])).toEqual([
+      {
+        ...accessLog,
+        typed_config: {
+          ...(accessLog?.typed_config as Json),
+          common_config: { ...common, grpc_service: { envoy_grpc: { cluster_name: processorCluster } } },
+        },
+      },
+    ]);
+    const [messagesRoute] = list(gateway, [...HCM, 'route_config', 'virtual_hosts', 0, 'routes']);
+    expect(at(patch('HTTP_ROUTE')[0], ['patch', 'value', 'typed_per_filter_config'])).toEqual(
+      messagesRoute?.typed_per_filter_config,
+    );
     const mappers = list(patch('NETWORK_FILTER')[0], [
       'patch',
       'value',
@@ -363,6 +392,66 @@ describe('docs/integrate.md: Envoy Gateway', () => {
       'envoy.filters.http.ext_proc',
     );
     expect(at(extProc, ['messageTimeout'])).toBe(at(gatewayExtProc, ['typed_config', 'message_timeout']));
+  });
+
+  it('adds the gateway’s usage filters to the Gateway’s listener, ahead of its router', async () => {
+    const patchPolicy = one(docs, 'EnvoyPatchPolicy');
+    expect(at(patchPolicy, ['spec', 'targetRef'])).toMatchObject({
+      kind: 'Gateway',
+      name: at(route, ['spec', 'parentRefs', 0, 'name']),
+    });
+    const patches = list(patchPolicy, ['spec', 'jsonPatches']);
+    const filters = list(rendered('127.0.0.1:50051'), [...HCM, 'http_filters']);
+    // The gateway's filters, on for the whole listener (no per-route switch on Envoy Gateway).
+    const { disabled: _stream, ...stream } = named(filters, 'anthropic_gateway.stream_usage');
+    const { disabled: _json, ...json } = named(filters, 'anthropic_gateway.json_usage');
+    expect(patches.map((p) => at(p, ['operation', 'value']))).toEqual([stream, json]);
+    for (const [i, p] of patches.entries()) {
+      expect(at(p, ['operation', 'op'])).toBe('add');
+      expect(at(p, ['operation', 'path'])).toBe(
+        `/default_filter_chain/filters/0/typed_config/http_filters/${i}`,
+      );
+    }
+    // Envoy accepts them, ahead of a router.
+    const plain = parse(snippet('envoy-bootstrap')) as Json;
+    const hcm = at(plain, HCM) as Json;
+    hcm.http_filters = [stream, json, named(filters, 'envoy.filters.http.router')];
+    delete hcm.access_log;
+    const result = await validate(plain, 'envoy-gateway-usage');
+    expect(result.output).toContain('OK');
+    expect(result.code).toBe(0);
+  });
+
+  it('sends every entry to the processor Service through the ALS sink, with its content-type', () => {
+    const proxy = one(docs, 'EnvoyProxy');
+    const [sink] = list(proxy, ['spec', 'telemetry', 'accessLog', 'settings', 0, 'sinks']);
+    const service = one(documents(snippet('kubernetes-processor')), 'Service');
+    const [accessLog] = list(rendered('127.0.0.1:50051'), [...HCM, 'access_log']);
+    expect(sink).toEqual({
+      type: 'ALS',
+      als: {
+        backendRefs: [
+          {
+            name: at(service, ['metadata', 'name']),
+            namespace: at(service, ['metadata', 'namespace']),
+            port: at(service, ['spec', 'ports', 0, 'port']),
+          },
+        ],
+        logName: at(accessLog, ['typed_config', 'common_config', 'log_name']),
+        type: 'HTTP',
+        http: { responseHeaders: at(accessLog, ['typed_config', 'additional_response_headers_to_log']) },
+      },
+    });
+    const grant = one(docs, 'ReferenceGrant');
+    expect(at(grant, ['metadata', 'namespace'])).toBe(at(service, ['metadata', 'namespace']));
+    expect(at(grant, ['spec', 'from', 0])).toMatchObject({
+      kind: 'EnvoyProxy',
+      namespace: at(proxy, ['metadata', 'namespace']),
+    });
+    expect(at(grant, ['spec', 'to', 0])).toMatchObject({
+      kind: 'Service',
+      name: at(service, ['metadata', 'name']),
+    });
   });
 
   it('raises the body buffer limit to the gateway’s 32 MiB', () => {

@@ -4,6 +4,10 @@
 // line it writes may contain a token, the upstream key, or an authorization
 // value. (The error-level path, a policy that throws, is checked the same way
 // in processor-failures.test.ts, through Envoy, and in the unit log tests.)
+// Neither may Envoy's own output, at the level `npm start` runs it by default
+// (at debug it would: test/e2e/envoy-admin.test.ts shows that it does, and
+// that the launcher refuses debug unless told).
+
 import { connect } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +23,7 @@ import { buildRequest } from '../support/raw-http.ts';
 let stack: GatewayStack;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ captureEnvoyLog: true });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -103,5 +107,8 @@ describe('processor logs', () => {
       for (const secret of secrets) expect(line).not.toContain(secret);
       expect(line).not.toMatch(/bearer |basic /i);
     }
+    const envoyOutput = stack.envoyLog.join('');
+    for (const secret of secrets) expect(envoyOutput).not.toContain(secret);
+    expect(envoyOutput).not.toMatch(/bearer |basic |x-api-key|authorization/i);
   });
 });

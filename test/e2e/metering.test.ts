@@ -1,8 +1,9 @@
-// Usage metering through the real Envoy: the second ext_proc filter in
-// observability mode, the access log line per request, and the Prometheus
-// endpoint, for JSON, streamed, count_tokens, refused and disconnected
-// requests. Each test gives its upstream response unique usage numbers and
-// finds its access line by them.
+// Usage metering through the real Envoy: usage read by Envoy's own filters
+// (sse_to_metadata, json_to_metadata), each request's entry on Envoy's
+// access-log stream to the processor, the access line per request, and the
+// Prometheus endpoint, for JSON, streamed, count_tokens, refused, failed and
+// disconnected requests. Each test gives its upstream response unique usage
+// numbers (or model) and finds its access line by them.
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -263,6 +264,89 @@ describe('access log', () => {
         expect(line).toMatchObject({ tokenId: 'default', workspace: 'default', route: 'messages' });
       }
     }
+  });
+});
+
+/** Until every entry Envoy has logged so far has reached the processor (a barrier, not a wait for time). */
+async function allDelivered(): Promise<void> {
+  const envoyLogged = async () => {
+    const text = await stack.envoy.admin.get('/stats?filter=^access_logs\\.grpc_access_log\\.logs_written$');
+    return Number(/: (\d+)/.exec(text)?.[1] ?? -1);
+  };
+  const received = async () =>
+    Number(/^gateway_access_log_entries_total (\d+)$/m.exec(await metricsText())?.[1] ?? 0);
+  await expect.poll(async () => (await received()) - (await envoyLogged()), { timeout: 10_000 }).toBe(0);
+}
+
+describe('what is read, and how often', () => {
+  it('never counts usage from an answer that is not a success, whatever its body says', async () => {
+    const usage = { input_tokens: 1606, output_tokens: 5 };
+    stack.upstream.queue((_request, res) =>
+      json(res, 529, { type: 'error', error: { type: 'overloaded_error', message: 'busy' }, usage }),
+    );
+    stack.upstream.queue(sseResponder(textStreamEvents('claude-opus-4-7', ['x'], usage)));
+    const overloaded = await fetch(`${stack.baseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': GATEWAY_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify(seedRequest('claude-opus-4-7')),
+    });
+    expect(overloaded.status).toBe(529);
+    await overloaded.text();
+    // The same usage in a 200 stream is counted: the status alone made the difference.
+    const streamed = await client.messages.stream(seed('claude-opus-4-7')).finalMessage();
+    expect(streamed.usage.input_tokens).toBe(1606);
+    const line = await accessLine((e) => e.model === 'claude-opus-4-7' && e.status === 529);
+    expect(line.usage).toBeUndefined();
+    await accessLine((e) => e.model === 'claude-opus-4-7' && e.status === 200 && withInput(1606)(e));
+    await allDelivered();
+    const text = await metricsText();
+    expect(text).toMatch(
+      /^gateway_tokens_total\{workspace="default",model="claude-opus-4-7",kind="input"\} 1606$/m,
+    );
+  });
+
+  it('writes exactly one access line per request, whoever answered it', async () => {
+    stack.upstream.queue((_request, res) =>
+      json(res, 200, messageBody('claude-opus-4-5', 'one line', { input_tokens: 1808, output_tokens: 1 })),
+    );
+    const send = (path: string, body: unknown, token = GATEWAY_TOKEN) =>
+      fetch(`${stack.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'x-api-key': token, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const answers = await Promise.all([
+      send('/v1/messages', seedRequest('claude-opus-4-5')), // forwarded
+      send('/v1/messages', seedRequest(), 'agw_e2e_not_a_token_at_all_0123456789abcd'), // refused: 401
+      send('/v1/messages', seedRequest('no-such-model')), // the processor's own answer: 400
+      send('/v1/elsewhere', {}), // not an endpoint: 404
+      send('/v1/messages', { ...seedRequest(), pad: 'x'.repeat(33 * 1024 * 1024) }), // Envoy's own: 413
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 401, 400, 404, 413]);
+    await Promise.all(answers.map((a) => a.text()));
+    const ids = answers.slice(1).map((a) => a.headers.get('request-id'));
+    // Each line arrives once its request is over on Envoy's side (an early reply
+    // may come before the client has stopped sending); then every entry Envoy
+    // logged by then has reached the processor: a second line would be there.
+    await accessLine(withInput(1808));
+    for (const requestId of ids) {
+      expect(requestId).toBeTruthy();
+      await accessLine((e) => e.requestId === requestId, 20_000);
+    }
+    await allDelivered();
+    const lines = stack.processorLog.map((l) => JSON.parse(l) as LogEntry).filter(isAccess);
+    expect(lines.filter(withInput(1808))).toHaveLength(1);
+    for (const requestId of ids) expect(lines.filter((e) => e.requestId === requestId)).toHaveLength(1);
+  });
+
+  it('passes a JSON answer larger than 1 MiB whole and reads its usage', async () => {
+    const text = 'Neon is serverless Postgres. '.repeat(110_000); // about 3 MiB
+    const usage = { input_tokens: 1909, output_tokens: 700_000 };
+    stack.upstream.queue((_request, res) => json(res, 200, messageBody('claude-opus-4-8', text, usage)));
+    const message = await client.messages.create(seed('claude-opus-4-8'));
+    expect(message.content[0]).toMatchObject({ type: 'text', text });
+    const line = await accessLine(withInput(1909));
+    expect(line).toMatchObject({ model: 'claude-opus-4-8', streamed: false, complete: true, usage });
   });
 });
 

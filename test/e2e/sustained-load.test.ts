@@ -22,7 +22,7 @@ const REQUESTS = 2_500;
 const CONCURRENCY = 16;
 
 async function envoyCounters(filter: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${stack.envoy.adminUrl}/stats?filter=${filter}`)).text();
+  const text = await stack.envoy.admin.get(`/stats?filter=${filter}`);
   const counters = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = /^([\w.]+): (\d+)$/.exec(line);
@@ -56,18 +56,27 @@ describe('sustained load', () => {
 
     expect(Object.fromEntries(statuses)).toEqual({ 200: REQUESTS });
     expect(stack.upstream.received).toHaveLength(REQUESTS);
-    const counters = await envoyCounters('ext_proc');
+    const counters = await envoyCounters('ext_proc|processor_access_log|access_logs');
     expect(counters.get('http.gateway.ext_proc.streams_started')).toBe(REQUESTS);
     expect(counters.get('http.gateway.ext_proc.streams_failed') ?? 0).toBe(0);
     // Envoy may reset streams the processor has already ended (policy streams end
-    // once decided, metering streams at the body's end); what must not happen is
-    // the processor answering those resets with GOAWAY and dropping connections.
-    for (const cluster of ['ext_proc_processor', 'ext_proc_metering']) {
+    // once decided); what must not happen is the processor answering those
+    // resets with GOAWAY and dropping connections.
+    for (const cluster of ['ext_proc_processor', 'processor_access_log']) {
       expect(counters.get(`cluster.${cluster}.upstream_cx_close_notify`) ?? 0).toBe(0);
       expect(counters.get(`cluster.${cluster}.upstream_cx_destroy_remote`) ?? 0).toBe(0);
       expect(counters.get(`cluster.${cluster}.upstream_cx_protocol_error`) ?? 0).toBe(0);
       expect(counters.get(`cluster.${cluster}.upstream_rq_5xx`) ?? 0).toBe(0);
     }
-    expect(counters.get('http.gateway.ext_proc.metering.streams_failed') ?? 0).toBe(0);
+    // Every request's access-log entry reached the processor, all of them on a
+    // few long-lived streams (one per Envoy worker), none dropped on the way.
+    expect(counters.get('access_logs.grpc_access_log.logs_dropped') ?? 0).toBe(0);
+    expect(counters.get('cluster.processor_access_log.upstream_rq_total')).toBeLessThanOrEqual(4);
+    await expect
+      .poll(async () => {
+        const text = await (await fetch(stack.metricsUrl)).text();
+        return Number(/^gateway_access_log_entries_total (\d+)$/m.exec(text)?.[1] ?? 0);
+      })
+      .toBe(REQUESTS);
   });
 });

@@ -137,7 +137,6 @@ describe('phases the processor did not ask for', () => {
   const passThrough: ReadonlyArray<readonly [string, ProcessingRequest]> = [
     ['response_headers', responseHeaders(200)],
     ['response_body', { response_body: { body: Buffer.from('{"id":"msg_1"}'), end_of_stream: true } }],
-    ['request_trailers', { request_trailers: { trailers: { headers: [rawHeader('x-trailer', 'v')] } } }],
     ['response_trailers', { response_trailers: { trailers: { headers: [rawHeader('x-trailer', 'v')] } } }],
   ];
 
@@ -171,6 +170,45 @@ describe('phases the processor did not ask for', () => {
     const stream = shared.client.openStream();
     const response = await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6')));
     expect(response.response).toBe('immediate_response');
+    expect(response.immediate_response?.details).toBe('anthropic_gateway_internal_error');
+    await stream.close();
+  });
+});
+
+describe('request trailers (sent by Envoy only for a request that has them)', () => {
+  const trailers: ProcessingRequest = {
+    request_trailers: { trailers: { headers: [rawHeader('x-api-key', 'sk-ant-smuggled')] } },
+  };
+
+  it('refuses trailers straight after the headers (Envoy then sends no body) as an empty body', async () => {
+    const requestId = randomUUID();
+    const stream = shared.client.openStream();
+    await stream.exchange(requestHeaders({ requestId, headers: [['x-api-key', fixture.token]] }));
+    expectGatewayError(await stream.exchange(trailers), {
+      status: 400,
+      type: 'invalid_request_error',
+      message: 'request body is empty; expected a JSON object with a "model" field',
+      reason: 'empty_body',
+      requestId,
+    });
+    expect((await stream.status).code).toBe(0);
+  });
+
+  it('after a body that trailers follow: keeps the stream open for them, then passes them on', async () => {
+    const stream = shared.client.openStream();
+    await stream.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
+    // end_of_stream false: Envoy's sign that trailers come next.
+    expectBodyContinues(await stream.exchange(requestBody(messagesBody('claude-sonnet-4-6'), false)));
+    const response = await stream.exchange(trailers);
+    // Envoy removes every trailer before the router; the processor changes nothing.
+    expect(response.response).toBe('request_trailers');
+    expect(response.request_trailers?.header_mutation).toBeUndefined();
+    expect((await stream.status).code).toBe(0);
+  });
+
+  it('answers 500 to trailers on a stream whose headers it never saw', async () => {
+    const stream = shared.client.openStream();
+    const response = await stream.exchange(trailers);
     expect(response.immediate_response?.details).toBe('anthropic_gateway_internal_error');
     await stream.close();
   });

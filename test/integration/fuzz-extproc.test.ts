@@ -29,6 +29,7 @@ import {
 
 const { raw, env } = fuzzConfig();
 const config = buildTestConfig(raw, env);
+const LIMITS = { maxRequestBodyBytes: config.settings.limits.max_request_body_bytes };
 let processor: TestProcessor;
 let client: ExtProcClient;
 
@@ -67,7 +68,7 @@ describe(`fuzz: the processor over gRPC on ${runs(1_500)} generated requests`, (
               Buffer.from(h.raw_value ?? '').toString('latin1'),
             ],
           );
-          const expected = decideOnHeaders(config.policy, plain, endOfStream);
+          const expected = decideOnHeaders(config.policy, plain, endOfStream, LIMITS);
           if (expected.action === 'reject') {
             expect(immediateStatus(first)).toBe(expected.error.status);
             expect(first.immediate_response?.details).toBe(`anthropic_gateway_${expected.error.reason}`);

@@ -9,10 +9,12 @@ import {
   defineMethod,
   type GrpcServer,
   type GrpcServerOptions,
+  type Keepalive,
   type Method,
   startGrpcServer,
 } from '../../processor/grpc/server.ts';
 import { createHealth } from '../../processor/ops/health.ts';
+import { type BlackholeProxy, startBlackholeProxy } from '../support/blackhole-proxy.ts';
 
 const ECHO = '/test.Echo/Upper';
 const MAX_MESSAGE_BYTES = 1024;
@@ -124,14 +126,19 @@ afterEach(() => {
   for (const server of servers.splice(0)) server.forceShutdown();
 });
 
-async function start(methods: GrpcServerOptions['methods']) {
+async function start(
+  methods: GrpcServerOptions['methods'],
+  options: { keepalive?: Keepalive; via?: (address: string) => Promise<string> } = {},
+) {
   const server = await startGrpcServer({
     address: '127.0.0.1:0',
     maxMessageBytes: MAX_MESSAGE_BYTES,
     methods,
+    ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),
   });
   servers.push(server);
-  const session = connect(`http://127.0.0.1:${server.port}`);
+  const address = `127.0.0.1:${server.port}`;
+  const session = connect(`http://${options.via === undefined ? address : await options.via(address)}`);
   session.on('error', () => {});
   sessions.push(session);
   return { server, session };
@@ -292,6 +299,60 @@ describe('the gRPC server: cancellation and shutdown', () => {
     server.forceShutdown();
     await expect(call.status).rejects.toThrow(/without a status/);
     await until(() => cancelled);
+  });
+});
+
+describe('the gRPC server: keepalive', () => {
+  const proxies: BlackholeProxy[] = [];
+  afterEach(async () => {
+    for (const proxy of proxies.splice(0)) await proxy.close();
+  });
+
+  it('keeps a connection whose peer answers its pings', async () => {
+    const timeouts: unknown[] = [];
+    const { session } = await start(
+      { [ECHO]: echoMethod() },
+      { keepalive: { intervalMs: 20, timeoutMs: 200, onTimeout: (peer) => timeouts.push(peer) } },
+    );
+    let pings = 0;
+    session.on('ping', () => {
+      pings += 1;
+    });
+    await until(() => pings >= 5);
+    const call = openCall(session);
+    call.write(frame('still here'));
+    call.end();
+    expect(await call.status).toEqual({ code: 0, message: undefined });
+    expect(call.messages).toEqual(['STILL HERE']);
+    expect(timeouts).toEqual([]);
+  });
+
+  it('destroys a connection whose pings go unanswered, cancelling its calls, and says so first', async () => {
+    const seen: EchoCall[] = [];
+    const timeouts: Array<{ remoteAddress: string | undefined }> = [];
+    let proxy: BlackholeProxy | undefined;
+    const { session } = await start(
+      { [ECHO]: echoMethod(seen) },
+      {
+        keepalive: { intervalMs: 20, timeoutMs: 100, onTimeout: (peer) => timeouts.push(peer) },
+        via: async (address) => {
+          proxy = await startBlackholeProxy(address);
+          proxies.push(proxy);
+          return proxy.address;
+        },
+      },
+    );
+    const call = openCall(session);
+    call.write(frame('hold'));
+    await until(() => seen.length === 1);
+    let cancelled = false;
+    seen[0]?.on('cancelled', () => {
+      cancelled = true;
+    });
+    const [connection] = proxy?.blackhole() ?? [];
+    await until(() => connection?.targetOpen === false);
+    expect(cancelled).toBe(true);
+    expect(timeouts).toEqual([{ remoteAddress: '127.0.0.1' }]);
   });
 });
 

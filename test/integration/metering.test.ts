@@ -1,7 +1,8 @@
-// The policy and metering streams over a real gRPC connection: the facts the
-// policy hands on as dynamic metadata, quota refusals, and the metering
-// stream turning response bytes into an access log line, metrics and quota
-// charges, including for a response cut short.
+// The policy stream and Envoy's access-log stream over a real gRPC
+// connection: the facts the policy hands on as dynamic metadata, quota
+// refusals, and the access-log entries (with the usage Envoy read) turning
+// into access lines, metrics and quota charges, including for a response cut
+// short and for values no upstream should send.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../processor/log.ts';
@@ -9,16 +10,16 @@ import { createMetrics, type GatewayMetrics } from '../../processor/metrics/regi
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
 import { MemoryQuotaStore } from '../../processor/quota/memory-store.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
+import {
+  type AccessLogClient,
+  accessLogEntry,
+  createAccessLogClient,
+  policyExchange,
+  usageValues,
+} from '../support/access-log-client.ts';
 import { createExtProcClient, type ExtProcClient, setHeaderValue } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
 import { buildTestConfig, startTestProcessor, type TestProcessor } from '../support/extproc-server.ts';
-import { encodeSse, messageBody, textStreamEvents } from '../support/fake-upstream.ts';
-import {
-  meteringBody,
-  meteringHeaders,
-  openMeteringStream,
-  policyExchange,
-} from '../support/metering-client.ts';
 
 const token = mintToken();
 const limitedToken = mintToken();
@@ -41,6 +42,7 @@ const config = buildTestConfig(
 
 let processor: TestProcessor;
 let client: ExtProcClient;
+let accessLog: AccessLogClient;
 let metrics: GatewayMetrics;
 
 beforeAll(async () => {
@@ -55,10 +57,12 @@ beforeAll(async () => {
   });
   processor = await startTestProcessor({ config, quotas, metrics });
   client = createExtProcClient(processor.address);
+  accessLog = createAccessLogClient(processor.address);
 });
 
 afterAll(async () => {
   client?.close();
+  accessLog?.close();
   await processor?.stop();
 });
 
@@ -71,7 +75,7 @@ async function accessRecord(requestId: string): Promise<Record<string, unknown>>
   throw new Error(`no access record for ${requestId}`);
 }
 
-describe('policy stream: facts for the metering stream', () => {
+describe('policy stream: facts for the access log', () => {
   it('hands on request id, token id, workspace and route with the headers, the model with the body', async () => {
     const requestId = randomUUID();
     const exchange = await policyExchange(client, { token, requestId, model: 'claude-haiku-4-5' });
@@ -100,26 +104,24 @@ describe('policy stream: facts for the metering stream', () => {
   });
 });
 
-describe('metering stream', () => {
-  it('records a JSON response: usage with cache tokens, latency, and no answer to Envoy', async () => {
+describe('access-log stream', () => {
+  it("records a JSON response: usage with cache tokens and Envoy's timings", async () => {
     const requestId = randomUUID();
     const { facts } = await policyExchange(client, { token, requestId });
-    const stream = openMeteringStream(client);
     const usage = {
       input_tokens: 11,
       output_tokens: 22,
       cache_creation_input_tokens: 33,
       cache_read_input_tokens: 44,
     };
-    const body = Buffer.from(JSON.stringify(messageBody('claude-sonnet-4-6', 'hello', usage)));
-    stream.send(meteringHeaders(facts, { requestTime: new Date(Date.now() - 250) }));
-    stream.send(meteringBody(body.subarray(0, 40), false));
-    stream.send(meteringBody(body.subarray(40), false));
-    stream.send(meteringBody(Buffer.alloc(0), true));
-    // Observability mode: the processor answers nothing and ends the stream itself.
-    await expect(stream.next(5_000)).rejects.toThrow(/ended before a response/);
-    expect((await stream.status).code).toBe(0);
-
+    const stream = accessLog.openStream();
+    stream.send([
+      accessLogEntry(facts, {
+        usage: usageValues({ ...usage, ephemeral_5m_input_tokens: 30, ephemeral_1h_input_tokens: 3 }),
+        ttfbMs: 250.5,
+        lastByteMs: 251.25,
+      }),
+    ]);
     const record = await accessRecord(requestId);
     expect(record).toMatchObject({
       tokenId: 'free',
@@ -130,13 +132,36 @@ describe('metering stream', () => {
       streamed: false,
       complete: true,
       usage,
+      cacheCreation: { ephemeral_5m_input_tokens: 30, ephemeral_1h_input_tokens: 3 },
+      ttfbMs: 250.5,
+      latencyMs: 251.25,
     });
-    expect(record.latencyMs).toBeGreaterThanOrEqual(250);
-    expect(record.ttfbMs).toBeGreaterThanOrEqual(250);
     const tokens = await metrics.tokens.get();
     const kind = (k: string) =>
       tokens.values.find((v) => v.labels.kind === k && v.labels.workspace === 'research')?.value;
     expect(kind('cache_read_input')).toBeGreaterThanOrEqual(44);
+    // The stream stays open for the next batch; Envoy's half-close ends it with OK.
+    expect((await stream.close()).code).toBe(0);
+  });
+
+  it('records every entry of a batch once, and counts what it received', async () => {
+    const before = (await metrics.accessLogEntries.get()).values[0]?.value ?? 0;
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const exchanges = await Promise.all(ids.map((requestId) => policyExchange(client, { token, requestId })));
+    const stream = accessLog.openStream();
+    stream.send(
+      exchanges.map(({ facts }, i) =>
+        accessLogEntry(facts, { usage: usageValues({ input_tokens: 500 + i }) }),
+      ),
+    );
+    for (const [i, requestId] of ids.entries()) {
+      expect(await accessRecord(requestId)).toMatchObject({ usage: { input_tokens: 500 + i } });
+      expect(
+        processor.logRecords().filter((r) => r.msg === 'access' && r.requestId === requestId),
+      ).toHaveLength(1);
+    }
+    expect((await metrics.accessLogEntries.get()).values[0]?.value).toBe(before + 3);
+    await stream.close();
   });
 
   it('records count_tokens apart from messages usage', async () => {
@@ -147,32 +172,37 @@ describe('metering stream', () => {
       path: '/ai-gateway/anthropic/v1/messages/count_tokens',
     });
     expect(facts.route).toBe('count_tokens');
-    const stream = openMeteringStream(client);
-    stream.send(meteringHeaders(facts));
-    stream.send(meteringBody('{"input_tokens":1234}', true));
+    const stream = accessLog.openStream();
+    // A count_tokens answer never has usage; were one written, it would not count.
+    stream.send([
+      accessLogEntry(facts, { usage: usageValues({ counted_input_tokens: 1234, input_tokens: 9 }) }),
+    ]);
     const record = await accessRecord(requestId);
     expect(record).toMatchObject({ route: 'count_tokens', countedInputTokens: 1234 });
     expect(record.usage).toBeUndefined();
     const counted = await metrics.countedTokens.get();
     expect(counted.values[0]?.value).toBe(1234);
+    await stream.close();
   });
 
-  it('records what a stream reported before it was cut, marked incomplete', async () => {
+  it('records what a stream reported before its client went away, marked incomplete', async () => {
     const requestId = randomUUID();
     const { facts } = await policyExchange(client, { token, requestId });
-    const events = textStreamEvents('claude-sonnet-4-6', ['a', 'b'], {
-      input_tokens: 77,
-      output_tokens: 9,
-      cache_read_input_tokens: 5,
-    });
-    const stream = openMeteringStream(client);
-    stream.send(meteringHeaders(facts, { contentType: 'text/event-stream; charset=utf-8' }));
-    stream.send(meteringBody(events.slice(0, 3).map(encodeSse).join(''), false));
-    await stream.close(); // Envoy closing the stream after the client went away
+    const stream = accessLog.openStream();
+    stream.send([
+      accessLogEntry(facts, {
+        contentType: 'text/event-stream; charset=utf-8',
+        usage: usageValues({ input_tokens: 77, output_tokens: 1, cache_read_input_tokens: 5 }),
+        lastByteMs: undefined,
+        durationMs: 900,
+        flags: { downstream_connection_termination: true },
+      }),
+    ]);
     const record = await accessRecord(requestId);
     expect(record).toMatchObject({
       streamed: true,
       complete: false,
+      latencyMs: 900,
       usage: {
         input_tokens: 77,
         output_tokens: 1,
@@ -180,19 +210,63 @@ describe('metering stream', () => {
         cache_creation_input_tokens: 0,
       },
     });
+    await stream.close();
   });
 
   it('records a refused request once, with its reason and no usage', async () => {
     const requestId = randomUUID();
     const { facts } = await policyExchange(client, { token: 'agw_not_a_token', requestId });
     expect(facts).toEqual({ request_id: requestId, reason: 'invalid_credential' });
-    const stream = openMeteringStream(client);
-    stream.send(meteringHeaders(facts, { status: 401 }));
-    stream.send(meteringBody('{"type":"error","usage":{"input_tokens":5}}', true));
+    const stream = accessLog.openStream();
+    stream.send([accessLogEntry(facts, { status: 401, usage: usageValues({ input_tokens: 5 }) })]);
     const record = await accessRecord(requestId);
     expect(record).toMatchObject({ status: 401, reason: 'invalid_credential', complete: true });
     expect(record.usage).toBeUndefined();
     expect(record.tokenId).toBeUndefined();
+    await stream.close();
+  });
+
+  it("records Envoy's own reply, which the policy never saw, under Envoy's request id", async () => {
+    const requestId = randomUUID();
+    const stream = accessLog.openStream();
+    stream.send([accessLogEntry({}, { status: 503, requestId })]);
+    const record = await accessRecord(requestId);
+    expect(record).toMatchObject({ status: 503, complete: true });
+    expect(record.route).toBeUndefined();
+    await stream.close();
+  });
+
+  it('counts only sane token counts: never NaN, negative, fractional or past 2^53', async () => {
+    const requestId = randomUUID();
+    const { facts } = await policyExchange(client, { token, requestId });
+    const stream = accessLog.openStream();
+    stream.send([
+      accessLogEntry(facts, {
+        usage: {
+          input_tokens: { numberValue: Number.NaN },
+          output_tokens: { numberValue: -5 },
+          cache_creation_input_tokens: { numberValue: 1.5 },
+          cache_read_input_tokens: { numberValue: 2 ** 60 },
+          ephemeral_5m_input_tokens: { stringValue: '12' },
+        },
+      }),
+    ]);
+    const record = await accessRecord(requestId);
+    expect(record.usage).toBeUndefined();
+    expect(record.cacheCreation).toBeUndefined();
+    const sane = randomUUID();
+    stream.send([
+      accessLogEntry((await policyExchange(client, { token, requestId: sane })).facts, {
+        usage: { input_tokens: { numberValue: Number.POSITIVE_INFINITY }, output_tokens: { numberValue: 3 } },
+      }),
+    ]);
+    expect((await accessRecord(sane)).usage).toEqual({
+      input_tokens: 0,
+      output_tokens: 3,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    });
+    await stream.close();
   });
 });
 
@@ -224,15 +298,12 @@ describe('quotas over gRPC', () => {
   it('charges reported usage and refuses the next request with 429 and retry-after', async () => {
     const first = await policyExchange(client, { token: limitedToken });
     expect(first.headers.response).toBe('request_headers');
-    const stream = openMeteringStream(client);
-    stream.send(meteringHeaders(first.facts));
-    stream.send(
-      meteringBody(
-        JSON.stringify(messageBody('claude-sonnet-4-6', 'x', { input_tokens: 60, output_tokens: 40 })),
-        true,
-      ),
-    );
+    const stream = accessLog.openStream();
+    stream.send([
+      accessLogEntry(first.facts, { usage: usageValues({ input_tokens: 60, output_tokens: 40 }) }),
+    ]);
     await accessRecord(first.facts.request_id ?? '');
+    await stream.close();
 
     const requestId = randomUUID();
     const refused = await policyExchange(client, { token: limitedToken, requestId });

@@ -1,8 +1,9 @@
 // The processor as production runs it (processor/main.ts in a child process):
-// its gRPC health service, the container health check, and graceful shutdown
-// on SIGTERM with a request still being decided.
+// its gRPC health service, the container health check, graceful shutdown
+// on SIGTERM with a request still being decided, shutdown when the launcher
+// that started it is gone, and its Unix socket across a crash.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,7 +34,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
 });
 
-async function start(config: Record<string, unknown> = {}): Promise<Started> {
+async function start(config: Record<string, unknown> = {}, address = '127.0.0.1:0'): Promise<Started> {
   const configPath = join(dir, `gateway-${running.length}-${Date.now()}.json`);
   writeFileSync(configPath, JSON.stringify(config));
   const log: LogEntry[] = [];
@@ -44,7 +45,8 @@ async function start(config: Record<string, unknown> = {}): Promise<Started> {
       GATEWAY_CONFIG: configPath,
       GATEWAY_TOKEN: TOKEN,
       ANTHROPIC_API_KEY: UPSTREAM_KEY,
-      GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
+      GATEWAY_PROCESSOR_ADDRESS: address,
+      GATEWAY_METRICS_PORT: '0',
       LOG_LEVEL: 'debug',
     },
     onLogLine: (line) => {
@@ -176,5 +178,51 @@ describe('graceful shutdown on SIGTERM', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('when the launcher that started it is gone', () => {
+  it('drains and exits 0 once the channel to its launcher closes', async () => {
+    const { processor, waitFor } = await start();
+    // What the kernel does to the channel when the launcher dies, however it dies.
+    processor.process.disconnect();
+    expect(await exitCode(processor)).toBe(0);
+    expect((await waitFor('shutting down: no new streams, finishing the ones in flight')).signal).toBe(
+      'launcher gone',
+    );
+    expect((await waitFor('processor stopped')).outcome).toBe('drained');
+  });
+
+  it('exits too when nobody reads its log any more', async () => {
+    const { processor } = await start();
+    // The launcher's end of the log pipe closes with it: every write now fails with EPIPE.
+    processor.process.stdout?.destroy();
+    processor.process.disconnect();
+    expect(await exitCode(processor)).toBe(0);
+  });
+});
+
+describe('its Unix socket', () => {
+  it('binds again where a killed processor left its socket file', async () => {
+    const address = `unix:${join(dir, 'crashed.sock')}`;
+    const first = await start({}, address);
+    await first.processor.stop('SIGKILL');
+    expect(existsSync(address.slice('unix:'.length))).toBe(true);
+
+    const second = await start({}, address);
+    expect(await checkHealth(second.processor.address)).toBe('SERVING');
+    expect((await second.waitFor('removed the socket file a stopped processor left behind')).address).toBe(
+      address,
+    );
+  });
+
+  it('is left to a processor still listening on it: the second one fails, naming the address', async () => {
+    const address = `unix:${join(dir, 'taken.sock')}`;
+    const first = await start({}, address);
+    await expect(start({}, address)).rejects.toThrow(
+      `processor exited before listening (code 1): ${address} is already in use (another gateway running?); ` +
+        'choose a free one with processor.address (or GATEWAY_PROCESSOR_ADDRESS)',
+    );
+    expect(await checkHealth(first.processor.address)).toBe('SERVING');
   });
 });

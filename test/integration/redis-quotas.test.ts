@@ -9,16 +9,15 @@ import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
 import { checksFor, type QuotaPlan } from '../../processor/quota/limits.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
 import { RedisQuotaStore } from '../../processor/quota/redis-store.ts';
+import {
+  accessLogEntry,
+  createAccessLogClient,
+  policyExchange,
+  usageValues,
+} from '../support/access-log-client.ts';
 import { createExtProcClient, type ExtProcClient } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
 import { buildTestConfig, startTestProcessor, type TestProcessor } from '../support/extproc-server.ts';
-import { messageBody } from '../support/fake-upstream.ts';
-import {
-  meteringBody,
-  meteringHeaders,
-  openMeteringStream,
-  policyExchange,
-} from '../support/metering-client.ts';
 import { type RunningRedis, startRedis } from '../support/redis-server.ts';
 import { awayFromMinuteEdge } from '../support/window-edge.ts';
 
@@ -130,20 +129,20 @@ describe('two processors sharing one Redis', () => {
   it('share token counters: usage metered by one refuses the next request on the other', async () => {
     const prefix = `tpm-${randomUUID()}:`;
     const a = await replica(prefix);
+    const aAddress = processors.at(-1)?.address ?? '';
     const b = await replica(prefix);
     for (const store of stores.slice(-2)) await connected(store, PROBE_PLAN);
     await awayFromMinuteEdge();
     const first = await policyExchange(a, { token });
     expect(first.headers.response).toBe('request_headers');
-    const stream = openMeteringStream(a);
-    stream.send(meteringHeaders(first.facts));
-    stream.send(
-      meteringBody(
-        JSON.stringify(messageBody('claude-sonnet-4-6', 'x', { input_tokens: 70, output_tokens: 30 })),
-        true,
-      ),
-    );
-    await expect(stream.next(5_000)).rejects.toThrow(/ended/);
+    // The request's entry reaches replica a, as Envoy's access-log stream would.
+    const accessLog = createAccessLogClient(aAddress);
+    const stream = accessLog.openStream();
+    stream.send([
+      accessLogEntry(first.facts, { usage: usageValues({ input_tokens: 70, output_tokens: 30 }) }),
+    ]);
+    expect((await stream.close()).code).toBe(0);
+    accessLog.close();
 
     // The charge is written after the response; wait until the other replica sees it.
     let refused: Awaited<ReturnType<typeof policyExchange>> | undefined;

@@ -1,22 +1,57 @@
 // A fake Anthropic API for the end-to-end tests (a fixture, never product
 // code). It records exactly what reached it (method, path, raw headers, body
-// hash) and answers like the real API: JSON messages, paced or gated SSE,
-// count_tokens, and errors with request-id and retry-after. Tests steer it by
-// queueing a responder before they send a request.
+// hash, trailers, HTTP version) and answers like the real API: JSON messages,
+// paced or gated SSE, count_tokens, and errors with request-id and
+// retry-after. Tests steer it by queueing a responder before they send a
+// request. By default it speaks plain HTTP/1.1; given a certificate it serves
+// HTTPS with ALPN h2 (and http/1.1), as the real API does.
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface ReceivedRequest {
   readonly method: string;
   readonly url: string;
-  /** Header names lower-cased, in arrival order, repeats kept. */
+  /** "1.1" or "2.0": what the gateway spoke to the upstream. */
+  readonly httpVersion: string;
+  /**
+   * Header names lower-cased, in arrival order, repeats kept. Over HTTP/2
+   * the pseudo-headers are not among them (see `pseudoHeaders`).
+   */
   readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** HTTP/2 only: :method, :path, :authority, :scheme as they arrived; empty over HTTP/1.1. */
+  readonly pseudoHeaders: ReadonlyArray<readonly [string, string]>;
+  /**
+   * The trailer section, names lower-cased, or undefined when none came at
+   * all. Over HTTP/2 even an empty trailing HEADERS frame counts as one.
+   */
+  readonly trailers: ReadonlyArray<readonly [string, string]> | undefined;
   readonly body: Buffer;
   readonly sha256: string;
 }
 
-export type Responder = (request: ReceivedRequest, res: ServerResponse) => void | Promise<void>;
+/** What a responder writes to: the part that an HTTP/1.1 and an HTTP/2 response share. */
+export interface UpstreamResponse {
+  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  write(chunk: string | Uint8Array): boolean;
+  end(chunk?: string | Uint8Array): unknown;
+  /** Resets the stream (HTTP/2) or the connection (HTTP/1.1). */
+  destroy(): unknown;
+}
+
+export type Responder = (request: ReceivedRequest, res: UpstreamResponse) => void | Promise<void>;
 
 export interface FakeUpstream {
   readonly url: string;
@@ -35,31 +70,70 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
+export interface FakeUpstreamOptions {
+  /**
+   * Serve HTTPS at https://localhost:<port> with this certificate (for
+   * `localhost`, see test/support/test-ca.ts), offering h2 and http/1.1 by ALPN.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 export const UPSTREAM_REQUEST_ID = 'req_fake_upstream_0001';
 
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export async function startFakeUpstream(): Promise<FakeUpstream> {
+function pairs(raw: readonly string[]): Array<readonly [string, string]> {
+  const result: Array<readonly [string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) result.push([(raw[i] ?? '').toLowerCase(), raw[i + 1] ?? '']);
+  return result;
+}
+
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+function isHttp2(req: AnyRequest): req is Http2ServerRequest {
+  return req.httpVersionMajor === 2;
+}
+
+/** An HTTP/2 compatibility response, as an UpstreamResponse (its reset is the stream's). */
+function http2Response(req: Http2ServerRequest, res: Http2ServerResponse): UpstreamResponse {
+  return {
+    writeHead: (status, headers) => res.writeHead(status, headers),
+    write: (chunk) => res.write(chunk),
+    end: (chunk) => (chunk === undefined ? res.end() : res.end(chunk)),
+    destroy: () => req.stream.destroy(),
+  };
+}
+
+export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const received: ReceivedRequest[] = [];
   const arrived: Array<{ method: string; url: string }> = [];
   const queued: Responder[] = [];
   let fallback: Responder = defaultResponder;
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+
+  const handle = (req: AnyRequest, res: UpstreamResponse) => {
     arrived.push({ method: req.method ?? '', url: req.url ?? '' });
+    // Over HTTP/2, any trailing HEADERS frame, even an empty one.
+    let http2Trailers: Array<readonly [string, string]> | undefined;
+    if (isHttp2(req)) {
+      req.stream.on('trailers', (_headers, _flags, rawTrailers: string[]) => {
+        http2Trailers = [...(http2Trailers ?? []), ...pairs(rawTrailers)];
+      });
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const headers: Array<readonly [string, string]> = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) {
-        headers.push([(req.rawHeaders[i] ?? '').toLowerCase(), req.rawHeaders[i + 1] ?? '']);
-      }
+      const all = pairs(req.rawHeaders);
+      const rawTrailers = pairs(req.rawTrailers);
       const request: ReceivedRequest = {
         method: req.method ?? '',
         url: req.url ?? '',
-        headers,
+        httpVersion: req.httpVersion,
+        headers: all.filter(([name]) => !name.startsWith(':')),
+        pseudoHeaders: all.filter(([name]) => name.startsWith(':')),
+        trailers: isHttp2(req) ? http2Trailers : rawTrailers.length > 0 ? rawTrailers : undefined,
         body,
         sha256: sha256(body),
       };
@@ -67,11 +141,33 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       const responder = queued.shift() ?? fallback;
       void Promise.resolve(responder(request, res)).catch(() => res.destroy());
     });
-  });
+  };
+
+  let server: Server | Http2SecureServer;
+  const sockets = new Set<Socket>();
+  if (options.tls === undefined) {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => handle(req, res));
+  } else {
+    const secure = createSecureServer(
+      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
+      (req, res) => {
+        if (isHttp2(req)) handle(req, http2Response(req, res));
+        // allowHTTP1: a client that picks http/1.1 gets node:http's request and
+        // response, whatever the handler's declared types say.
+        else handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      },
+    );
+    secure.on('secureConnection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    server = secure;
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    // The certificate names localhost, as the real API's names its host.
+    url: options.tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`,
     received,
     arrived,
     queue: (responder) => {
@@ -88,7 +184,8 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     },
     close: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
@@ -136,7 +233,7 @@ export const defaultResponder: Responder = (request, res) => {
 };
 
 export function json(
-  res: ServerResponse,
+  res: UpstreamResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},

@@ -11,6 +11,7 @@ import { type RunningProcessor, startProcessor } from '../../processor/child.ts'
 import { loadConfig } from '../../processor/config/load.ts';
 import { BASE_PATH } from '../../processor/policy/routes.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import type { TestCa } from './test-ca.ts';
 
 export const GATEWAY_TOKEN = 'agw_e2e_gateway_token_0123456789abcdefghijklmnop';
 export const UPSTREAM_KEY = 'sk-ant-e2e-upstream-key-0123456789';
@@ -30,6 +31,21 @@ export interface StackOptions {
    * processor; `startProcessor()` later starts the real one on this address.
    */
   readonly processorAddress?: string;
+  /**
+   * Serve the fake upstream over HTTPS (ALPN h2 and http/1.1) with this CA's
+   * leaf certificate, and make Envoy trust this CA (ANTHROPIC_UPSTREAM_CA_FILE;
+   * `env` may point it elsewhere). The test owns the CA and removes it.
+   */
+  readonly upstreamTls?: TestCa;
+  /**
+   * Something between Envoy and the real processor (a proxy): given the
+   * processor's address, returns the address Envoy dials instead.
+   */
+  readonly interpose?: (processorAddress: string) => Promise<string>;
+  /** More command-line arguments for Envoy (e.g. `--concurrency 1`). */
+  readonly envoyArgs?: readonly string[];
+  /** Keep what Envoy itself writes (stdout and stderr) in `envoyLog`; otherwise it is dropped. */
+  readonly captureEnvoyLog?: boolean;
 }
 
 export interface GatewayStack {
@@ -48,6 +64,8 @@ export interface GatewayStack {
   readonly metricsUrl: string;
   /** Every log line the processor wrote. */
   readonly processorLog: string[];
+  /** What Envoy itself wrote, with `captureEnvoyLog`. */
+  readonly envoyLog: string[];
   /**
    * The processor's parsed log entries that match, once at least one has
    * arrived (lines cross a pipe, so they may trail the HTTP response).
@@ -60,7 +78,10 @@ export interface GatewayStack {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<GatewayStack> {
-  const upstream = await startFakeUpstream();
+  const tls = options.upstreamTls;
+  const upstream = await startFakeUpstream(
+    tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } },
+  );
   const dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
   const configPath = join(dir, 'gateway.json');
   writeFileSync(configPath, JSON.stringify(options.config ?? {}));
@@ -71,9 +92,9 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     GATEWAY_CONFIG: configPath,
     GATEWAY_PROCESSOR_ADDRESS: '127.0.0.1:0',
     GATEWAY_PORT: '0',
-    GATEWAY_ADMIN_PORT: '0',
     GATEWAY_METRICS_PORT: '0',
     ANTHROPIC_UPSTREAM_URL: options.upstreamUrl ?? upstream.url,
+    ...(tls === undefined ? {} : { ANTHROPIC_UPSTREAM_CA_FILE: tls.caFile }),
     LOG_LEVEL: 'debug',
     ...options.env,
   };
@@ -88,17 +109,23 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
 
   let processor: RunningProcessor | undefined =
     options.processorAddress === undefined ? await launchProcessor('127.0.0.1:0') : undefined;
-  const processorAddress = options.processorAddress ?? processor?.address ?? '';
+  const launchAddress = options.processorAddress ?? processor?.address ?? '';
+  const processorAddress =
+    options.interpose === undefined ? launchAddress : await options.interpose(launchAddress);
   const { settings } = loaded.config;
   const envoy = await startEnvoy({
     bootstrap: renderBootstrap({
       ...settings,
-      listen: { address: '127.0.0.1', port: 0 },
-      admin: { address: '127.0.0.1', port: 0 },
+      listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
       processor: { ...settings.processor, address: processorAddress },
     }),
-    stdio: 'ignore',
+    stdio: options.captureEnvoyLog ? 'pipe' : 'ignore',
+    ...(options.envoyArgs === undefined ? {} : { args: options.envoyArgs }),
   });
+  const envoyLog: string[] = [];
+  for (const output of [envoy.process.stdout, envoy.process.stderr]) {
+    output?.on('data', (chunk: Buffer) => envoyLog.push(chunk.toString('utf8')));
+  }
   const origin = `http://127.0.0.1:${envoy.port}`;
   const stack: GatewayStack = {
     baseUrl: `${origin}${BASE_PATH}`,
@@ -115,6 +142,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
       return `http://127.0.0.1:${processor?.metricsPort ?? 0}/metrics`;
     },
     processorLog,
+    envoyLog,
     waitForLog: async (match, timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -127,7 +155,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
       await processor?.stop();
     },
     startProcessor: async () => {
-      processor = await launchProcessor(processorAddress);
+      processor = await launchProcessor(launchAddress);
     },
     stop: async () => {
       await Promise.all([envoy.stop(), processor?.stop(), upstream.close()]);
@@ -185,6 +213,9 @@ export function useStack(options: StackOptions = {}): GatewayStack {
     },
     get processorLog() {
       return started().processorLog;
+    },
+    get envoyLog() {
+      return started().envoyLog;
     },
     waitForLog: (match, timeoutMs) => started().waitForLog(match, timeoutMs),
     stopProcessor: () => started().stopProcessor(),

@@ -121,8 +121,12 @@ export function buildRequest(parts: RequestParts): Buffer {
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
 }
 
-/** `body` as chunked transfer coding, in `pieces` chunks. */
-export function chunked(body: string | Buffer, pieces = 3): Buffer {
+/** `body` as chunked transfer coding, in `pieces` chunks, then the trailer fields (none by default). */
+export function chunked(
+  body: string | Buffer,
+  pieces = 3,
+  trailers: ReadonlyArray<readonly [string, string]> = [],
+): Buffer {
   const bytes = Buffer.from(body);
   const size = Math.max(1, Math.ceil(bytes.length / pieces));
   const out: Buffer[] = [];
@@ -130,6 +134,84 @@ export function chunked(body: string | Buffer, pieces = 3): Buffer {
     const piece = bytes.subarray(at, at + size);
     out.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
   }
-  out.push(Buffer.from('0\r\n\r\n'));
+  const trailerLines = trailers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  out.push(Buffer.from(`0\r\n${trailerLines}\r\n`, 'latin1'));
   return Buffer.concat(out);
+}
+
+/** A client connection kept open by the test, for clients that write slowly or not at all. */
+export interface RawConnection {
+  write(data: string | Buffer): void;
+  /**
+   * The first final response, once complete, or what had arrived when the
+   * connection closed (undefined if nothing had).
+   */
+  readonly response: Promise<RawResponse | undefined>;
+  /** Settles when the connection is closed, by either side. */
+  readonly closed: Promise<void>;
+  /** Whether the connection is closed. */
+  isClosed(): boolean;
+  /** Every byte the server has sent so far. */
+  received(): Buffer;
+  destroy(): void;
+}
+
+/** Opens a connection to 127.0.0.1:`port` and resolves once it is established. */
+export function openConnection(port: number): Promise<RawConnection> {
+  return new Promise((resolveOpen, rejectOpen) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let closed = false;
+    let settleResponse: (response: RawResponse | undefined) => void = () => {};
+    const response = new Promise<RawResponse | undefined>((resolve) => {
+      settleResponse = resolve;
+    });
+    const closedPromise = new Promise<void>((resolve) => {
+      socket.on('close', () => {
+        closed = true;
+        settleResponse(parseResponse(Buffer.concat(chunks)));
+        resolve();
+      });
+    });
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const parsed = parseResponse(Buffer.concat(chunks));
+      if (parsed?.complete === true) settleResponse(parsed);
+    });
+    socket.on('error', (error) => {
+      if (!socket.connecting) return;
+      rejectOpen(error);
+    });
+    socket.once('connect', () =>
+      resolveOpen({
+        write: (data) => {
+          if (!closed) socket.write(data);
+        },
+        response,
+        closed: closedPromise,
+        isClosed: () => closed,
+        received: () => Buffer.concat(chunks),
+        destroy: () => socket.destroy(),
+      }),
+    );
+  });
+}
+
+/**
+ * Writes `data` to `connection` one byte every `intervalMs`, until all is
+ * written or the connection closes; resolves with how many bytes were written.
+ */
+export async function trickle(
+  connection: RawConnection,
+  data: string | Buffer,
+  intervalMs: number,
+): Promise<number> {
+  const bytes = Buffer.from(data);
+  let written = 0;
+  while (written < bytes.length && !connection.isClosed()) {
+    connection.write(bytes.subarray(written, written + 1));
+    written += 1;
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, intervalMs)), connection.closed]);
+  }
+  return written;
 }

@@ -54,10 +54,12 @@ describe('renderBootstrap: ext_proc', () => {
     expect(at(extProc(bootstrap), ['failure_mode_allow'])).toBe(false);
   });
 
-  it('sends request headers, buffers the request body and skips the response', () => {
+  it('sends request headers, buffers the request body, sends request trailers and skips the response', () => {
     expect(at(extProc(bootstrap), ['processing_mode'])).toMatchObject({
       request_header_mode: 'SEND',
       request_body_mode: 'BUFFERED',
+      // Only requests that have trailers (headers then trailers: no body message at all).
+      request_trailer_mode: 'SEND',
       response_header_mode: 'SKIP',
       response_body_mode: 'NONE',
       response_trailer_mode: 'SKIP',
@@ -87,6 +89,25 @@ describe('renderBootstrap: ext_proc', () => {
   });
 });
 
+describe('renderBootstrap: request trailers', () => {
+  const bootstrap = renderBootstrap(settings());
+
+  it('removes every request trailer right before the router, and nothing else', () => {
+    const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
+    expect(names.at(-2)).toBe('anthropic_gateway.no_request_trailers');
+    expect(
+      at(named(httpFilters(bootstrap), 'anthropic_gateway.no_request_trailers'), ['typed_config']),
+    ).toEqual({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation',
+      mutations: {
+        request_trailers_mutations: [
+          { remove_on_match: { key_matcher: { safe_regex: { regex: '(?s).*' } } } },
+        ],
+      },
+    });
+  });
+});
+
 describe('renderBootstrap: the approval check', () => {
   const bootstrap = renderBootstrap(settings());
 
@@ -94,7 +115,11 @@ describe('renderBootstrap: the approval check', () => {
     const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
     const rbac = names.indexOf('anthropic_gateway.approval');
     expect(rbac).toBeGreaterThan(names.indexOf('envoy.filters.http.ext_proc'));
-    expect(rbac).toBe(names.length - 2);
+    // Only the trailer strip, which removes and decides nothing else, sits between it and the router.
+    expect(names.slice(rbac + 1)).toEqual([
+      'anthropic_gateway.no_request_trailers',
+      'envoy.filters.http.router',
+    ]);
     const rules = at(named(httpFilters(bootstrap), 'anthropic_gateway.approval'), ['typed_config', 'rules']);
     expect(at(rules, ['action'])).toBe('ALLOW');
     const policies = Object.values(at(rules, ['policies']) as Record<string, unknown>);
@@ -229,6 +254,61 @@ describe('renderBootstrap: routes', () => {
   });
 });
 
+describe('renderBootstrap: slow clients', () => {
+  const hcm = (raw: Record<string, unknown> = {}) => at(renderBootstrap(settings(raw)), HCM);
+
+  it('bounds the request head, the whole request and idle connections, by default', () => {
+    expect(hcm()).toMatchObject({
+      request_headers_timeout: '10s',
+      request_timeout: '300s',
+      common_http_protocol_options: { idle_timeout: '60s' },
+      http2_protocol_options: { max_concurrent_streams: 100 },
+      // The upstream timeout, as before: it bounds a streamed response, not these.
+      stream_idle_timeout: '600s',
+    });
+  });
+
+  it('takes the timeouts from listen, and sets none that would cut a long response', () => {
+    const configured = hcm({
+      listen: { request_headers_timeout_seconds: 0.5, request_timeout_seconds: 1.5, idle_timeout_seconds: 2 },
+      upstream: { timeout_seconds: 3600 },
+    });
+    expect(configured).toMatchObject({
+      request_headers_timeout: '0.5s',
+      request_timeout: '1.5s',
+      common_http_protocol_options: { idle_timeout: '2s' },
+      stream_idle_timeout: '3600s',
+    });
+    expect(at(configured, ['common_http_protocol_options'])).not.toHaveProperty('max_stream_duration');
+    expect(at(configured, ['common_http_protocol_options'])).not.toHaveProperty('max_connection_duration');
+  });
+
+  it('says which timeout ran out, ahead of the generic 408, and names https targets on plain HTTP', () => {
+    const mappers = list(at(renderBootstrap(settings()), HCM), ['local_reply_config', 'mappers']);
+    const messages = mappers.map((mapper) =>
+      at(mapper, ['body_format_override', 'json_format', 'error', 'message']),
+    );
+    const first = (text: string) => messages.findIndex((message) => String(message).startsWith(text));
+    expect(first('timed out receiving the request headers (the gateway waits 10 s')).toBeGreaterThanOrEqual(
+      0,
+    );
+    expect(first('timed out receiving the request (the gateway waits 300 s')).toBeGreaterThanOrEqual(0);
+    expect(first('timed out receiving the request headers')).toBeLessThan(
+      messages.indexOf('timed out receiving the request'),
+    );
+    expect(first('timed out receiving the request (')).toBeLessThan(
+      messages.indexOf('timed out receiving the request'),
+    );
+    const https = first('the request target is an https:// URL on a plain-HTTP connection');
+    expect(https).toBeGreaterThanOrEqual(0);
+    expect(https).toBeLessThan(first('this request is not allowed by the gateway'));
+    expect(at(mappers[https], ['status_code'])).toBe(400);
+    expect(JSON.stringify(mappers[https])).toContain(
+      "response.code_details in ['http1.https_url_on_plaintext_connection']",
+    );
+  });
+});
+
 describe('renderBootstrap: clusters', () => {
   it('connects to an https upstream over TLS with SNI and certificate checks', () => {
     const upstream = cluster(renderBootstrap(settings()), 'anthropic_upstream');
@@ -253,6 +333,35 @@ describe('renderBootstrap: clusters', () => {
     expect(at(tls, ['common_tls_context', 'validation_context', 'match_typed_subject_alt_names'])).toEqual([
       { san_type: 'DNS', matcher: { exact: 'api.anthropic.com' } },
     ]);
+    expect(at(tls, ['common_tls_context', 'validation_context', 'trusted_ca'])).toEqual({
+      filename: '/etc/ssl/certs/ca-certificates.crt',
+    });
+    expect(at(tls, ['common_tls_context', 'alpn_protocols'])).toEqual(['h2', 'http/1.1']);
+  });
+
+  it('trusts upstream.ca_file (or ANTHROPIC_UPSTREAM_CA_FILE) instead of the system bundle', () => {
+    const trusted = (bootstrap: unknown) =>
+      at(cluster(bootstrap, 'anthropic_upstream'), [
+        'transport_socket',
+        'typed_config',
+        'common_tls_context',
+        'validation_context',
+        'trusted_ca',
+      ]);
+    expect(
+      trusted(renderBootstrap(settings({ upstream: { ca_file: '/etc/gateway/proxy-ca.pem' } }))),
+    ).toEqual({
+      filename: '/etc/gateway/proxy-ca.pem',
+    });
+    expect(
+      trusted(renderBootstrap(settings({}, { ANTHROPIC_UPSTREAM_CA_FILE: '/run/secrets/egress-ca.pem' }))),
+    ).toEqual({ filename: '/run/secrets/egress-ca.pem' });
+  });
+
+  it('sends the upstream connection’s :scheme, not the client’s', () => {
+    expect(at(renderBootstrap(settings()), [...HCM, 'scheme_header_transformation'])).toEqual({
+      match_upstream: true,
+    });
   });
 
   it('uses the port and host of a custom https upstream', () => {
@@ -324,19 +433,69 @@ describe('renderBootstrap: clusters', () => {
     });
   });
 
-  it('speaks HTTP/2 to the processor', () => {
-    const processor = cluster(renderBootstrap(settings()), 'ext_proc_processor');
-    expect(
-      at(processor, [
-        'typed_extension_protocol_options',
-        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        'explicit_http_config',
-        'http2_protocol_options',
-      ]),
-    ).toEqual({});
+  const PROTOCOL_OPTIONS = [
+    'typed_extension_protocol_options',
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  ];
+  const processorHttp2 = (bootstrap: unknown, name: string): unknown =>
+    at(cluster(bootstrap, name), [...PROTOCOL_OPTIONS, 'explicit_http_config', 'http2_protocol_options']);
+
+  it('speaks HTTP/2 to the processor, and both clusters ping their connections (processor.keepalive_*)', () => {
+    for (const name of ['ext_proc_processor', 'ext_proc_metering']) {
+      expect(processorHttp2(renderBootstrap(settings()), name)).toEqual({
+        connection_keepalive: { interval: '5s', timeout: '3s' },
+      });
+      const configured = settings({
+        processor: { keepalive_interval_seconds: 0.25, keepalive_timeout_seconds: 0.1 + 0.2 },
+      });
+      expect(processorHttp2(renderBootstrap(configured), name)).toEqual({
+        connection_keepalive: { interval: '0.25s', timeout: '0.3s' },
+      });
+      const off = settings({ processor: { keepalive_interval_seconds: 0 } });
+      expect(processorHttp2(renderBootstrap(off), name)).toEqual({});
+    }
   });
 
-  it('listens and serves admin where configured', () => {
+  it('pings its HTTP/2 connections to the Anthropic API (upstream.keepalive_*)', () => {
+    const http2 = (bootstrap: unknown): unknown =>
+      at(cluster(bootstrap, 'anthropic_upstream'), [
+        ...PROTOCOL_OPTIONS,
+        'auto_config',
+        'http2_protocol_options',
+      ]);
+    expect(http2(renderBootstrap(settings()))).toEqual({
+      connection_keepalive: { interval: '30s', timeout: '10s' },
+    });
+    expect(
+      http2(
+        renderBootstrap(
+          settings({ upstream: { keepalive_interval_seconds: 45, keepalive_timeout_seconds: 15 } }),
+        ),
+      ),
+    ).toEqual({ connection_keepalive: { interval: '45s', timeout: '15s' } });
+  });
+
+  it('refuses keepalive durations Envoy cannot take', () => {
+    for (const processor of [
+      { keepalive_interval_seconds: 0.0001 },
+      { keepalive_interval_seconds: -1 },
+      { keepalive_timeout_seconds: 0 },
+    ]) {
+      const result = buildConfig({ processor }, ENV);
+      expect(result.ok ? [] : result.problems, JSON.stringify(processor)).toEqual([
+        expect.stringMatching(/^processor\.keepalive_/),
+      ]);
+    }
+  });
+
+  it('puts the admin interface on a Unix socket of mode 0600, or on TCP only when a port is given', () => {
+    // No path: envoy/run.ts puts the socket in its private directory.
+    expect(at(renderBootstrap(settings()), ['admin'])).toEqual({});
+    expect(
+      at(renderBootstrap(settings({ admin: { socket: '/run/gateway/admin.sock' } })), ['admin']),
+    ).toEqual({
+      address: { pipe: { path: '/run/gateway/admin.sock', mode: 0o600 } },
+    });
     const bootstrap = renderBootstrap(settings({}, { GATEWAY_PORT: '18080', GATEWAY_ADMIN_PORT: '19901' }));
     expect(at(bootstrap, ['static_resources', 'listeners', 0, 'address', 'socket_address'])).toEqual({
       address: '0.0.0.0',

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { ADMIN_SOCKET_MODE } from '../../envoy/admin.ts';
 import { COMPOSE } from '../../envoy/compose.ts';
+import { secretLoggingLevels } from '../../envoy/log-levels.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';
 
@@ -25,6 +27,7 @@ interface Service {
   secrets?: string[];
   depends_on?: Record<string, { condition: string }>;
   stop_grace_period?: string;
+  restart?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -86,6 +89,15 @@ describe('docker-compose.yml: Envoy', () => {
     expect(envoy.ports?.[0]).toMatch(/^"?\$\{GATEWAY_HOST_PORT:-8080\}:/);
   });
 
+  it('keeps the admin interface on a Unix socket only its user can open, and logs no secrets', () => {
+    const admin = parse(read('envoy/envoy.yaml')).admin as unknown;
+    expect(admin).toEqual({ address: { pipe: { path: COMPOSE.adminSocket, mode: ADMIN_SOCKET_MODE } } });
+    expect(envoy.command).toContain('--log-level');
+    expect(secretLoggingLevels(envoy.command ?? [])).toEqual([]);
+    // The image's entrypoint appends --log-level $loglevel when that is set.
+    expect(envoy.environment?.loglevel).toBeUndefined();
+  });
+
   it('starts once the processor is healthy', () => {
     expect(envoy.depends_on?.[COMPOSE.processorService]?.condition).toBe('service_healthy');
   });
@@ -144,6 +156,13 @@ describe('docker-compose.yml: the processor', () => {
     const grace = Number(/^(\d+)s$/.exec(processor.stop_grace_period ?? '')?.[1]);
     const drain = configSchema.parse(parse(read('deploy/gateway.yaml'))).processor.shutdown_timeout_seconds;
     expect(grace).toBeGreaterThan(drain);
+  });
+});
+
+describe('docker-compose.yml: restarts', () => {
+  it('restarts either container when it dies (Docker backs off), not once it was stopped', () => {
+    expect(envoy.restart).toBe('unless-stopped');
+    expect(processor.restart).toBe('unless-stopped');
   });
 });
 

@@ -28,6 +28,7 @@ const { raw, env } = fuzzConfig();
 const loaded = buildConfig(raw, env);
 if (!loaded.ok) throw new Error(loaded.problems.join('; '));
 const policy: Policy = loaded.config.policy;
+const LIMITS = { maxRequestBodyBytes: loaded.config.settings.limits.max_request_body_bytes };
 
 function headerList(request: FuzzRequest): HeaderList {
   return [
@@ -62,7 +63,7 @@ describe(`fuzz: the policy on ${runs(20_000)} generated requests`, () => {
         fc.property(requestArb, fc.boolean(), (request, headersEndStream) => {
           const endOfStream = headersEndStream && request.body.length === 0;
           const headers = headerList(request);
-          const decision = decideOnHeaders(policy, headers, endOfStream);
+          const decision = decideOnHeaders(policy, headers, endOfStream, LIMITS);
           const token = specifiedToken(request.headers);
           const grant = token === undefined ? undefined : GRANTS.get(token);
 
@@ -94,6 +95,15 @@ describe(`fuzz: the policy on ${runs(20_000)} generated requests`, () => {
           expect(decision.workspace.upstreamApiKey).toBe(grant?.key);
           expect(isCompressed(request.headers)).toBe(false);
           expect(endOfStream).toBe(false);
+          // A declared length is one decimal number, within the limit.
+          const lengths = request.headers
+            .filter(([name]) => name === 'content-length')
+            .map(([, v]) => v.trim());
+          expect(lengths.length).toBeLessThanOrEqual(1);
+          for (const length of lengths) {
+            expect(length).toMatch(/^[0-9]+$/);
+            expect(BigInt(length) <= BigInt(LIMITS.maxRequestBodyBytes)).toBe(true);
+          }
           // After the processor's removals, only allowlisted names remain; the client's credentials are gone.
           const removed = new Set(decision.removeHeaders);
           for (const [name] of headers) {

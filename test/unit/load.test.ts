@@ -32,7 +32,13 @@ const workspace = (id: string, envName = 'ANTHROPIC_API_KEY') => ({ id, upstream
 describe('buildConfig: defaults', () => {
   it('works with no file and the two environment variables', () => {
     const { settings, policy } = loaded(buildConfig({}, ENV));
-    expect(settings.listen).toEqual({ address: '0.0.0.0', port: 8080 });
+    expect(settings.listen).toEqual({
+      address: '0.0.0.0',
+      port: 8080,
+      request_headers_timeout_seconds: 10,
+      request_timeout_seconds: 300,
+      idle_timeout_seconds: 60,
+    });
     expect(settings.upstream.url).toBe('https://api.anthropic.com');
     expect(settings.limits.max_request_body_bytes).toBe(32 * 1024 * 1024);
     expect(settings.processor.address).toBe('127.0.0.1:50051');
@@ -257,7 +263,7 @@ describe('buildConfig: environment overrides', () => {
         { ...ENV, GATEWAY_PORT: '9000', ANTHROPIC_UPSTREAM_URL: 'http://127.0.0.1:8081' },
       ),
     );
-    expect(settings.listen).toEqual({ address: '127.0.0.1', port: 9000 });
+    expect(settings.listen).toMatchObject({ address: '127.0.0.1', port: 9000 });
     expect(settings.upstream.url).toBe('http://127.0.0.1:8081');
     expect(settings.upstream.timeout_seconds).toBe(30);
   });
@@ -275,7 +281,7 @@ describe('buildConfig: environment overrides', () => {
         },
       ),
     );
-    expect(settings.admin.port).toBe(9902);
+    expect(settings.admin).toEqual({ address: '127.0.0.1', port: 9902 });
     expect(settings.processor.address).toBe('unix:/tmp/p.sock');
     expect(settings.log.level).toBe('debug');
     expect(settings.listen.port).toBe(8080);
@@ -364,5 +370,32 @@ describe('limits.max_request_body_bytes', () => {
     );
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.problems.join('\n')).toContain('limits.max_request_body_bytes');
+  });
+});
+
+describe('buildConfig: the admin interface', () => {
+  it('is on a Unix socket by default, with no warning', () => {
+    const result = buildConfig({}, ENV);
+    expect(loaded(result).settings.admin).toEqual({ address: '127.0.0.1' });
+    expect(result.ok ? result.warnings : ['not ok']).toEqual([]);
+  });
+
+  it('goes on TCP only when a port is chosen (file or GATEWAY_ADMIN_PORT), with a warning', () => {
+    for (const [raw, env] of [
+      [{ admin: { port: 9901 } }, ENV],
+      [{}, { ...ENV, GATEWAY_ADMIN_PORT: '9901' }],
+    ] as const) {
+      const result = buildConfig(raw, env);
+      expect(loaded(result).settings.admin).toEqual({ address: '127.0.0.1', port: 9901 });
+      expect(result.ok ? result.warnings : []).toEqual([
+        expect.stringMatching(/^admin\.port: .*TCP 127\.0\.0\.1:9901, without authentication.*log/),
+      ]);
+    }
+  });
+
+  it('refuses a socket and a port together', () => {
+    expect(problems(buildConfig({ admin: { socket: '/run/gateway/admin.sock', port: 9901 } }, ENV))).toEqual([
+      'admin: give socket or port (TCP), not both',
+    ]);
   });
 });

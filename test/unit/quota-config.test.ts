@@ -1,15 +1,11 @@
 // The quota, metrics and metering parts of the configuration and of the
-// rendered Envoy bootstrap, and the metadata the two ext_proc streams share.
+// rendered Envoy bootstrap, and the metadata the policy hands on to the access log.
 import { describe, expect, it } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { ACCESS_LOG_FLUSH_INTERVAL_MS, ACCESS_LOG_NAME } from '../../processor/accesslog/names.ts';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
-import {
-  factsMetadata,
-  METADATA_NAMESPACE,
-  readAttribute,
-  readFacts,
-} from '../../processor/extproc/metadata.ts';
-import { METERING_STREAM, STREAM_KIND_HEADER } from '../../processor/extproc/server.ts';
+import { factsMetadata, METADATA_NAMESPACE, readFacts } from '../../processor/extproc/metadata.ts';
+import { USAGE_NAMESPACE } from '../../processor/metering/usage-metadata.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
 
@@ -84,57 +80,134 @@ describe('quota configuration', () => {
   });
 });
 
-describe('renderBootstrap: metering filter', () => {
+describe('renderBootstrap: usage read by Envoy, entries to the processor', () => {
+  interface Filter {
+    name: string;
+    disabled?: boolean;
+    typed_config: Record<string, unknown>;
+  }
+  interface Route {
+    match: { path?: string; prefix?: string };
+    typed_per_filter_config?: Record<string, unknown>;
+  }
   const bootstrap = renderBootstrap(load({}).settings) as {
     static_resources: {
       listeners: Array<{
         filter_chains: Array<{
           filters: Array<{
-            typed_config: { http_filters: Array<{ name: string; typed_config: Record<string, unknown> }> };
+            typed_config: {
+              http_filters: Filter[];
+              access_log: Array<{ name: string; typed_config: Record<string, unknown> }>;
+              route_config: { virtual_hosts: Array<{ routes: Route[] }> };
+            };
           }>;
         }>;
       }>;
       clusters: Array<{ name: string }>;
     };
   };
-  const filters =
-    bootstrap.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config.http_filters ?? [];
+  const hcm = bootstrap.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config;
+  const filters = hcm?.http_filters ?? [];
   const names = filters.map((f) => f.name);
-  const metering = filters.find((f) => f.name === 'anthropic_gateway.metering')?.typed_config;
   const policy = filters.find((f) => f.name === 'envoy.filters.http.ext_proc')?.typed_config;
+  const stream = filters.find((f) => f.name === 'anthropic_gateway.stream_usage');
+  const json = filters.find((f) => f.name === 'anthropic_gateway.json_usage');
+  const routes = hcm?.route_config.virtual_hosts[0]?.routes ?? [];
 
-  it('runs after the policy and before the router', () => {
+  it('has one ext_proc filter, the policy, and the usage filters where the metering filter was', () => {
     expect(names).toEqual([
       'envoy.filters.http.set_filter_state',
       'envoy.filters.http.ext_proc',
-      'anthropic_gateway.metering',
+      'anthropic_gateway.stream_usage',
+      'anthropic_gateway.json_usage',
       'anthropic_gateway.approval',
+      'anthropic_gateway.no_request_trailers',
       'envoy.filters.http.router',
     ]);
-  });
-
-  it('observes the response only, never holding it, never failing the request', () => {
-    expect(metering).toMatchObject({
-      observability_mode: true,
-      failure_mode_allow: true,
-      processing_mode: {
-        request_header_mode: 'SKIP',
-        request_body_mode: 'NONE',
-        response_header_mode: 'SEND',
-        response_body_mode: 'STREAMED',
-      },
-      response_attributes: ['request.time', 'request.id'],
-    });
-  });
-
-  it('names its streams for the processor and reads the metadata the policy writes', () => {
-    expect(metering?.grpc_service).toEqual({
-      envoy_grpc: { cluster_name: 'ext_proc_metering' },
-      initial_metadata: [{ key: STREAM_KIND_HEADER, value: METERING_STREAM }],
-    });
-    expect(metering?.metadata_options).toEqual({ forwarding_namespaces: { untyped: [METADATA_NAMESPACE] } });
     expect(policy?.metadata_options).toEqual({ receiving_namespaces: { untyped: [METADATA_NAMESPACE] } });
-    expect(bootstrap.static_resources.clusters.map((c) => c.name)).toContain('ext_proc_metering');
+  });
+
+  it('reads usage on the two upstream routes only', () => {
+    expect(stream?.disabled).toBe(true);
+    expect(json?.disabled).toBe(true);
+    const enabled = routes.filter(
+      (r) => r.typed_per_filter_config?.['anthropic_gateway.stream_usage'] !== undefined,
+    );
+    expect(enabled.map((r) => r.match.path)).toEqual([
+      '/ai-gateway/anthropic/v1/messages',
+      '/ai-gateway/anthropic/v1/messages/count_tokens',
+    ]);
+    for (const route of enabled)
+      expect(Object.keys(route.typed_per_filter_config ?? {}).sort()).toEqual([
+        'anthropic_gateway.json_usage',
+        'anthropic_gateway.stream_usage',
+      ]);
+  });
+
+  it('writes each usage field from message_start and every message_delta under one key, a later value replacing the earlier', () => {
+    interface SseRule {
+      rule: {
+        selectors: Array<{ key: string }>;
+        on_present: { key: string; metadata_namespace: string; type: string };
+      };
+      stop_processing_after_matches?: number;
+    }
+    const parser = stream?.typed_config.response_rules as
+      | { content_parser: { typed_config: { rules: SseRule[] } } }
+      | undefined;
+    const rules = (parser?.content_parser.typed_config.rules ?? []).map(
+      ({ rule, stop_processing_after_matches }) => ({
+        path: rule.selectors.map((s) => s.key).join('.'),
+        ...rule.on_present,
+        stop_processing_after_matches,
+      }),
+    );
+    for (const key of [
+      'input_tokens',
+      'output_tokens',
+      'cache_creation_input_tokens',
+      'cache_read_input_tokens',
+    ]) {
+      const writing = rules.filter((r) => r.key === key);
+      expect(writing.map((r) => r.path)).toEqual([`message.usage.${key}`, `usage.${key}`]);
+      for (const rule of writing) {
+        expect(rule).toMatchObject({ metadata_namespace: USAGE_NAMESPACE, type: 'PROTOBUF_VALUE' });
+        // 0 (unset): every event is read, so the last report wins.
+        expect(rule.stop_processing_after_matches).toBeUndefined();
+      }
+    }
+  });
+
+  it('reads a JSON answer only when it is JSON, its usage and count_tokens apart', () => {
+    const responseRules = json?.typed_config.response_rules as {
+      rules: Array<{ selectors: Array<{ key: string }>; on_present: { key: string } }>;
+      allow_content_types_regex: { regex: string };
+    };
+    const paths = Object.fromEntries(
+      responseRules.rules.map((r) => [r.on_present.key, r.selectors.map((s) => s.key).join('.')]),
+    );
+    expect(paths).toMatchObject({ input_tokens: 'usage.input_tokens', counted_input_tokens: 'input_tokens' });
+    const allowed = new RegExp(`^(?:${responseRules.allow_content_types_regex.regex})$`);
+    expect(allowed.test('application/json')).toBe(true);
+    expect(allowed.test('application/json; charset=utf-8')).toBe(true);
+    expect(allowed.test('text/event-stream')).toBe(false);
+  });
+
+  it('sends every entry to the processor on an access-log cluster of its own, with its content-type', () => {
+    expect(hcm?.access_log).toHaveLength(1);
+    expect(hcm?.access_log[0]?.typed_config).toMatchObject({
+      common_config: {
+        log_name: ACCESS_LOG_NAME,
+        transport_api_version: 'V3',
+        grpc_service: { envoy_grpc: { cluster_name: 'processor_access_log' } },
+        buffer_flush_interval: `${ACCESS_LOG_FLUSH_INTERVAL_MS / 1000}s`,
+        buffer_size_bytes: 16384,
+      },
+      additional_response_headers_to_log: ['content-type'],
+    });
+    const clusters = bootstrap.static_resources.clusters.map((c) => c.name);
+    expect(clusters).toContain('processor_access_log');
+    expect(clusters).not.toContain('ext_proc_metering');
   });
 });
 
@@ -153,13 +226,5 @@ describe('request facts as dynamic metadata', () => {
       readFacts({ filter_metadata: { [METADATA_NAMESPACE]: { fields: namespace?.fields ?? {} } } } as never),
     ).toEqual(facts);
     expect(readFacts(undefined)).toEqual({});
-  });
-
-  it('reads an attribute whatever the filter name it is keyed by', () => {
-    const attributes = {
-      'envoy.filters.http.ext_proc': { fields: { 'request.id': { stringValue: 'abc' } } },
-    };
-    expect(readAttribute(attributes as never, 'request.id')).toBe('abc');
-    expect(readAttribute(attributes as never, 'request.time')).toBeUndefined();
   });
 });

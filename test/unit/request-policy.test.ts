@@ -16,6 +16,7 @@ const SCOPED = 'agw_scoped_token';
 const ORPHAN = 'agw_orphan_token';
 const KEYLESS = 'agw_keyless_token';
 const MESSAGES = '/ai-gateway/anthropic/v1/messages';
+const LIMITS = { maxRequestBodyBytes: 32 * 1024 * 1024 };
 
 const workspaces = new Map<string, Workspace>([
   ['team-a', { id: 'team-a', upstreamApiKey: 'sk-ant-team-a' }],
@@ -72,9 +73,14 @@ const statusOf = (decision: HeadersDecision): number => {
 
 describe('decideOnHeaders', () => {
   it('checks the route before the credential', () => {
-    const unknown = decideOnHeaders(policy, request({ path: '/v1/messages', token: undefined }), false);
+    const unknown = decideOnHeaders(
+      policy,
+      request({ path: '/v1/messages', token: undefined }),
+      false,
+      LIMITS,
+    );
     expect(statusOf(unknown)).toBe(404);
-    const wrongMethod = decideOnHeaders(policy, request({ method: 'GET', token: 'bad' }), true);
+    const wrongMethod = decideOnHeaders(policy, request({ method: 'GET', token: 'bad' }), true, LIMITS);
     expect(statusOf(wrongMethod)).toBe(405);
     expect(wrongMethod.action === 'reject' ? wrongMethod.error.headers : undefined).toEqual({
       allow: 'POST',
@@ -88,7 +94,7 @@ describe('decideOnHeaders', () => {
       request({ token: ALICE, bearer: SCOPED }),
       request({ token: undefined }, ['authorization', `Basic ${ALICE}`]),
     ]) {
-      const decision = decideOnHeaders(policy, headers, false);
+      const decision = decideOnHeaders(policy, headers, false, LIMITS);
       expect(decision.action).toBe('reject');
       if (decision.action === 'reject') {
         expect(decision.error.status).toBe(401);
@@ -102,13 +108,14 @@ describe('decideOnHeaders', () => {
       policy,
       request({ token: undefined }, ['content-encoding', 'gzip']),
       false,
+      LIMITS,
     );
     expect(statusOf(decision)).toBe(401);
   });
 
   it('answers 415 for a compressed body', () => {
     for (const encoding of ['gzip', 'br', 'deflate', 'zstd', 'gzip, identity', 'GZIP']) {
-      const decision = decideOnHeaders(policy, request({}, ['content-encoding', encoding]), false);
+      const decision = decideOnHeaders(policy, request({}, ['content-encoding', encoding]), false, LIMITS);
       expect(decision.action, encoding).toBe('reject');
       if (decision.action === 'reject') {
         expect(decision.error.status).toBe(415);
@@ -119,16 +126,16 @@ describe('decideOnHeaders', () => {
   });
 
   it('accepts content-encoding identity', () => {
-    expect(decideOnHeaders(policy, request({}, ['content-encoding', 'identity']), false).action).toBe(
+    expect(decideOnHeaders(policy, request({}, ['content-encoding', 'identity']), false, LIMITS).action).toBe(
       'forward',
     );
-    expect(decideOnHeaders(policy, request({}, ['content-encoding', ' Identity ']), false).action).toBe(
-      'forward',
-    );
+    expect(
+      decideOnHeaders(policy, request({}, ['content-encoding', ' Identity ']), false, LIMITS).action,
+    ).toBe('forward');
   });
 
   it('answers 400 for a request with no body (end of stream with the headers)', () => {
-    const decision = decideOnHeaders(policy, request(), true);
+    const decision = decideOnHeaders(policy, request(), true, LIMITS);
     expect(decision.action).toBe('reject');
     if (decision.action === 'reject') {
       expect(decision.error.status).toBe(400);
@@ -137,8 +144,27 @@ describe('decideOnHeaders', () => {
     }
   });
 
+  it('answers 413 at once for a declared content-length over the limit, after checking the credential', () => {
+    const over = ['content-length', String(LIMITS.maxRequestBodyBytes + 1)] as const;
+    const decision = decideOnHeaders(policy, request({}, over), false, LIMITS);
+    expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
+      status: 413,
+      type: 'request_too_large',
+      message: "request body is larger than the gateway's limit of 32 MiB",
+    });
+    expect(statusOf(decideOnHeaders(policy, request({ token: undefined }, over), false, LIMITS))).toBe(401);
+    // The limit is the one given, not a built-in one.
+    const small = { maxRequestBodyBytes: 1024 * 1024 };
+    expect(statusOf(decideOnHeaders(policy, request({}, ['content-length', '1048577']), false, small))).toBe(
+      413,
+    );
+    expect(
+      forwarded(decideOnHeaders(policy, request({}, ['content-length', '1048576']), false, small)).route,
+    ).toBe('messages');
+  });
+
   it('answers 500 when a token names a workspace that does not exist', () => {
-    const decision = decideOnHeaders(policy, request({ token: ORPHAN }), false);
+    const decision = decideOnHeaders(policy, request({ token: ORPHAN }), false, LIMITS);
     expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
       status: 500,
       type: 'api_error',
@@ -146,12 +172,12 @@ describe('decideOnHeaders', () => {
   });
 
   it('answers 503 api_error when the workspace has no upstream key, after checking the credential', () => {
-    const decision = decideOnHeaders(policy, request({ token: KEYLESS }), false);
+    const decision = decideOnHeaders(policy, request({ token: KEYLESS }), false, LIMITS);
     expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
       status: 503,
       type: 'api_error',
     });
-    expect(statusOf(decideOnHeaders(policy, request({ token: 'agw_wrong' }), false))).toBe(401);
+    expect(statusOf(decideOnHeaders(policy, request({ token: 'agw_wrong' }), false, LIMITS))).toBe(401);
   });
 
   it('forwards with the route, grant, workspace and the headers to remove', () => {
@@ -165,6 +191,7 @@ describe('decideOnHeaders', () => {
           ['x-stainless-os', 'Linux'],
         ),
         false,
+        LIMITS,
       ),
     );
     expect(decision.route).toBe('messages');
@@ -180,6 +207,7 @@ describe('decideOnHeaders', () => {
         policy,
         request({ token: undefined, bearer: SCOPED, path: `${MESSAGES}/count_tokens` }),
         false,
+        LIMITS,
       ),
     );
     expect(decision.route).toBe('count_tokens');
@@ -200,7 +228,9 @@ describe('decideOnHeaders: what the gateway answers itself', () => {
   it('answers HEAD probes with 200 and no body, with or without a token', () => {
     for (const path of ['/ai-gateway/anthropic', '/ai-gateway/anthropic/api/hello', MESSAGES, MODELS]) {
       for (const token of [undefined, ALICE, 'agw_wrong']) {
-        const reply = replyOf(decideOnHeaders(policy, request({ method: 'HEAD', path, token }), true));
+        const reply = replyOf(
+          decideOnHeaders(policy, request({ method: 'HEAD', path, token }), true, LIMITS),
+        );
         expect(reply, path).toEqual({ status: 200, reason: 'probe' });
       }
     }
@@ -208,27 +238,34 @@ describe('decideOnHeaders: what the gateway answers itself', () => {
 
   it('lists the models the token may use, after checking the credential', () => {
     expect(
-      statusOf(decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: undefined }), true)),
+      statusOf(
+        decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: undefined }), true, LIMITS),
+      ),
     ).toBe(401);
-    const all = json(decideOnHeaders(policy, request({ method: 'GET', path: MODELS }), true));
+    const all = json(decideOnHeaders(policy, request({ method: 'GET', path: MODELS }), true, LIMITS));
     expect(all).toMatchObject({
       data: [{ id: 'claude-sonnet-4-6' }, { id: 'claude-haiku-4-5' }],
       has_more: false,
     });
     const scoped = json(
-      decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: SCOPED }), true),
+      decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: SCOPED }), true, LIMITS),
     );
     expect(scoped).toMatchObject({ data: [{ id: 'claude-haiku-4-5' }], first_id: 'claude-haiku-4-5' });
   });
 
   it('answers the models listing even for a workspace without an upstream key', () => {
-    const decision = decideOnHeaders(policy, request({ method: 'GET', path: MODELS, token: KEYLESS }), true);
+    const decision = decideOnHeaders(
+      policy,
+      request({ method: 'GET', path: MODELS, token: KEYLESS }),
+      true,
+      LIMITS,
+    );
     expect(replyOf(decision).reason).toBe('models_list');
   });
 
   it('retrieves one model, and 404 for one outside the scope or of another provider', () => {
     const get = (id: string, token = ALICE) =>
-      decideOnHeaders(policy, request({ method: 'GET', path: `${MODELS}/${id}`, token }), true);
+      decideOnHeaders(policy, request({ method: 'GET', path: `${MODELS}/${id}`, token }), true, LIMITS);
     expect(json(get('claude-sonnet-4-6'))).toMatchObject({ type: 'model', id: 'claude-sonnet-4-6' });
     expect(statusOf(get('claude-sonnet-4-6', SCOPED))).toBe(404);
     expect(statusOf(get('gpt-5'))).toBe(404);
@@ -236,7 +273,12 @@ describe('decideOnHeaders: what the gateway answers itself', () => {
   });
 
   it('answers 400 for a bad listing query', () => {
-    const decision = decideOnHeaders(policy, request({ method: 'GET', path: `${MODELS}?limit=0` }), true);
+    const decision = decideOnHeaders(
+      policy,
+      request({ method: 'GET', path: `${MODELS}?limit=0` }),
+      true,
+      LIMITS,
+    );
     expect(decision.action === 'reject' ? decision.error : undefined).toMatchObject({
       status: 400,
       type: 'invalid_request_error',
@@ -245,8 +287,8 @@ describe('decideOnHeaders: what the gateway answers itself', () => {
 });
 
 describe('decideOnBody', () => {
-  const alice = forwarded(decideOnHeaders(policy, request(), false));
-  const scoped = forwarded(decideOnHeaders(policy, request({ token: SCOPED }), false));
+  const alice = forwarded(decideOnHeaders(policy, request(), false, LIMITS));
+  const scoped = forwarded(decideOnHeaders(policy, request({ token: SCOPED }), false, LIMITS));
   const body = (text: string): Buffer => Buffer.from(text, 'utf8');
 
   it('lets an Anthropic catalog model through', () => {

@@ -145,6 +145,25 @@ describe('matchRoute', () => {
     });
   });
 
+  it('answers 400, as Envoy does over HTTP/1.1, for a target with a raw byte that must be escaped', () => {
+    for (const path of [
+      '/ai-gateway/anthropic/v1/messages?q=\u00c3\u00a9',
+      '/nope?\u0080',
+      '/a b',
+      '/x\u007f',
+    ]) {
+      expect(matchRoute('POST', path), JSON.stringify(path)).toEqual({
+        kind: 'error',
+        error: {
+          status: 400,
+          type: 'invalid_request_error',
+          message: 'malformed HTTP request',
+          reason: 'malformed_target',
+        },
+      });
+    }
+  });
+
   it('answers 404 rather than 405 for another method on an unknown path', () => {
     const match = matchRoute('GET', '/ai-gateway/anthropic/v1/complete');
     expect(match.kind === 'error' ? match.error.status : 200).toBe(404);

@@ -1,0 +1,20 @@
+// What Envoy's gRPC access logger (envoy/bootstrap.ts) and the processor's
+// access-log service agree on: how entries are batched, and what each carries
+// beyond Envoy's standard fields.
+
+/** The access logger's name, sent once per stream in the first message. */
+export const ACCESS_LOG_NAME = 'anthropic_gateway';
+
+/**
+ * Envoy sends what it has gathered at least this often, and at once when a
+ * batch reaches ACCESS_LOG_BUFFER_BYTES: an access line, and a request's
+ * token charge, comes at most this long after its response ended (plus the
+ * processor's own log batching). Each Envoy worker has its own batch.
+ */
+export const ACCESS_LOG_FLUSH_INTERVAL_MS = 100;
+
+/** A batch this large is sent at once (Envoy's default); one entry is about 400 to 600 bytes. */
+export const ACCESS_LOG_BUFFER_BYTES = 16 * 1024;
+
+/** Response headers each entry carries: content-type says whether the answer was streamed. */
+export const LOGGED_RESPONSE_HEADERS = ['content-type'] as const;

@@ -48,6 +48,7 @@ const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
   [/^npm test$/, 'the whole suite, this test among it'],
   [/^docker compose /, 'needs a Docker engine (test/e2e/compose-stack.test.ts runs it where one is)'],
   [/^npm run bench|^node bench\//, 'the benchmark: minutes of load on the machine'],
+  [/^npm run soak/, 'minutes of load; its 20-second version is test/e2e/soak.test.ts'],
   [/^FUZZ_RUNS=/, 'the hour-long fuzzing run'],
   [/^kubectl /, 'needs a Kubernetes cluster'],
   [/^apt-get /, 'installs a system package'],

@@ -3,8 +3,10 @@
 //                                          config entry that stores only its hash
 //   hash-token                             read a token on stdin, print its SHA-256
 //   check-config [FILE]                    validate a configuration, list every problem
+//   spend [FILE] [--json]                  spend and budgets per workspace and token (cli/spend.ts)
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { SPEND_USAGE, spendCommand } from './cli/spend.ts';
 import { loadConfig } from './config/load.ts';
 import { hashToken, mintToken } from './policy/tokens.ts';
 
@@ -12,9 +14,10 @@ const USAGE = `usage: npm run cli -- <command>
   mint-token [--id ID] [--workspace WORKSPACE]
   hash-token            (reads the token on stdin)
   check-config [FILE]   (default: $GATEWAY_CONFIG)
-`;
+${SPEND_USAGE}`;
 
-function run(argv: readonly string[]): number {
+function run(argv: readonly string[]): number | Promise<number> {
+  if (argv[0] === 'spend') return spendCommand(argv.slice(1), process.env);
   const { positionals, values } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -58,4 +61,6 @@ function run(argv: readonly string[]): number {
   }
 }
 
-process.exitCode = run(process.argv.slice(2));
+void Promise.resolve(run(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});

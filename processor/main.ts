@@ -5,6 +5,7 @@
 // the process's exit code.
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
+import { spendNow } from './cost/spend-endpoint.ts';
 import { type RunningServer, startExtProcServer } from './extproc/server.ts';
 import { createLogger, flushLog } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
@@ -64,7 +65,9 @@ async function main(): Promise<number> {
   try {
     metricsServer = settings.metrics.enabled
       ? await listenOn(
-          startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port),
+          startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port, {
+            '/spend': () => spendNow(live.current(), quotaStore.kind, quotas),
+          }),
           `${settings.metrics.address}:${settings.metrics.port}`,
           ['metrics', 'port'],
         )

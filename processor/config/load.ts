@@ -260,3 +260,54 @@ function applyOverrides(raw: unknown, env: Environment): unknown {
   }
   return result;
 }
+
+/** What `npm run cli -- spend` reads: ids, limits, the store and the metrics endpoint. */
+export interface SpendView {
+  readonly quotaPlan: QuotaPlan;
+  readonly quotaStore: QuotaStoreSettings;
+  readonly metrics: ConfigFile['metrics'];
+  readonly workspaces: readonly string[];
+  readonly tokens: readonly string[];
+}
+
+/**
+ * The configuration as `npm run cli -- spend` needs it, without the tokens'
+ * and workspaces' secrets (an operator's shell rarely has them): only the
+ * Redis URL is resolved.
+ */
+export function loadSpendView(
+  env: Environment,
+  path: string | undefined = env.GATEWAY_CONFIG,
+):
+  | { readonly ok: true; readonly view: SpendView }
+  | { readonly ok: false; readonly problems: readonly string[] } {
+  let raw: unknown = {};
+  if (path !== undefined && path !== '') {
+    try {
+      raw = parseYaml(readFileSync(path, 'utf8')) ?? {};
+    } catch (error) {
+      return { ok: false, problems: [`${path}: ${(error as Error).message}`] };
+    }
+  }
+  const parsed = configSchema.safeParse(applyOverrides(raw, env));
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    };
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+  const quotaStore = buildQuotaStore(file.quotas, env, problems);
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    view: {
+      quotaPlan: buildQuotaPlan(file),
+      quotaStore,
+      metrics: file.metrics,
+      workspaces: file.workspaces.map((w) => w.id),
+      tokens: file.tokens.map((t) => t.id),
+    },
+  };
+}

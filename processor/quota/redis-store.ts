@@ -165,6 +165,22 @@ export class RedisQuotaStore implements QuotaStore {
     return { now: Number(reply[0]), values: (reply[1] as unknown[]).map((value) => Number(value)) };
   }
 
+  /** Resolves once connected, for a one-off reader (`npm run cli -- spend`); rejects after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<void> {
+    if (this.client.isReady) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        reject(new Error(`redis did not connect within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client.once('ready', onReady);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.client.isOpen) await this.client.close();
     else this.client.destroy();

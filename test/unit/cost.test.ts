@@ -239,12 +239,11 @@ describe('the built-in prices', () => {
     expect([...DEFAULT_PRICES.keys()].sort()).toEqual([...anthropic].sort());
   });
 
-  it("are the pricing page's: cache writes 1.25 and 2 times input, reads a tenth", () => {
+  it("keep the pricing page's cache-write multipliers: 1.25 times input for 5 minutes, 2 times for 1 hour", () => {
     for (const [id, prices] of DEFAULT_PRICES) {
       expect(prices.cache_write_5m, id).toBeCloseTo(prices.input * 1.25, 9);
       expect(prices.cache_write_1h, id).toBeCloseTo(prices.input * 2, 9);
-      expect(prices.cache_read, id).toBeCloseTo(prices.input / 10, 9);
-      expect(prices.output, id).toBe(prices.input * 5);
+      expect(prices.cache_read, id).toBeLessThan(prices.input);
     }
   });
 });

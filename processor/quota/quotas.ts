@@ -89,7 +89,10 @@ export class Quotas {
    */
   chargeCost(tokenId: string, workspaceId: string, nanoUsd: number): void {
     if (!(nanoUsd > 0)) return;
-    this.add(this.checks(tokenId, workspaceId).spendCounters, nanoUsd);
+    // A whole number a store can add exactly (Redis's INCRBY takes 64-bit integers); a cost of
+    // more than $9 million, from absurd usage, is charged as that much, past any budget.
+    const amount = Math.min(Math.round(nanoUsd), Number.MAX_SAFE_INTEGER);
+    this.add(this.checks(tokenId, workspaceId).spendCounters, amount);
   }
 
   /** The current window's value of these counters, from the store (`/spend`); a failing store throws. */

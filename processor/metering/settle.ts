@@ -1,7 +1,7 @@
 // What the gateway does with each finished request's access record: charges
 // its tokens to the quotas and its cost to the spend counters (budgets),
-// writes its access line and counts it in the metrics. Called once per request, when Envoy reports it
-// (processor/accesslog/service.ts).
+// writes its access line and counts it in the metrics. Called once per
+// request, when Envoy reports it (processor/accesslog/service.ts).
 import { nanoToUsd } from '../cost/price.ts';
 import { costFields, requestCost } from '../cost/request-cost.ts';
 import type { Logger } from '../log.ts';

@@ -1,8 +1,8 @@
 // The quota and budget decision for one request, and the charging of the
 // tokens it used and of what it cost. Limits come from the configuration
-// (QuotaPlan); counters from a store. The
-// memory store answers synchronously, so with it the check costs a few map
-// lookups and never a promise; the Redis store costs one round trip.
+// (QuotaPlan); counters from a store. The memory store answers
+// synchronously, so with it the check costs a few map lookups and never a
+// promise; the Redis store costs one round trip.
 // A store that fails is the configuration's choice: fail closed (503, the
 // default, like the rest of the gateway) or fail open (admit, unmetered).
 import type { Logger } from '../log.ts';
@@ -39,9 +39,6 @@ interface PlannedChecks {
   readonly spendCounters: readonly QuotaCheck[];
 }
 
-/** Whether a request can cost anything: count_tokens never does, so no budget holds it back. */
-export type Costly = boolean;
-
 export class Quotas {
   private readonly options: QuotasOptions;
   /** Checks per token, per plan: built once, not per request. */
@@ -57,7 +54,7 @@ export class Quotas {
    * that cannot cost anything (`costly` false: count_tokens) is not held to
    * the budgets.
    */
-  admit(tokenId: string, workspaceId: string, costly: Costly = true): QuotaVerdict | Promise<QuotaVerdict> {
+  admit(tokenId: string, workspaceId: string, costly = true): QuotaVerdict | Promise<QuotaVerdict> {
     const planned = this.checks(tokenId, workspaceId);
     const checks = costly ? planned.all : planned.free;
     if (checks.length === 0) return undefined;

@@ -5,10 +5,12 @@
 //   check-config [FILE]                    validate a configuration, list every problem
 //   reload [--pid PID]                     make the running processor re-read its
 //                                          configuration and secret files (SIGHUP)
+//   spend [FILE] [--json]                  spend and budgets per workspace and token (cli/spend.ts)
 // A bad command line gets one line saying what is wrong and the usage, exit 2;
 // nothing an operator types ever prints a stack trace.
 import { readFileSync } from 'node:fs';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { spendCommand } from './cli/spend.ts';
 import { type Environment, loadConfig } from './config/load.ts';
 import { listProcessors, type ProcessorRecord, readProcessor, runDirectory } from './ops/pid-file.ts';
 import { hashToken, mintToken } from './policy/tokens.ts';
@@ -101,10 +103,7 @@ const hashTokenCommand: Command = {
   maxPositionals: 0,
   run(_values, _positionals, io) {
     const token = io.stdin().trim();
-    if (token === '') {
-      io.stderr('hash-token: no token on stdin\n');
-      return 2;
-    }
+    if (token === '') throw new UsageError('no token on stdin');
     io.stdout(`${hashToken(token).toString('hex')}\n`);
     return 0;
   },
@@ -204,7 +203,27 @@ serving: reload then lists the problems and exits 1.`,
   },
 };
 
-const COMMANDS: readonly Command[] = [mintTokenCommand, hashTokenCommand, checkConfigCommand, reloadCommand];
+const spendCommandEntry: Command = {
+  name: 'spend',
+  synopsis: '[FILE] [--json]',
+  summary: 'spend today and this month, and the budgets, per workspace and token',
+  help: `  FILE    the configuration (default: $GATEWAY_CONFIG)
+  --json  the report as JSON
+With the Redis store it reads Redis; with the memory store it asks the running
+processor (its metrics port), whose counters are that one process's.`,
+  options: { json: { type: 'boolean' } },
+  maxPositionals: 1,
+  run: (values, positionals, io) =>
+    spendCommand([...positionals, ...(values.json === true ? ['--json'] : [])], io.env, io),
+};
+
+const COMMANDS: readonly Command[] = [
+  mintTokenCommand,
+  hashTokenCommand,
+  checkConfigCommand,
+  reloadCommand,
+  spendCommandEntry,
+];
 
 const commandUsage = (command: Command) => `usage: npm run cli -- ${command.name} ${command.synopsis}`;
 

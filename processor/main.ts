@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
+import { spendNow } from './cost/spend-endpoint.ts';
 import { type RunningServer, startExtProcServer } from './extproc/server.ts';
 import { createLogger, flushLog } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
@@ -71,7 +72,9 @@ async function main(): Promise<number> {
   try {
     metricsServer = settings.metrics.enabled
       ? await listenOn(
-          startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port),
+          startMetricsServer(metrics.registry, settings.metrics.address, settings.metrics.port, {
+            '/spend': () => spendNow(live.current(), quotaStore.kind, quotas),
+          }),
           `${settings.metrics.address}:${settings.metrics.port}`,
           ['metrics', 'port'],
         )

@@ -20,6 +20,7 @@
 // models API reports release times). GET /v1/models lists the newest first.
 // Every model here has a known date; a configured entry without one is listed
 // with the epoch, as Anthropic's API does for an unknown release date.
+import type { ModelPrices } from '../cost/price.ts';
 import type { CatalogModel } from '../policy/catalog.ts';
 
 const anthropic = (id: string, display_name: string, released: string): CatalogModel => ({
@@ -67,3 +68,64 @@ export const DEFAULT_CATALOG: readonly CatalogModel[] = [
   other('google', 'gemini-2.5-flash', 'Gemini 2.5 Flash'),
   other('google', 'gemini-2.5-flash-lite', 'Gemini 2.5 Flash-Lite'),
 ];
+
+// The built-in prices, USD per million tokens, of the Anthropic models above,
+// as Anthropic's pages give them: the pricing page (PRICES_SOURCE) and, for the
+// 5.5 models and Sonnet 5, each model's overview page on platform.claude.com,
+// all read on PRICES_READ_ON (docs/operations.md, "Cost and budgets", says how
+// to update them). A model left out here has no known price: its requests are
+// logged with `costUnknown` and count toward no budget, never at a guessed
+// price; UNPRICED says why each one is left out. None of the priced models has
+// a long-prompt tier: they bill their whole context window at these rates.
+export const PRICES_SOURCE = 'https://platform.claude.com/docs/en/about-claude/pricing';
+export const PRICES_READ_ON = '2026-12-01';
+
+const prices = (input: number, output: number, cacheRead: number): ModelPrices => ({
+  input,
+  output,
+  // The pages' multipliers for every model priced here: 1.25x input for a
+  // 5-minute write, 2x for a 1-hour one.
+  cache_write_5m: input * 1.25,
+  cache_write_1h: input * 2,
+  cache_read: cacheRead,
+});
+
+const fable = prices(10, 50, 1);
+const fable51 = prices(10, 50, 0.25);
+const opus45 = prices(5, 25, 0.5);
+const haiku45 = prices(1, 5, 0.1);
+
+export const DEFAULT_PRICES: ReadonlyMap<string, ModelPrices> = new Map([
+  ['claude-fable-5-1', fable51],
+  ['claude-mythos-5-1', fable51],
+  ['claude-fable-5', fable],
+  ['claude-mythos-5', fable],
+  ['claude-opus-5-5', prices(4, 20, 0.2)],
+  ['claude-opus-5', opus45],
+  ['claude-opus-4-8', opus45],
+  ['claude-opus-4-7', opus45],
+  ['claude-opus-4-6', opus45],
+  ['claude-opus-4-5', opus45],
+  ['claude-opus-4-5-20251101', opus45],
+  ['claude-sonnet-5-5', prices(2, 10, 0.2)],
+  ['claude-sonnet-5', prices(2, 10, 0.2)],
+  ['claude-sonnet-4-6', prices(3, 15, 0.3)],
+  ['claude-haiku-4-5', haiku45],
+  ['claude-haiku-4-5-20251001', haiku45],
+]);
+
+/**
+ * Anthropic models of the catalog with no built-in price, and why: their
+ * requests are logged with `costUnknown` until configuration gives `prices`.
+ */
+export const UNPRICED: ReadonlyMap<string, string> = new Map([
+  [
+    'claude-fable-5-2',
+    'its cache rates were on no Anthropic page read on PRICES_READ_ON (input and output: $8 / $40)',
+  ],
+  ['claude-mythos-5-2', 'no rate on any Anthropic page read on PRICES_READ_ON'],
+  [
+    'claude-haiku-5-5',
+    'priced in two prompt-length bands ("from $0.10 / $0.50") whose threshold and cache rates were on no Anthropic page read on PRICES_READ_ON',
+  ],
+]);

@@ -8,7 +8,7 @@ import { ANTHROPIC, indexCatalog } from '../policy/catalog.ts';
 import type { Policy, Workspace } from '../policy/request-policy.ts';
 import { hashToken, indexTokens, type StoredToken } from '../policy/tokens.ts';
 import type { QuotaLimits, QuotaPlan } from '../quota/limits.ts';
-import { DEFAULT_CATALOG } from './default-catalog.ts';
+import { DEFAULT_CATALOG, DEFAULT_PRICES } from './default-catalog.ts';
 import { isUnknown, NO_UNKNOWN_IDS, salvageConfig, type UnknownIds } from './salvage.ts';
 import { type ConfigFile, configSchema } from './schema.ts';
 
@@ -96,7 +96,7 @@ function assemble(
 ): LoadResult {
   const problems: string[] = [];
 
-  const catalogModels: CatalogModel[] = (file.catalog ?? DEFAULT_CATALOG).map((m) => ({ ...m }));
+  const catalogModels: CatalogModel[] = (file.catalog ?? DEFAULT_CATALOG).map(withPrices);
   const catalog = indexCatalog(catalogModels);
   if (catalog.size !== catalogModels.length) problems.push('catalog: model ids must be unique');
 
@@ -150,6 +150,7 @@ function assemble(
 
   const quotaPlan = buildQuotaPlan(file);
   const quotaStore = buildQuotaStore(file.quotas, env, problems);
+  warnings.push(...unpricedWarnings(file, catalogModels));
 
   if (problems.length > 0) return { ok: false, problems };
   const { listen, admin, processor, upstream, limits, log, metrics } = file;
@@ -175,10 +176,34 @@ function tcpAdminWarning(address: string, port: number): string {
   );
 }
 
+type Limited = { id: string; quota?: QuotaLimits | undefined; budget?: QuotaLimits | undefined };
+
 function buildQuotaPlan(file: ConfigFile): QuotaPlan {
-  const limitsOf = (entries: ReadonlyArray<{ id: string; quota?: QuotaLimits | undefined }>) =>
-    new Map(entries.flatMap((e) => (e.quota === undefined ? [] : [[e.id, { ...e.quota }] as const])));
+  const limitsOf = (entries: readonly Limited[]) =>
+    new Map(
+      entries.flatMap((e) =>
+        e.quota === undefined && e.budget === undefined ? [] : [[e.id, { ...e.quota, ...e.budget }] as const],
+      ),
+    );
   return { tokens: limitsOf(file.tokens), workspaces: limitsOf(file.workspaces) };
+}
+
+/** A catalog entry with its prices: its own, else the built-in catalog's for the same id, if any. */
+function withPrices(model: CatalogModel): CatalogModel {
+  const prices = model.prices ?? DEFAULT_PRICES.get(model.id);
+  return prices === undefined ? { ...model } : { ...model, prices };
+}
+
+/** With budgets set, an Anthropic model without a price is spend no budget sees: say so. */
+function unpricedWarnings(file: ConfigFile, models: readonly CatalogModel[]): string[] {
+  const budgets = [...file.tokens, ...file.workspaces].some((entry) => entry.budget !== undefined);
+  if (!budgets) return [];
+  const unpriced = models.filter((m) => m.provider === ANTHROPIC && m.prices === undefined).map((m) => m.id);
+  if (unpriced.length === 0) return [];
+  return [
+    `catalog: ${unpriced.join(', ')} ${unpriced.length === 1 ? 'has' : 'have'} no price: their requests ` +
+      'are logged with costUnknown and count toward no budget; give catalog entries `prices` (docs/operations.md)',
+  ];
 }
 
 function buildQuotaStore(
@@ -234,4 +259,55 @@ function applyOverrides(raw: unknown, env: Environment): unknown {
     result[section] = { ...base, [field]: numeric ? Number(value) : value };
   }
   return result;
+}
+
+/** What `npm run cli -- spend` reads: ids, limits, the store and the metrics endpoint. */
+export interface SpendView {
+  readonly quotaPlan: QuotaPlan;
+  readonly quotaStore: QuotaStoreSettings;
+  readonly metrics: ConfigFile['metrics'];
+  readonly workspaces: readonly string[];
+  readonly tokens: readonly string[];
+}
+
+/**
+ * The configuration as `npm run cli -- spend` needs it, without the tokens'
+ * and workspaces' secrets (an operator's shell rarely has them): only the
+ * Redis URL is resolved.
+ */
+export function loadSpendView(
+  env: Environment,
+  path: string | undefined = env.GATEWAY_CONFIG,
+):
+  | { readonly ok: true; readonly view: SpendView }
+  | { readonly ok: false; readonly problems: readonly string[] } {
+  let raw: unknown = {};
+  if (path !== undefined && path !== '') {
+    try {
+      raw = parseYaml(readFileSync(path, 'utf8')) ?? {};
+    } catch (error) {
+      return { ok: false, problems: [`${path}: ${(error as Error).message}`] };
+    }
+  }
+  const parsed = configSchema.safeParse(applyOverrides(raw, env));
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    };
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+  const quotaStore = buildQuotaStore(file.quotas, env, problems);
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    view: {
+      quotaPlan: buildQuotaPlan(file),
+      quotaStore,
+      metrics: file.metrics,
+      workspaces: file.workspaces.map((w) => w.id),
+      tokens: file.tokens.map((t) => t.id),
+    },
+  };
 }

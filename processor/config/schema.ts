@@ -9,11 +9,50 @@ const secretSource = z.union([
   z.strictObject({ file: z.string().min(1).describe('path of a file (one trailing newline is ignored)') }),
 ]);
 
+// Prices in USD per million tokens (docs/operations.md, "Cost and budgets").
+// Costs are counted in whole nano-dollars (processor/cost/price.ts): a price
+// with more than three decimals could not be.
+const usdPerMillion = z
+  .number()
+  .min(0)
+  .refine((usd) => Math.abs(usd * 1000 - Math.round(usd * 1000)) < 1e-6, {
+    message: 'at most three decimals ($0.001 per million tokens)',
+  });
+const rates = {
+  input: usdPerMillion.describe('USD per million input tokens'),
+  output: usdPerMillion.describe('USD per million output tokens'),
+  cache_write_5m: usdPerMillion.describe('USD per million tokens written to the cache for 5 minutes'),
+  cache_write_1h: usdPerMillion.describe('USD per million tokens written to the cache for 1 hour'),
+  cache_read: usdPerMillion.describe('USD per million tokens read from the cache (hits and refreshes)'),
+};
+export const modelPrices = z.strictObject({
+  ...rates,
+  long_prompt: z
+    .array(
+      z.strictObject({
+        above_prompt_tokens: z
+          .number()
+          .int()
+          .positive()
+          .describe('applies to a request whose prompt (input + cache writes + cache reads) exceeds this'),
+        ...rates,
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe('higher rates for every token of a request with a long prompt'),
+});
+
 export const catalogModel = z.strictObject({
   id: z.string().min(1).describe('the model id clients send as `model`'),
   provider: z.string().min(1).describe('"anthropic" for the models this endpoint serves'),
   display_name: z.string().min(1).describe('a readable name'),
   created_at: z.iso.datetime({ offset: true }).optional().describe('release date, ISO 8601'),
+  prices: modelPrices
+    .optional()
+    .describe(
+      "USD per million tokens; absent: the built-in catalog's price of the same id, if any, else unknown (no cost)",
+    ),
 });
 
 const positiveInt = z.number().int().positive();
@@ -25,10 +64,17 @@ const quota = z.strictObject({
   tokens_per_day: positiveInt.optional().describe('the same tokens per UTC day'),
 });
 
+/** Spend limits of one token or workspace (docs/operations.md, "Budgets"); absent ones are not enforced. */
+const budget = z.strictObject({
+  usd_per_day: z.number().positive().optional().describe('USD spent per UTC day'),
+  usd_per_month: z.number().positive().optional().describe('USD spent per UTC calendar month'),
+});
+
 export const workspace = z.strictObject({
   id: z.string().min(1).describe('the name tokens refer to'),
   upstream_api_key: secretSource.describe("the workspace's Anthropic API key, sent upstream as x-api-key"),
   quota: quota.optional(),
+  budget: budget.optional().describe("the workspace's spend limits, all of its tokens together"),
 });
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256)');
@@ -51,6 +97,7 @@ export const token = z
       .optional()
       .describe('the models this token may use; all Anthropic models if absent'),
     quota: quota.optional(),
+    budget: budget.optional().describe('the token\'s spend limits (docs/operations.md, "Budgets")'),
   })
   .refine((t) => (t.sha256 === undefined) !== (t.env === undefined), {
     message: 'give exactly one of sha256 or env',

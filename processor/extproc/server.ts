@@ -75,6 +75,7 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     log: options.log,
     quotas: options.quotas,
     metrics: options.metrics,
+    catalog: () => options.policy().catalog,
   });
   const metrics = options.metrics;
   let policyStreams = 0;

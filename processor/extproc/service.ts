@@ -120,7 +120,12 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
               dynamic_metadata: factsMetadata({ request_id: requestId }),
             };
           }
-          const verdict = deps.quotas?.admit(decision.grant.id, decision.workspace.id);
+          // count_tokens costs nothing: a spent budget does not stop it.
+          const verdict = deps.quotas?.admit(
+            decision.grant.id,
+            decision.workspace.id,
+            decision.route !== 'count_tokens',
+          );
           return verdict instanceof Promise
             ? verdict.then((v) => afterQuota(decision, v))
             : afterQuota(decision, verdict);

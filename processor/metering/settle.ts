@@ -1,9 +1,12 @@
 // What the gateway does with each finished request's access record: charges
-// its tokens to the quotas, writes its access line and counts it in the
-// metrics. Called once per request, when Envoy reports it
-// (processor/accesslog/service.ts).
+// its tokens to the quotas and its cost to the spend counters (budgets),
+// writes its access line and counts it in the metrics. Called once per
+// request, when Envoy reports it (processor/accesslog/service.ts).
+import { nanoToUsd } from '../cost/price.ts';
+import { costFields, requestCost } from '../cost/request-cost.ts';
 import type { Logger } from '../log.ts';
 import { type GatewayMetrics, NONE } from '../metrics/registry.ts';
+import type { Catalog } from '../policy/catalog.ts';
 import type { Quotas } from '../quota/quotas.ts';
 import type { AccessRecord } from './access-record.ts';
 import { quotaTokens, USAGE_KINDS } from './usage.ts';
@@ -12,6 +15,8 @@ export interface SettleDeps {
   readonly log: Logger;
   readonly metrics?: GatewayMetrics | undefined;
   readonly quotas?: Quotas | undefined;
+  /** The catalog in force, for the models' prices; without it no cost is known. */
+  readonly catalog?: (() => Catalog) | undefined;
 }
 
 export function settle(deps: SettleDeps, record: AccessRecord): void {
@@ -20,7 +25,12 @@ export function settle(deps: SettleDeps, record: AccessRecord): void {
     const owed = quotaTokens(usage);
     if (owed > 0) deps.quotas?.charge(tokenId, workspace, owed);
   }
-  deps.log.info(record, 'access');
+  const prices = record.model === undefined ? undefined : deps.catalog?.().get(record.model)?.prices;
+  const cost = requestCost(record, prices);
+  if (cost?.known === true && tokenId !== undefined && workspace !== undefined) {
+    deps.quotas?.chargeCost(tokenId, workspace, cost.nano);
+  }
+  deps.log.info({ ...record, ...costFields(cost) }, 'access');
 
   const metrics = deps.metrics;
   if (metrics === undefined) return;
@@ -36,6 +46,14 @@ export function settle(deps: SettleDeps, record: AccessRecord): void {
       if (value > 0)
         metrics.tokens.inc({ workspace: workspaceLabel, model, kind: kind.replace(/_tokens$/, '') }, value);
     }
+  }
+  if (cost?.known === true && cost.nano > 0) {
+    metrics.cost.inc(
+      { workspace: workspaceLabel, token: record.tokenId ?? NONE, model },
+      nanoToUsd(cost.nano),
+    );
+  } else if (cost?.known === false) {
+    metrics.costUnknown.inc({ workspace: workspaceLabel, model });
   }
   const counted = record.countedInputTokens;
   if (counted !== undefined && counted > 0)

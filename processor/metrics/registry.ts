@@ -21,6 +21,10 @@ export interface GatewayMetrics {
   readonly openStreams: Gauge<'stream'>;
   /** Connections closed because their peer stopped answering pings. */
   readonly keepaliveTimeouts: Counter;
+  /** USD the upstream bills for, at the catalog's prices (processor/cost/). */
+  readonly cost: Counter<'workspace' | 'token' | 'model'>;
+  /** Billed requests whose cost is unknown (a model without a price, or no usage reported). */
+  readonly costUnknown: Counter<'workspace' | 'model'>;
 }
 
 /** Label value for what a request did not get as far as (no workspace before authentication, say). */
@@ -97,6 +101,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     keepaliveTimeouts: new Counter({
       name: 'gateway_processor_keepalive_timeouts_total',
       help: 'Connections to the processor it closed because a keepalive ping went unanswered (a peer gone without closing the connection).',
+      registers,
+    }),
+    cost: new Counter({
+      name: 'gateway_cost_usd_total',
+      help: "USD of the requests answered, from the usage the upstream reported at the catalog's prices, by workspace, token and model; requests whose cost is unknown are not in it.",
+      labelNames: ['workspace', 'token', 'model'] as const,
+      registers,
+    }),
+    costUnknown: new Counter({
+      name: 'gateway_cost_unknown_requests_total',
+      help: 'Requests the upstream bills for whose cost is unknown: a model without a price in the catalog, or no usage reported.',
+      labelNames: ['workspace', 'model'] as const,
       registers,
     }),
   };

@@ -1,5 +1,6 @@
 // Serves the metrics for Prometheus on their own port, apart from Envoy's
-// listener and the ext_proc port: GET /metrics, nothing else.
+// listener and the ext_proc port: GET /metrics, and the JSON `routes` given
+// (GET /spend: docs/operations.md, "Seeing spend"), nothing else.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -10,13 +11,26 @@ export interface RunningMetricsServer {
   close(): Promise<void>;
 }
 
+/** A JSON document served at its path (GET); a failure answers 503. */
+export type JsonRoutes = Readonly<Record<string, () => Promise<unknown>>>;
+
 export async function startMetricsServer(
   registry: Registry,
   address: string,
   port: number,
+  routes: JsonRoutes = {},
 ): Promise<RunningMetricsServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (route !== undefined && req.method === 'GET') {
+      route().then(
+        (value) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(value)}\n`),
+        () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"unavailable"}\n'),
+      );
+      return;
+    }
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

@@ -1,4 +1,5 @@
 // The model catalog and the decision on a requested model.
+import type { ModelPrices } from '../cost/price.ts';
 import { quoted } from './echo.ts';
 import { type GatewayError, invalidRequest, modelNotPermitted } from './errors.ts';
 import { MODELS_PATH } from './routes.ts';
@@ -10,6 +11,8 @@ export interface CatalogModel {
   readonly display_name: string;
   /** RFC 3339 release time, where known; shown by the models listing. */
   readonly created_at?: string | undefined;
+  /** USD per million tokens, where known; a model without prices has no cost (processor/cost/). */
+  readonly prices?: ModelPrices | undefined;
 }
 
 export type Catalog = ReadonlyMap<string, CatalogModel>;

@@ -1,7 +1,7 @@
 // Quota counters in this process's memory: one entry per configured counter,
 // reset when its window has passed. Nothing grows with traffic.
 import { isRequestLimit, type QuotaCheck, windowId } from './limits.ts';
-import type { AdmitResult, QuotaStore } from './store.ts';
+import type { AdmitResult, QuotaStore, ReadResult } from './store.ts';
 
 interface Count {
   window: number;
@@ -25,9 +25,18 @@ export class MemoryQuotaStore implements QuotaStore {
     return { over, now };
   }
 
-  charge(checks: readonly QuotaCheck[], tokens: number): void {
+  charge(checks: readonly QuotaCheck[], amount: number): void {
     const now = this.clock();
-    for (const check of checks) this.current(check, now).value += tokens;
+    for (const check of checks) this.current(check, now).value += amount;
+  }
+
+  read(checks: readonly QuotaCheck[]): ReadResult {
+    const now = this.clock();
+    const values = checks.map((check) => {
+      const count = this.counts.get(check.counter);
+      return count !== undefined && count.window === windowId(check.limit, now) ? count.value : 0;
+    });
+    return { values, now };
   }
 
   /** The counter of `check` in the window of `now`, reset if its window has passed. */

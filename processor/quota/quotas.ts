@@ -1,15 +1,23 @@
-// The quota decision for one request, and the charging of the tokens it used.
-// Limits come from the configuration (QuotaPlan); counters from a store. The
-// memory store answers synchronously, so with it the check costs a few map
-// lookups and never a promise; the Redis store costs one round trip.
+// The quota and budget decision for one request, and the charging of the
+// tokens it used and of what it cost. Limits come from the configuration
+// (QuotaPlan); counters from a store. The memory store answers
+// synchronously, so with it the check costs a few map lookups and never a
+// promise; the Redis store costs one round trip.
 // A store that fails is the configuration's choice: fail closed (503, the
 // default, like the rest of the gateway) or fail open (admit, unmetered).
 import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { GatewayError } from '../policy/errors.ts';
-import { longestWait, QUOTA_STORE_UNAVAILABLE, quotaExceeded } from './errors.ts';
-import { checksFor, isTokenLimit, type QuotaCheck, type QuotaPlan } from './limits.ts';
-import type { AdmitResult, QuotaStore } from './store.ts';
+import { QUOTA_STORE_UNAVAILABLE, refusalFor } from './errors.ts';
+import {
+  checksFor,
+  isBudgetCheck,
+  isTokenLimit,
+  type QuotaCheck,
+  type QuotaPlan,
+  spendChecks,
+} from './limits.ts';
+import type { AdmitResult, QuotaStore, ReadResult } from './store.ts';
 
 export interface QuotasOptions {
   /** The current limits; read on every call, so a reload takes effect at once. */
@@ -25,10 +33,11 @@ export type QuotaVerdict = GatewayError | undefined;
 
 interface PlannedChecks {
   readonly all: readonly QuotaCheck[];
+  /** For a request that costs nothing (count_tokens): every check but the budgets. */
+  readonly free: readonly QuotaCheck[];
   readonly tokenCounters: readonly QuotaCheck[];
+  readonly spendCounters: readonly QuotaCheck[];
 }
-
-const NO_CHECKS: PlannedChecks = { all: [], tokenCounters: [] };
 
 export class Quotas {
   private readonly options: QuotasOptions;
@@ -40,13 +49,18 @@ export class Quotas {
     this.options = options;
   }
 
-  /** Whether this request may go upstream; counts it when it may. */
-  admit(tokenId: string, workspaceId: string): QuotaVerdict | Promise<QuotaVerdict> {
-    const { all } = this.checks(tokenId, workspaceId);
-    if (all.length === 0) return undefined;
+  /**
+   * Whether this request may go upstream; counts it when it may. A request
+   * that cannot cost anything (`costly` false: count_tokens) is not held to
+   * the budgets.
+   */
+  admit(tokenId: string, workspaceId: string, costly = true): QuotaVerdict | Promise<QuotaVerdict> {
+    const planned = this.checks(tokenId, workspaceId);
+    const checks = costly ? planned.all : planned.free;
+    if (checks.length === 0) return undefined;
     let result: AdmitResult | Promise<AdmitResult>;
     try {
-      result = this.options.store.admit(all);
+      result = this.options.store.admit(checks);
     } catch (error) {
       return this.storeFailed('admit', error);
     }
@@ -63,9 +77,30 @@ export class Quotas {
   charge(tokenId: string, workspaceId: string, tokens: number): void {
     if (tokens <= 0) return;
     const { tokenCounters } = this.checks(tokenId, workspaceId);
-    if (tokenCounters.length === 0) return;
+    this.add(tokenCounters, tokens);
+  }
+
+  /**
+   * Adds what a request cost (nano-dollars) to the day's and the month's
+   * spend of its token and workspace, budget or not. Never throws.
+   */
+  chargeCost(tokenId: string, workspaceId: string, nanoUsd: number): void {
+    if (!(nanoUsd > 0)) return;
+    // A whole number a store can add exactly (Redis's INCRBY takes 64-bit integers); a cost of
+    // more than $9 million, from absurd usage, is charged as that much, past any budget.
+    const amount = Math.min(Math.round(nanoUsd), Number.MAX_SAFE_INTEGER);
+    this.add(this.checks(tokenId, workspaceId).spendCounters, amount);
+  }
+
+  /** The current window's value of these counters, from the store (`/spend`); a failing store throws. */
+  read(checks: readonly QuotaCheck[]): Promise<ReadResult> {
+    return Promise.resolve().then(() => this.options.store.read(checks));
+  }
+
+  private add(counters: readonly QuotaCheck[], amount: number): void {
+    if (counters.length === 0) return;
     try {
-      const done = this.options.store.charge(tokenCounters, tokens);
+      const done = this.options.store.charge(counters, amount);
       if (done instanceof Promise) {
         done.then(
           () => this.storeRecovered(),
@@ -83,8 +118,7 @@ export class Quotas {
 
   private verdict(result: AdmitResult): QuotaVerdict {
     this.storeRecovered();
-    const check = longestWait(result.over, result.now);
-    return check === undefined ? undefined : quotaExceeded(check, result.now);
+    return refusalFor(result.over, result.now);
   }
 
   private checks(tokenId: string, workspaceId: string): PlannedChecks {
@@ -98,7 +132,12 @@ export class Quotas {
     let checks = byToken.get(key);
     if (checks === undefined) {
       const all = checksFor(plan, tokenId, workspaceId);
-      checks = all.length === 0 ? NO_CHECKS : { all, tokenCounters: all.filter(isTokenLimit) };
+      checks = {
+        all,
+        free: all.filter((check) => !isBudgetCheck(check)),
+        tokenCounters: all.filter(isTokenLimit),
+        spendCounters: spendChecks(plan, tokenId, workspaceId),
+      };
       byToken.set(key, checks);
     }
     return checks;

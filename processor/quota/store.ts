@@ -9,6 +9,13 @@ export interface AdmitResult {
   readonly now: number;
 }
 
+export interface ReadResult {
+  /** One value per check, in the checks' order. */
+  readonly values: readonly number[];
+  /** The store's clock (ms since the epoch) the windows were taken from. */
+  readonly now: number;
+}
+
 export interface QuotaStore {
   /**
    * Atomically: if no check's counter has reached its maximum, adds one to
@@ -16,7 +23,13 @@ export interface QuotaStore {
    * not changed.
    */
   admit(checks: readonly QuotaCheck[]): AdmitResult | Promise<AdmitResult>;
-  /** Adds `tokens` to each of these token counters (tokens_per_minute, tokens_per_day). */
-  charge(checks: readonly QuotaCheck[], tokens: number): void | Promise<void>;
+  /**
+   * Adds `amount` to each of these counters: tokens to token counters
+   * (tokens_per_minute, tokens_per_day), nano-dollars to spend counters
+   * (usd_per_day, usd_per_month).
+   */
+  charge(checks: readonly QuotaCheck[], amount: number): void | Promise<void>;
+  /** The current window's value of each counter (0 for one never charged), for `npm run cli -- spend`. */
+  read(checks: readonly QuotaCheck[]): ReadResult | Promise<ReadResult>;
   close(): Promise<void>;
 }

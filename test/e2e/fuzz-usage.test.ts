@@ -82,6 +82,11 @@ async function roundTrip(answer: Answer, path = '/v1/messages'): Promise<LogEntr
   if (cacheCreation !== undefined)
     for (const value of Object.values(cacheCreation)) expect(isCount(value)).toBe(true);
   if (line.countedInputTokens !== undefined) expect(isCount(line.countedInputTokens)).toBe(true);
+  // A cost is a finite amount of 0 or more, and only with usage to price (or count_tokens' 0).
+  if (line.costUsd !== undefined) {
+    expect(Number.isFinite(line.costUsd) && (line.costUsd as number) >= 0).toBe(true);
+    expect(usage !== undefined || line.costUsd === 0).toBe(true);
+  }
   return line;
 }
 

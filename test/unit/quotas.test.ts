@@ -150,6 +150,7 @@ describe('Quotas when the store fails', () => {
       return Promise.reject(new Error('down'));
     },
     charge: () => Promise.reject(new Error('down')),
+    read: () => Promise.reject(new Error('down')),
     close: async () => {},
   });
 

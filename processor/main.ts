@@ -35,16 +35,17 @@ async function main(): Promise<number> {
   const log = createLogger(settings.log.level, undefined, { secrets: upstreamKeys });
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
 
+  const metrics = createMetrics();
   const live = createLiveConfig({
     env: process.env,
     path: process.env.GATEWAY_CONFIG || undefined,
     initial: loaded.config,
     log,
+    metrics: metrics.config,
   });
   // Before anything slow: SIGHUP's default action would end the process.
   process.on('SIGHUP', () => live.reload('SIGHUP'));
 
-  const metrics = createMetrics();
   const quotas = new Quotas({
     // Limits reload live; the store is the one the processor started with.
     plan: () => live.current().quotaPlan,

@@ -2,14 +2,15 @@
 // prom-client's global one), so tests and several processors in one process
 // never share counters. Labels take values from the configuration (workspace,
 // model of the catalog, token id), the route, the status and the policy's
-// reasons: a bounded set, whatever clients send.
+// reasons: a bounded set, whatever clients send. A token id is a label too:
+// ids come from the configuration, so there are as many as tokens configured.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'workspace' | 'model' | 'route' | 'status'>;
-  readonly tokens: Counter<'workspace' | 'model' | 'kind'>;
-  readonly countedTokens: Counter<'workspace' | 'model'>;
+  readonly requests: Counter<'workspace' | 'token' | 'model' | 'route' | 'status'>;
+  readonly tokens: Counter<'workspace' | 'token' | 'model' | 'kind'>;
+  readonly countedTokens: Counter<'workspace' | 'token' | 'model'>;
   readonly latency: Histogram<'route' | 'model'>;
   readonly timeToFirstByte: Histogram<'route' | 'model'>;
   readonly rejected: Counter<'reason'>;
@@ -21,34 +22,57 @@ export interface GatewayMetrics {
   readonly openStreams: Gauge<'stream'>;
   /** Connections closed because their peer stopped answering pings. */
   readonly keepaliveTimeouts: Counter;
+  /** The configuration in force and its reloads (processor/config/live.ts). */
+  readonly config: ConfigMetrics;
 }
+
+export interface ConfigMetrics {
+  /** Reloads tried, by outcome: `success` (applied) or `failure` (rejected; the previous configuration serves). */
+  readonly reloads: Counter<'outcome'>;
+  /** When the configuration in force was loaded, in seconds since the epoch. */
+  readonly loadedAt: Gauge;
+  /** 1, labelled with the sha256 of the configuration file in force. */
+  readonly info: Gauge<'sha256'>;
+}
+
+export type ReloadOutcome = 'success' | 'failure';
+export const RELOAD_OUTCOMES: readonly ReloadOutcome[] = ['success', 'failure'];
 
 /** Label value for what a request did not get as far as (no workspace before authentication, say). */
 export const NONE = 'none';
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true)
-    collectDefaultMetrics({ register: registry, prefix: 'gateway_processor_' });
+  // Their conventional names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …),
+  // as stock Node.js dashboards and alerts expect them; the job label tells the processor apart.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const reloads = new Counter({
+    name: 'gateway_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP, a change of the file), by outcome: success (applied) or failure (rejected; the previous configuration keeps serving).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  // Both outcomes exist from the start, so that a rate over them is 0, not absent.
+  for (const outcome of RELOAD_OUTCOMES) reloads.inc({ outcome }, 0);
   return {
     registry,
     requests: new Counter({
       name: 'gateway_requests_total',
-      help: 'Requests answered, by workspace, model, route and HTTP status.',
-      labelNames: ['workspace', 'model', 'route', 'status'] as const,
+      help: 'Requests answered, by workspace, token id, model, route and HTTP status.',
+      labelNames: ['workspace', 'token', 'model', 'route', 'status'] as const,
       registers,
     }),
     tokens: new Counter({
       name: 'gateway_tokens_total',
-      help: 'Tokens consumed by /v1/messages as the upstream reported them, by kind (input, output, cache_creation_input, cache_read_input).',
-      labelNames: ['workspace', 'model', 'kind'] as const,
+      help: 'Tokens consumed by /v1/messages as the upstream reported them, by workspace, token id, model and kind (input, output, cache_creation_input, cache_read_input).',
+      labelNames: ['workspace', 'token', 'model', 'kind'] as const,
       registers,
     }),
     countedTokens: new Counter({
       name: 'gateway_count_tokens_input_tokens_total',
-      help: 'Input tokens counted by /v1/messages/count_tokens (counted, not consumed).',
-      labelNames: ['workspace', 'model'] as const,
+      help: 'Input tokens counted by /v1/messages/count_tokens (counted, not consumed), by workspace, token id and model.',
+      labelNames: ['workspace', 'token', 'model'] as const,
       registers,
     }),
     latency: new Histogram({
@@ -99,5 +123,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       help: 'Connections to the processor it closed because a keepalive ping went unanswered (a peer gone without closing the connection).',
       registers,
     }),
+    config: {
+      reloads,
+      loadedAt: new Gauge({
+        name: 'gateway_config_loaded_timestamp_seconds',
+        help: 'When the configuration in force was loaded (at start, or by the last reload that was applied), in seconds since the epoch.',
+        registers,
+      }),
+      info: new Gauge({
+        name: 'gateway_config_info',
+        help: 'Always 1, labelled with the sha256 of the configuration file in force (what sha256sum prints for it); absent when the configuration comes from the environment alone.',
+        labelNames: ['sha256'] as const,
+        registers,
+      }),
+    },
   };
 }

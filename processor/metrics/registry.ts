@@ -53,8 +53,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     labelNames: ['outcome'] as const,
     registers,
   });
-  // Both outcomes exist from the start, so that a rate over them is 0, not absent.
+  // Failure counters exist from the start, at 0, so that a rate or an alert over
+  // them reads 0 rather than nothing (and a dashboard's query finds them).
   for (const outcome of RELOAD_OUTCOMES) reloads.inc({ outcome }, 0);
+  const streamErrors = new Counter({
+    name: 'gateway_processor_stream_errors_total',
+    help: 'Processor streams that failed, by kind: policy (gRPC errors, or a policy failure answered with 500) and access_log (stream errors, entries that could not be settled).',
+    labelNames: ['stream'] as const,
+    registers,
+  });
+  for (const stream of ['policy', 'access_log']) streamErrors.inc({ stream }, 0);
+  const quotaStoreErrors = new Counter({
+    name: 'gateway_quota_store_errors_total',
+    help: 'Quota store operations that failed (Redis unreachable or too slow), by operation.',
+    labelNames: ['operation'] as const,
+    registers,
+  });
+  for (const operation of ['admit', 'charge']) quotaStoreErrors.inc({ operation }, 0);
   return {
     registry,
     requests: new Counter({
@@ -95,18 +110,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       labelNames: ['reason'] as const,
       registers,
     }),
-    streamErrors: new Counter({
-      name: 'gateway_processor_stream_errors_total',
-      help: 'Processor streams that failed, by kind: policy (gRPC errors, or a policy failure answered with 500) and access_log (stream errors, entries that could not be settled).',
-      labelNames: ['stream'] as const,
-      registers,
-    }),
-    quotaStoreErrors: new Counter({
-      name: 'gateway_quota_store_errors_total',
-      help: 'Quota store operations that failed (Redis unreachable or too slow), by operation.',
-      labelNames: ['operation'] as const,
-      registers,
-    }),
+    streamErrors,
+    quotaStoreErrors,
     accessLogEntries: new Counter({
       name: 'gateway_access_log_entries_total',
       help: "Access-log entries received from Envoy, one per finished request; Envoy's access_logs.grpc_access_log.grpc_entries_flushed minus this is what was lost on the way.",

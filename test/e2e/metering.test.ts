@@ -354,8 +354,14 @@ describe('metrics endpoint', () => {
     );
     expect(text).toContain('# TYPE gateway_processor_stream_errors_total counter');
     // Refusals, Envoy's own errors and a client that went away are not stream errors.
-    expect(text).not.toMatch(/^gateway_processor_stream_errors_total\{/m);
-    expect(text).toContain('# TYPE gateway_quota_store_errors_total counter');
+    for (const stream of ['policy', 'access_log'])
+      expect(text).toMatch(
+        new RegExp(`^gateway_processor_stream_errors_total\\{stream="${stream}"\\} 0$`, 'm'),
+      );
+    for (const operation of ['admit', 'charge'])
+      expect(text).toMatch(
+        new RegExp(`^gateway_quota_store_errors_total\\{operation="${operation}"\\} 0$`, 'm'),
+      );
     // Node's default metrics under their conventional names, as stock dashboards expect them.
     for (const name of [
       'process_cpu_seconds_total',

@@ -21,6 +21,8 @@ export interface RequestFacts {
   readonly route?: string | undefined;
   /** Only a model of the catalog, once the request is forwarded (client text never becomes a label). */
   readonly model?: string | undefined;
+  /** The model a request refused for its model asked for, escaped and capped: for the access line only. */
+  readonly requested_model?: string | undefined;
   /** Why the gateway refused the request (GatewayError.reason). */
   readonly reason?: string | undefined;
   /**
@@ -31,7 +33,16 @@ export interface RequestFacts {
   readonly path?: string | undefined;
 }
 
-const FACT_KEYS = ['request_id', 'token_id', 'workspace', 'route', 'model', 'reason', 'path'] as const;
+const FACT_KEYS = [
+  'request_id',
+  'token_id',
+  'workspace',
+  'route',
+  'model',
+  'requested_model',
+  'reason',
+  'path',
+] as const;
 
 /** The longest path an access line holds; a longer one is cut (Envoy accepts paths of up to 60 KiB). */
 export const MAX_LOGGED_PATH_CHARS = 512;

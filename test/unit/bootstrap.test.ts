@@ -441,7 +441,7 @@ describe('renderBootstrap: clusters', () => {
     at(cluster(bootstrap, name), [...PROTOCOL_OPTIONS, 'explicit_http_config', 'http2_protocol_options']);
 
   it('speaks HTTP/2 to the processor, and both clusters ping their connections (processor.keepalive_*)', () => {
-    for (const name of ['ext_proc_processor', 'ext_proc_metering']) {
+    for (const name of ['ext_proc_processor', 'processor_access_log']) {
       expect(processorHttp2(renderBootstrap(settings()), name)).toEqual({
         connection_keepalive: { interval: '5s', timeout: '3s' },
       });

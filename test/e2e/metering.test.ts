@@ -223,7 +223,7 @@ describe('access log', () => {
     const text = await metricsText();
     expect(text).not.toContain('claude-invented-');
     expect(text).toMatch(
-      /^gateway_requests_total\{workspace="default",model="none",route="messages",status="400"\} [1-9]\d*$/m,
+      /^gateway_requests_total\{workspace="default",token="default",model="none",route="messages",status="400"\} [1-9]\d*$/m,
     );
   });
 

@@ -508,8 +508,10 @@ function usageOnRoute(): Json {
 
 /**
  * Every request's entry, when it ends, to the processor's access-log service
- * (processor/accesslog/): status, flags, timings and the dynamic metadata
- * (the policy's facts, the usage). Envoy batches entries per worker on one
+ * (processor/accesslog/): status, flags, timings, the method, path, user agent
+ * and client address, the dynamic metadata (the policy's facts, the usage)
+ * and two response headers (LOGGED_RESPONSE_HEADERS), never a request
+ * header beyond Envoy's own fields. Envoy batches entries per worker on one
  * long-lived gRPC stream and never waits for it: a processor that is away or
  * slow costs access lines (counted in Envoy's access_logs.grpc_access_log.*
  * and cluster stats), never a request.

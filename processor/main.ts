@@ -39,7 +39,14 @@ async function main(): Promise<number> {
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
 
   const configPath = process.env.GATEWAY_CONFIG || undefined;
-  const live = createLiveConfig({ env: process.env, path: configPath, initial: loaded.config, log });
+  const metrics = createMetrics();
+  const live = createLiveConfig({
+    env: process.env,
+    path: configPath,
+    initial: loaded.config,
+    log,
+    metrics: metrics.config,
+  });
   // Set once listening: where `npm run cli -- reload` finds this processor and its reloads' outcome.
   let registration: Registration | undefined;
   // Before anything slow: SIGHUP's default action would end the process.
@@ -52,7 +59,6 @@ async function main(): Promise<number> {
     }
   });
 
-  const metrics = createMetrics();
   const quotas = new Quotas({
     // Limits reload live; the store is the one the processor started with.
     plan: () => live.current().quotaPlan,

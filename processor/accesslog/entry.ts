@@ -1,12 +1,16 @@
 // Turns one of Envoy's HTTP access-log entries (envoy.data.accesslog.v3) into
 // the plain values the metering policy reads (processor/metering/
 // access-record.ts). The only code that reads access-log protos.
+
+import type { RequestMethod__Output } from '../../protos/generated/envoy/config/core/v3/RequestMethod.ts';
 import type { HTTPAccessLogEntry__Output } from '../../protos/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { ResponseFlags__Output } from '../../protos/generated/envoy/data/accesslog/v3/ResponseFlags.ts';
 import type { Duration__Output } from '../../protos/generated/google/protobuf/Duration.ts';
+import type { Timestamp__Output } from '../../protos/generated/google/protobuf/Timestamp.ts';
 import { readFacts } from '../extproc/metadata.ts';
 import type { LoggedRequest } from '../metering/access-record.ts';
 import { USAGE_KEYS, USAGE_NAMESPACE, type UsageKey } from '../metering/usage-metadata.ts';
+import { UPSTREAM_REQUEST_ID_HEADER } from './names.ts';
 
 /**
  * Response flags that say the client went away, or reset its stream, before
@@ -24,9 +28,19 @@ export function readEntry(entry: HTTPAccessLogEntry__Output): LoggedRequest {
   const metadata = common?.metadata;
   const flags = common?.response_flags;
   const lastByte = common?.time_to_last_downstream_tx_byte;
+  const request = entry.request;
+  const response = entry.response;
   return {
-    status: entry.response?.response_code?.value ?? 0,
-    envoyRequestId: nonEmpty(entry.request?.request_id) ?? nonEmpty(common?.stream_id),
+    status: response?.response_code?.value ?? 0,
+    envoyRequestId: nonEmpty(request?.request_id) ?? nonEmpty(common?.stream_id),
+    startTimeMs: epochMilliseconds(common?.start_time),
+    method: readMethod(request?.request_method),
+    path: nonEmpty(request?.path),
+    clientAddress: nonEmpty(common?.downstream_remote_address?.socket_address?.address),
+    userAgent: nonEmpty(request?.user_agent),
+    responseRequestId: nonEmpty(response?.response_headers?.[UPSTREAM_REQUEST_ID_HEADER]),
+    // Set once the upstream's response headers arrived; Envoy's and the processor's replies have none.
+    fromUpstream: Number(response?.upstream_header_bytes_received ?? 0) > 0,
     facts: readFacts(metadata),
     usage: readUsage(metadata?.filter_metadata?.[USAGE_NAMESPACE]?.fields),
     contentType: entry.response?.response_headers?.['content-type'],
@@ -50,6 +64,18 @@ function readUsage(fields: UsageFields): Partial<Record<UsageKey, number>> {
     if (typeof value === 'number') usage[key] = value;
   }
   return usage;
+}
+
+/** Envoy's name of the method; a method it has no name for (an extension method) is none. */
+function readMethod(method: RequestMethod__Output | undefined): string | undefined {
+  return typeof method === 'string' && method !== 'METHOD_UNSPECIFIED' ? method : undefined;
+}
+
+/** A protobuf Timestamp in milliseconds since the epoch. */
+function epochMilliseconds(time: Timestamp__Output | undefined): number | undefined {
+  if (time === undefined) return undefined;
+  const ms = Number(time.seconds ?? 0) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 /** A protobuf Duration in milliseconds, to the microsecond. */

@@ -16,5 +16,13 @@ export const ACCESS_LOG_FLUSH_INTERVAL_MS = 100;
 /** A batch this large is sent at once (Envoy's default); one entry is about 400 to 600 bytes. */
 export const ACCESS_LOG_BUFFER_BYTES = 16 * 1024;
 
-/** Response headers each entry carries: content-type says whether the answer was streamed. */
-export const LOGGED_RESPONSE_HEADERS = ['content-type'] as const;
+/** The upstream's id of its answer, which Anthropic support asks for. */
+export const UPSTREAM_REQUEST_ID_HEADER = 'request-id';
+
+/**
+ * Response headers each entry carries, and no other: content-type says
+ * whether the answer was streamed; request-id is the upstream's id of it.
+ * No request header is logged (Envoy's entry has the method, path and user
+ * agent among its own fields).
+ */
+export const LOGGED_RESPONSE_HEADERS = ['content-type', UPSTREAM_REQUEST_ID_HEADER] as const;

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from '../log.ts';
+import type { ConfigMetrics } from '../metrics/registry.ts';
 import type { Policy } from '../policy/request-policy.ts';
 import { type Environment, type LoadedConfig, type LoadResult, loadConfig } from './load.ts';
 
@@ -42,6 +43,8 @@ export interface LiveConfigOptions {
   readonly log: Logger;
   /** Replaces loadConfig (tests). */
   readonly load?: (env: Environment, path: string | undefined) => LoadResult;
+  /** Where to count reloads and show the configuration in force. */
+  readonly metrics?: ConfigMetrics | undefined;
 }
 
 export interface LiveConfig {
@@ -65,10 +68,21 @@ export function createLiveConfig(options: LiveConfigOptions): LiveConfig {
   // a touch that changes nothing, does not reload (or log a rejection) again.
   let lastSeen = path === undefined ? undefined : fingerprint(path);
 
+  /** The configuration in force is the one of the file content `sha256` (none without a file), loaded now. */
+  const inForce = (sha256: string | undefined) => {
+    const metrics = options.metrics;
+    if (metrics === undefined) return;
+    metrics.loadedAt.set(Date.now() / 1000);
+    metrics.info.reset();
+    if (sha256 !== undefined) metrics.info.set({ sha256 }, 1);
+  };
+  inForce(lastSeen);
+
   const reload = (trigger: string): ReloadOutcome => {
     if (path !== undefined) lastSeen = fingerprint(path);
     const loaded = load(env, path);
     if (!loaded.ok) {
+      options.metrics?.reloads.inc({ outcome: 'failure' });
       log.error(
         { trigger, file: path, problems: loaded.problems },
         'configuration rejected; the previous configuration keeps serving',
@@ -91,6 +105,8 @@ export function createLiveConfig(options: LiveConfigOptions): LiveConfig {
       settings: { ...current.settings, log: loaded.config.settings.log },
       quotaStore: current.quotaStore,
     };
+    options.metrics?.reloads.inc({ outcome: 'success' });
+    inForce(lastSeen);
     const { policy } = current;
     log.info(
       {

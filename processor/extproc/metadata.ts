@@ -25,6 +25,12 @@ export interface RequestFacts {
   readonly requested_model?: string | undefined;
   /** Why the gateway refused the request (GatewayError.reason). */
   readonly reason?: string | undefined;
+  /**
+   * The request's `:path` as the client sent it (route and query), at most
+   * MAX_LOGGED_PATH_CHARS: Envoy's own entry has the path the route rewrote
+   * for the upstream.
+   */
+  readonly path?: string | undefined;
 }
 
 const FACT_KEYS = [
@@ -35,13 +41,22 @@ const FACT_KEYS = [
   'model',
   'requested_model',
   'reason',
+  'path',
 ] as const;
+
+/** The longest path an access line holds; a longer one is cut (Envoy accepts paths of up to 60 KiB). */
+export const MAX_LOGGED_PATH_CHARS = 512;
+
+/** `value` cut to at most `max` characters (undefined stays undefined). */
+export function capText(value: string | undefined, max: number): string | undefined {
+  return value === undefined || value.length <= max ? value : value.slice(0, max);
+}
 
 /** The `dynamic_metadata` of a ProcessingResponse carrying `facts`. */
 export function factsMetadata(facts: RequestFacts): Struct {
   const fields: Record<string, Value> = {};
   for (const key of FACT_KEYS) {
-    const value = facts[key];
+    const value = key === 'path' ? capText(facts.path, MAX_LOGGED_PATH_CHARS) : facts[key];
     if (value !== undefined) fields[key] = { stringValue: value };
   }
   return { fields: { [METADATA_NAMESPACE]: { structValue: { fields } } } };

@@ -15,6 +15,7 @@ import type { GatewayMetrics } from '../metrics/registry.ts';
 import { type GatewayError, INTERNAL_ERROR } from '../policy/errors.ts';
 import { firstHeader } from '../policy/headers.ts';
 import {
+  type Caller,
   decideOnBodyWithModel,
   decideOnHeaders,
   EMPTY_BODY,
@@ -70,8 +71,13 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       };
     };
 
-    const afterQuota = (decision: ForwardDecision, verdict: QuotaVerdict): ProcessingResponse => {
+    const afterQuota = (
+      decision: ForwardDecision,
+      verdict: QuotaVerdict,
+      seen: RequestFacts,
+    ): ProcessingResponse => {
       const facts: RequestFacts = {
+        ...seen,
         request_id: requestId,
         token_id: decision.grant.id,
         workspace: decision.workspace.id,
@@ -102,13 +108,16 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
         case 'request_headers': {
           const headers = toHeaderList(request.request_headers?.headers);
           requestId = firstHeader(headers, 'x-request-id');
+          // The client's path, for the access line (Envoy's entry has the rewritten one).
+          const seen: RequestFacts = { path: firstHeader(headers, ':path') };
           const decision = decideOnHeaders(
             currentPolicy(),
             headers,
             request.request_headers?.end_of_stream === true,
             deps.limits,
           );
-          if (decision.action === 'reject') return reject(decision.error, 'request_headers', {});
+          if (decision.action === 'reject')
+            return reject(decision.error, 'request_headers', { ...seen, ...callerFacts(decision.caller) });
           if (decision.action === 'respond') {
             // Answered from the policy alone (models listing, HEAD probe): no quota, nothing upstream.
             deps.log.debug(
@@ -117,7 +126,11 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             );
             return {
               ...immediateReply(decision.reply, requestId),
-              dynamic_metadata: factsMetadata({ request_id: requestId }),
+              dynamic_metadata: factsMetadata({
+                ...seen,
+                ...callerFacts(decision.caller),
+                request_id: requestId,
+              }),
             };
           }
           // count_tokens costs nothing: a spent budget does not stop it.
@@ -127,8 +140,8 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             decision.route !== 'count_tokens',
           );
           return verdict instanceof Promise
-            ? verdict.then((v) => afterQuota(decision, v))
-            : afterQuota(decision, verdict);
+            ? verdict.then((v) => afterQuota(decision, v, seen))
+            : afterQuota(decision, verdict, seen);
         }
         case 'request_body':
           // Envoy sends the body only after we let the headers through.
@@ -215,6 +228,13 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** What the access line says of who asked, when the policy knew (a valid token). */
+function callerFacts(caller: Caller | undefined): RequestFacts {
+  return caller === undefined
+    ? {}
+    : { token_id: caller.tokenId, workspace: caller.workspace, route: caller.route };
+}
 
 /**
  * Whether this answer settles the request. The policy filter skips every

@@ -1,13 +1,23 @@
 // The access log record of one request, as plain values (docs/operations.md,
 // "Access log"), and how it is made from what Envoy reported of the request
 // when it ended (its access-log entry, decoded by processor/accesslog/).
-import type { RequestFacts } from '../extproc/metadata.ts';
-import type { UpstreamRoute } from '../policy/routes.ts';
+import { capText, MAX_LOGGED_PATH_CHARS, type RequestFacts } from '../extproc/metadata.ts';
+import type { GatewayRoute, UpstreamRoute } from '../policy/routes.ts';
 import { emptyUsage, USAGE_KINDS, type Usage } from './usage.ts';
 import type { UsageKey } from './usage-metadata.ts';
 
 export interface AccessRecord {
   readonly requestId: string | undefined;
+  /** The upstream's `request-id` response header (what Anthropic support asks for), when the answer came from it. */
+  readonly upstreamRequestId?: string | undefined;
+  /** When the request reached Envoy, ISO-8601 (UTC, milliseconds). */
+  readonly startTime?: string | undefined;
+  readonly method?: string | undefined;
+  /** The path as the client sent it (route and query), cut to MAX_LOGGED_PATH_CHARS. */
+  readonly path?: string | undefined;
+  /** The client's IP address, as Envoy's connection saw it. */
+  readonly clientAddress?: string | undefined;
+  readonly userAgent?: string | undefined;
   /** The gateway token's public id; never the token. */
   readonly tokenId: string | undefined;
   readonly workspace: string | undefined;
@@ -45,6 +55,17 @@ export interface LoggedRequest {
   readonly status: number;
   /** Envoy's id of the request, when the policy never saw it. */
   readonly envoyRequestId: string | undefined;
+  /** When the request reached Envoy, in milliseconds since the epoch. */
+  readonly startTimeMs?: number | undefined;
+  readonly method?: string | undefined;
+  /** The path as Envoy last saw it: for a forwarded request, the route's rewrite for the upstream. */
+  readonly path?: string | undefined;
+  readonly clientAddress?: string | undefined;
+  readonly userAgent?: string | undefined;
+  /** The `request-id` header of the response sent to the client. */
+  readonly responseRequestId?: string | undefined;
+  /** Whether the response's headers came from the upstream (not a reply of Envoy's or the processor's). */
+  readonly fromUpstream?: boolean | undefined;
   /** What the policy wrote about the request (processor/extproc/metadata.ts). */
   readonly facts: RequestFacts;
   /** The numbers Envoy's usage filters wrote (any number: nothing is checked yet). */
@@ -56,7 +77,13 @@ export interface LoggedRequest {
   readonly complete: boolean;
 }
 
-const ROUTES: ReadonlySet<string> = new Set<UpstreamRoute>(['messages', 'count_tokens']);
+const ROUTES: ReadonlySet<string> = new Set<GatewayRoute>(['messages', 'count_tokens', 'models']);
+const UPSTREAM_ROUTES: ReadonlySet<string> = new Set<UpstreamRoute>(['messages', 'count_tokens']);
+
+/** The longest user agent an access line holds (Claude Code's is some 40 characters). */
+export const MAX_LOGGED_USER_AGENT_CHARS = 256;
+/** The longest upstream request-id an access line holds (Anthropic's are some 30 characters). */
+export const MAX_LOGGED_REQUEST_ID_CHARS = 128;
 
 export function isEventStream(contentType: string | undefined): boolean {
   return contentType?.trimStart().toLowerCase().startsWith('text/event-stream') === true;
@@ -75,15 +102,36 @@ export function tokenCount(value: number | undefined): number | undefined {
 export function toAccessRecord(logged: LoggedRequest): AccessRecord {
   const { facts } = logged;
   const route =
-    facts.route !== undefined && ROUTES.has(facts.route) ? (facts.route as UpstreamRoute) : undefined;
+    facts.route !== undefined && ROUTES.has(facts.route) ? (facts.route as GatewayRoute) : undefined;
   const metered =
-    route !== undefined && facts.reason === undefined && logged.status >= 200 && logged.status <= 299;
+    route !== undefined &&
+    UPSTREAM_ROUTES.has(route) &&
+    facts.reason === undefined &&
+    logged.status >= 200 &&
+    logged.status <= 299;
   const usage = metered && route === 'messages' ? usageOf(logged.usage) : undefined;
   const cacheCreation = metered && route === 'messages' ? cacheCreationOf(logged.usage) : undefined;
   const counted =
     metered && route === 'count_tokens' ? tokenCount(logged.usage.counted_input_tokens) : undefined;
+  const requestId = facts.request_id ?? logged.envoyRequestId;
+  // The gateway's own replies carry its request id too: only the upstream's is another.
+  const upstreamRequestId =
+    logged.fromUpstream === true && logged.responseRequestId !== requestId
+      ? capText(logged.responseRequestId, MAX_LOGGED_REQUEST_ID_CHARS)
+      : undefined;
+  const startTime = isoTime(logged.startTimeMs);
+  // The policy's is the client's path; Envoy's is the client's too when the
+  // policy never answered (the route rewrites a path only after it has).
+  const path = capText(facts.path ?? logged.path, MAX_LOGGED_PATH_CHARS);
+  const userAgent = capText(logged.userAgent, MAX_LOGGED_USER_AGENT_CHARS);
   return {
-    requestId: facts.request_id ?? logged.envoyRequestId,
+    requestId,
+    ...(upstreamRequestId !== undefined ? { upstreamRequestId } : {}),
+    ...(startTime !== undefined ? { startTime } : {}),
+    ...(logged.method !== undefined ? { method: logged.method } : {}),
+    ...(path !== undefined ? { path } : {}),
+    ...(logged.clientAddress !== undefined ? { clientAddress: logged.clientAddress } : {}),
+    ...(userAgent !== undefined ? { userAgent } : {}),
     tokenId: facts.token_id,
     workspace: facts.workspace,
     model: facts.model,
@@ -99,6 +147,13 @@ export function toAccessRecord(logged: LoggedRequest): AccessRecord {
     complete: logged.complete,
     ...(facts.reason !== undefined ? { reason: facts.reason } : {}),
   };
+}
+
+/** Milliseconds since the epoch as ISO-8601 (UTC); undefined for no time or one out of Date's range. */
+function isoTime(ms: number | undefined): string | undefined {
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
 /** The usage fields that are sane counts; undefined when none is. */

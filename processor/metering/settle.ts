@@ -35,27 +35,28 @@ export function settle(deps: SettleDeps, record: AccessRecord): void {
   const metrics = deps.metrics;
   if (metrics === undefined) return;
   const workspaceLabel = workspace ?? NONE;
+  const token = tokenId ?? NONE;
   const model = record.model ?? NONE;
   const route = record.route ?? NONE;
-  metrics.requests.inc({ workspace: workspaceLabel, model, route, status: String(record.status) });
+  metrics.requests.inc({ workspace: workspaceLabel, token, model, route, status: String(record.status) });
   if (record.ttfbMs !== undefined) metrics.timeToFirstByte.observe({ route, model }, record.ttfbMs / 1000);
   if (record.latencyMs !== undefined) metrics.latency.observe({ route, model }, record.latencyMs / 1000);
   if (usage !== undefined) {
     for (const kind of USAGE_KINDS) {
       const value = usage[kind];
       if (value > 0)
-        metrics.tokens.inc({ workspace: workspaceLabel, model, kind: kind.replace(/_tokens$/, '') }, value);
+        metrics.tokens.inc(
+          { workspace: workspaceLabel, token, model, kind: kind.replace(/_tokens$/, '') },
+          value,
+        );
     }
   }
   if (cost?.known === true && cost.nano > 0) {
-    metrics.cost.inc(
-      { workspace: workspaceLabel, token: record.tokenId ?? NONE, model },
-      nanoToUsd(cost.nano),
-    );
+    metrics.cost.inc({ workspace: workspaceLabel, token, model }, nanoToUsd(cost.nano));
   } else if (cost?.known === false) {
     metrics.costUnknown.inc({ workspace: workspaceLabel, model });
   }
   const counted = record.countedInputTokens;
   if (counted !== undefined && counted > 0)
-    metrics.countedTokens.inc({ workspace: workspaceLabel, model }, counted);
+    metrics.countedTokens.inc({ workspace: workspaceLabel, token, model }, counted);
 }

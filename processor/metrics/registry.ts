@@ -2,14 +2,15 @@
 // prom-client's global one), so tests and several processors in one process
 // never share counters. Labels take values from the configuration (workspace,
 // model of the catalog, token id), the route, the status and the policy's
-// reasons: a bounded set, whatever clients send.
+// reasons: a bounded set, whatever clients send. A token id is a label too:
+// ids come from the configuration, so there are as many as tokens configured.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'workspace' | 'model' | 'route' | 'status'>;
-  readonly tokens: Counter<'workspace' | 'model' | 'kind'>;
-  readonly countedTokens: Counter<'workspace' | 'model'>;
+  readonly requests: Counter<'workspace' | 'token' | 'model' | 'route' | 'status'>;
+  readonly tokens: Counter<'workspace' | 'token' | 'model' | 'kind'>;
+  readonly countedTokens: Counter<'workspace' | 'token' | 'model'>;
   readonly latency: Histogram<'route' | 'model'>;
   readonly timeToFirstByte: Histogram<'route' | 'model'>;
   readonly rejected: Counter<'reason'>;
@@ -25,34 +26,72 @@ export interface GatewayMetrics {
   readonly cost: Counter<'workspace' | 'token' | 'model'>;
   /** Billed requests whose cost is unknown (a model without a price, or no usage reported). */
   readonly costUnknown: Counter<'workspace' | 'model'>;
+  /** The configuration in force and its reloads (processor/config/live.ts). */
+  readonly config: ConfigMetrics;
 }
+
+export interface ConfigMetrics {
+  /** Reloads tried, by outcome: `success` (applied) or `failure` (rejected; the previous configuration serves). */
+  readonly reloads: Counter<'outcome'>;
+  /** When the configuration in force was loaded, in seconds since the epoch. */
+  readonly loadedAt: Gauge;
+  /** 1, labelled with the sha256 of the configuration file in force. */
+  readonly info: Gauge<'sha256'>;
+}
+
+export type ReloadOutcome = 'success' | 'failure';
+export const RELOAD_OUTCOMES: readonly ReloadOutcome[] = ['success', 'failure'];
 
 /** Label value for what a request did not get as far as (no workspace before authentication, say). */
 export const NONE = 'none';
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true)
-    collectDefaultMetrics({ register: registry, prefix: 'gateway_processor_' });
+  // Their conventional names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …),
+  // as stock Node.js dashboards and alerts expect them; the job label tells the processor apart.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const reloads = new Counter({
+    name: 'gateway_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP, a change of the file), by outcome: success (applied) or failure (rejected; the previous configuration keeps serving).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  // Failure counters exist from the start, at 0, so that a rate or an alert over
+  // them reads 0 rather than nothing (and a dashboard's query finds them).
+  for (const outcome of RELOAD_OUTCOMES) reloads.inc({ outcome }, 0);
+  const streamErrors = new Counter({
+    name: 'gateway_processor_stream_errors_total',
+    help: 'Processor streams that failed, by kind: policy (gRPC errors, or a policy failure answered with 500) and access_log (stream errors, entries that could not be settled).',
+    labelNames: ['stream'] as const,
+    registers,
+  });
+  for (const stream of ['policy', 'access_log']) streamErrors.inc({ stream }, 0);
+  const quotaStoreErrors = new Counter({
+    name: 'gateway_quota_store_errors_total',
+    help: 'Quota store operations that failed (Redis unreachable or too slow), by operation.',
+    labelNames: ['operation'] as const,
+    registers,
+  });
+  for (const operation of ['admit', 'charge']) quotaStoreErrors.inc({ operation }, 0);
   return {
     registry,
     requests: new Counter({
       name: 'gateway_requests_total',
-      help: 'Requests answered, by workspace, model, route and HTTP status.',
-      labelNames: ['workspace', 'model', 'route', 'status'] as const,
+      help: 'Requests answered, by workspace, token id, model, route and HTTP status.',
+      labelNames: ['workspace', 'token', 'model', 'route', 'status'] as const,
       registers,
     }),
     tokens: new Counter({
       name: 'gateway_tokens_total',
-      help: 'Tokens consumed by /v1/messages as the upstream reported them, by kind (input, output, cache_creation_input, cache_read_input).',
-      labelNames: ['workspace', 'model', 'kind'] as const,
+      help: 'Tokens consumed by /v1/messages as the upstream reported them, by workspace, token id, model and kind (input, output, cache_creation_input, cache_read_input).',
+      labelNames: ['workspace', 'token', 'model', 'kind'] as const,
       registers,
     }),
     countedTokens: new Counter({
       name: 'gateway_count_tokens_input_tokens_total',
-      help: 'Input tokens counted by /v1/messages/count_tokens (counted, not consumed).',
-      labelNames: ['workspace', 'model'] as const,
+      help: 'Input tokens counted by /v1/messages/count_tokens (counted, not consumed), by workspace, token id and model.',
+      labelNames: ['workspace', 'token', 'model'] as const,
       registers,
     }),
     latency: new Histogram({
@@ -75,18 +114,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       labelNames: ['reason'] as const,
       registers,
     }),
-    streamErrors: new Counter({
-      name: 'gateway_processor_stream_errors_total',
-      help: 'Processor streams that failed, by kind: policy (gRPC errors, or a policy failure answered with 500) and access_log (stream errors, entries that could not be settled).',
-      labelNames: ['stream'] as const,
-      registers,
-    }),
-    quotaStoreErrors: new Counter({
-      name: 'gateway_quota_store_errors_total',
-      help: 'Quota store operations that failed (Redis unreachable or too slow), by operation.',
-      labelNames: ['operation'] as const,
-      registers,
-    }),
+    streamErrors,
+    quotaStoreErrors,
     accessLogEntries: new Counter({
       name: 'gateway_access_log_entries_total',
       help: "Access-log entries received from Envoy, one per finished request; Envoy's access_logs.grpc_access_log.grpc_entries_flushed minus this is what was lost on the way.",
@@ -115,5 +144,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       labelNames: ['workspace', 'model'] as const,
       registers,
     }),
+    config: {
+      reloads,
+      loadedAt: new Gauge({
+        name: 'gateway_config_loaded_timestamp_seconds',
+        help: 'When the configuration in force was loaded (at start, or by the last reload that was applied), in seconds since the epoch.',
+        registers,
+      }),
+      info: new Gauge({
+        name: 'gateway_config_info',
+        help: 'Always 1, labelled with the sha256 of the configuration file in force (what sha256sum prints for it); absent when the configuration comes from the environment alone.',
+        labelNames: ['sha256'] as const,
+        registers,
+      }),
+    },
   };
 }

@@ -14,7 +14,7 @@ import { firstHeader, type HeaderList } from './headers.ts';
 import { type ScanProblem, scanModel } from './model-scanner.ts';
 import { answerModels } from './models.ts';
 import { type LocalReply, PROBE_REPLY } from './replies.ts';
-import { matchRoute, type UpstreamRoute } from './routes.ts';
+import { type GatewayRoute, matchRoute, type UpstreamRoute } from './routes.ts';
 import { type TokenGrant, type TokenIndex, verifyToken } from './tokens.ts';
 import { headersToRemove } from './upstream-headers.ts';
 
@@ -48,10 +48,22 @@ export interface RequestLimits {
   readonly maxRequestBodyBytes: number;
 }
 
+/**
+ * Who asked and for what, once a valid token was presented: what the access
+ * line and the metrics say of a request the gateway answered or refused
+ * after authenticating it (a forwarded request carries the same in its grant).
+ */
+export interface Caller {
+  /** The token's public id from the configuration; never the token. */
+  readonly tokenId: string;
+  readonly workspace: string;
+  readonly route: GatewayRoute;
+}
+
 export type HeadersDecision =
-  | { readonly action: 'reject'; readonly error: GatewayError }
+  | { readonly action: 'reject'; readonly error: GatewayError; readonly caller?: Caller }
   /** Answered by the gateway itself (models listing, HEAD probe): nothing goes upstream. */
-  | { readonly action: 'respond'; readonly reply: LocalReply }
+  | { readonly action: 'respond'; readonly reply: LocalReply; readonly caller?: Caller }
   | {
       readonly action: 'forward';
       readonly route: UpstreamRoute;
@@ -63,8 +75,10 @@ export type HeadersDecision =
 
 export type ForwardDecision = Extract<HeadersDecision, { action: 'forward' }>;
 
-const reject = (error: GatewayError): HeadersDecision => ({ action: 'reject', error });
-const respond = (reply: LocalReply): HeadersDecision => ({ action: 'respond', reply });
+const reject = (error: GatewayError, caller?: Caller): HeadersDecision =>
+  caller === undefined ? { action: 'reject', error } : { action: 'reject', error, caller };
+const respond = (reply: LocalReply, caller?: Caller): HeadersDecision =>
+  caller === undefined ? { action: 'respond', reply } : { action: 'respond', reply, caller };
 
 /** No body came (or an empty one): nothing to check, so nothing to forward. */
 export const EMPTY_BODY = invalidRequest(
@@ -107,21 +121,26 @@ export function decideOnHeaders(
   const workspace = policy.workspaces.get(grant.workspace);
   // Configuration loading guarantees every token's workspace exists.
   if (workspace === undefined) return reject(INTERNAL_ERROR);
+  const caller: Caller = {
+    tokenId: grant.id,
+    workspace: workspace.id,
+    route: match.kind === 'models' ? 'models' : match.route,
+  };
   if (match.kind === 'models') {
     // From the catalog alone: it works before the workspace has an upstream key.
     const answer = answerModels(policy.catalog, grant.models, match.modelId, match.query);
-    return 'type' in answer ? reject(answer) : respond(answer);
+    return 'type' in answer ? reject(answer, caller) : respond(answer, caller);
   }
-  if (!hasCredential(workspace)) return reject(NO_UPSTREAM_CREDENTIAL);
+  if (!hasCredential(workspace)) return reject(NO_UPSTREAM_CREDENTIAL, caller);
 
   // A compressed body cannot be inspected, so it is never forwarded.
   const encoding = compressedEncoding(headers);
-  if (encoding !== undefined) return reject(unsupportedEncoding(encoding));
+  if (encoding !== undefined) return reject(unsupportedEncoding(encoding), caller);
   // After the credential: only a caller who may send a body learns the limit.
   const length = checkDeclaredLength(headers, limits.maxRequestBodyBytes);
-  if (length !== undefined) return reject(length);
+  if (length !== undefined) return reject(length, caller);
   // No body will follow, so there is nothing to check: refuse rather than forward unchecked.
-  if (endOfStream) return reject(EMPTY_BODY);
+  if (endOfStream) return reject(EMPTY_BODY, caller);
 
   return {
     action: 'forward',

@@ -15,6 +15,9 @@ export const BASE_PATH = '/ai-gateway/anthropic';
 
 export type UpstreamRoute = 'messages' | 'count_tokens';
 
+/** The routes a request is logged and counted under: the upstream ones, and the models listing the gateway answers itself. */
+export type GatewayRoute = UpstreamRoute | 'models';
+
 const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map([
   [`${BASE_PATH}/v1/messages`, 'messages'],
   [`${BASE_PATH}/v1/messages/count_tokens`, 'count_tokens'],

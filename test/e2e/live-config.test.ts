@@ -1,7 +1,8 @@
 // Live configuration through the real Envoy: the processor picks up a changed
 // configuration file (tokens, workspaces, catalog) and, on SIGHUP, a rotated
 // secret file, without a restart; a bad file changes nothing.
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
@@ -166,5 +167,34 @@ describe('live configuration', () => {
     // The reload that logged the warning has already swapped the policy.
     expect(await status(ALICE)).toBe(200);
     expect(await status(BOB)).toBe(401);
+  });
+});
+
+describe('live configuration in the metrics', () => {
+  it('counts every reload by outcome, and shows the hash and load time of the file in force', async () => {
+    const before = Date.now() / 1000;
+    await changeAndWaitFor(
+      () => writeFileSync(stack.configPath, JSON.stringify(configWith([token('alice', ALICE)]))),
+      'configuration reloaded',
+    );
+    const after = Date.now() / 1000;
+    const text = await (await fetch(stack.metricsUrl)).text();
+    const count = (msg: string) =>
+      stack.processorLog.filter((line) => line.includes(`"msg":"${msg}"`)).length;
+    const sample = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    // Reloads from the start of this file on: applied ones and the rejected one.
+    const applied = count('configuration reloaded');
+    const rejected = count('configuration rejected; the previous configuration keeps serving');
+    expect(applied).toBeGreaterThan(4);
+    expect(rejected).toBe(1);
+    expect(sample(/^gateway_config_reloads_total\{outcome="success"\} (\d+)$/m)).toBe(applied);
+    expect(sample(/^gateway_config_reloads_total\{outcome="failure"\} (\d+)$/m)).toBe(rejected);
+    // What `sha256sum` prints for the file in force, and when it was loaded.
+    const digest = createHash('sha256').update(readFileSync(stack.configPath)).digest('hex');
+    expect(text).toMatch(new RegExp(`^gateway_config_info\\{sha256="${digest}"\\} 1$`, 'm'));
+    expect(text.match(/^gateway_config_info\{/gm)).toHaveLength(1);
+    const loadedAt = sample(/^gateway_config_loaded_timestamp_seconds (\S+)$/m);
+    expect(loadedAt).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(loadedAt).toBeLessThanOrEqual(after);
   });
 });

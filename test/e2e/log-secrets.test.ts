@@ -61,6 +61,24 @@ describe('processor logs', () => {
     await send({ 'x-api-key': GATEWAY_TOKEN, cookie: `token=${GATEWAY_TOKEN}` }, body, '/v1/models', 'GET');
     await send({ 'x-api-key': GATEWAY_TOKEN }, body, '/v1/batches', 'POST');
     await send({ 'x-api-key': GATEWAY_TOKEN }, body, '/v1/messages', 'GET');
+    // The access line's request fields: a client that puts a secret in the
+    // query or the user agent, forwarded, refused and answered by the gateway.
+    await send(
+      { 'x-api-key': GATEWAY_TOKEN, 'user-agent': `agent ${GATEWAY_TOKEN}` },
+      body,
+      `/v1/messages?key=${GATEWAY_TOKEN}`,
+    );
+    await send(
+      { 'x-api-key': WRONG_TOKEN, 'user-agent': `Bearer ${UPSTREAM_KEY}` },
+      body,
+      `/v1/messages?k=${UPSTREAM_KEY}`,
+    );
+    await send(
+      { 'x-api-key': GATEWAY_TOKEN, 'user-agent': `secret ${UPSTREAM_KEY}` },
+      body,
+      `/v1/models?t=${WRONG_TOKEN}`,
+      'GET',
+    );
     // The TypeScript SDK, as clients use it.
     const client = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.baseUrl, maxRetries: 0 });
     await client.messages.create(seedRequest() as Anthropic.MessageCreateParamsNonStreaming);
@@ -102,6 +120,12 @@ describe('processor logs', () => {
       expect(reasons, reason).toContain(reason);
     }
     expect(new Set(entries.map((entry) => entry.level))).toEqual(new Set([20, 30]));
+    // Not vacuous either: the access lines carry the request's path and user agent (censored where a secret was).
+    const access = entries.filter((entry) => entry.msg === 'access');
+    expect(access.filter((entry) => String(entry.path).includes('?key=[redacted]'))).toHaveLength(1);
+    expect(access.filter((entry) => entry.userAgent === 'agent [redacted]')).toHaveLength(1);
+    expect(access.filter((entry) => entry.upstreamRequestId !== undefined).length).toBeGreaterThan(0);
+    for (const entry of access) expect(typeof entry.method, JSON.stringify(entry)).toBe('string');
     const secrets = [GATEWAY_TOKEN, WRONG_TOKEN, UPSTREAM_KEY, BASIC, GATEWAY_TOKEN.slice(4, 24)];
     for (const line of stack.processorLog) {
       for (const secret of secrets) expect(line).not.toContain(secret);

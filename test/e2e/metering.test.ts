@@ -223,7 +223,7 @@ describe('access log', () => {
     const text = await metricsText();
     expect(text).not.toContain('claude-invented-');
     expect(text).toMatch(
-      /^gateway_requests_total\{workspace="default",model="none",route="messages",status="400"\} [1-9]\d*$/m,
+      /^gateway_requests_total\{workspace="default",token="default",model="none",route="messages",status="400"\} [1-9]\d*$/m,
     );
   });
 
@@ -301,7 +301,7 @@ describe('what is read, and how often', () => {
     await allDelivered();
     const text = await metricsText();
     expect(text).toMatch(
-      /^gateway_tokens_total\{workspace="default",model="claude-opus-4-7",kind="input"\} 1606$/m,
+      /^gateway_tokens_total\{workspace="default",token="default",model="claude-opus-4-7",kind="input"\} 1606$/m,
     );
   });
 
@@ -359,16 +359,16 @@ describe('metrics endpoint', () => {
     await accessLine(withInput(1505));
     const text = await metricsText();
     expect(text).toMatch(
-      /^gateway_requests_total\{workspace="default",model="claude-opus-4-6",route="messages",status="200"\} 1$/m,
+      /^gateway_requests_total\{workspace="default",token="default",model="claude-opus-4-6",route="messages",status="200"\} 1$/m,
     );
     expect(text).toMatch(
-      /^gateway_tokens_total\{workspace="default",model="claude-opus-4-6",kind="input"\} 1505$/m,
+      /^gateway_tokens_total\{workspace="default",token="default",model="claude-opus-4-6",kind="input"\} 1505$/m,
     );
     expect(text).toMatch(
-      /^gateway_tokens_total\{workspace="default",model="claude-opus-4-6",kind="output"\} 3$/m,
+      /^gateway_tokens_total\{workspace="default",token="default",model="claude-opus-4-6",kind="output"\} 3$/m,
     );
     expect(text).toMatch(
-      /^gateway_count_tokens_input_tokens_total\{workspace="default",model="claude-sonnet-4-6"\} 1303$/m,
+      /^gateway_count_tokens_input_tokens_total\{workspace="default",token="default",model="claude-sonnet-4-6"\} 1303$/m,
     );
     expect(text).toMatch(
       /^gateway_request_duration_seconds_count\{route="messages",model="claude-opus-4-6"\} 1$/m,
@@ -378,13 +378,27 @@ describe('metrics endpoint', () => {
     );
     expect(text).toMatch(/^gateway_rejected_requests_total\{reason="invalid_credential"\} [1-9]\d*$/m);
     expect(text).toMatch(
-      /^gateway_requests_total\{workspace="none",model="none",route="none",status="401"\} [1-9]\d*$/m,
+      /^gateway_requests_total\{workspace="none",token="none",model="none",route="none",status="401"\} [1-9]\d*$/m,
     );
     expect(text).toContain('# TYPE gateway_processor_stream_errors_total counter');
     // Refusals, Envoy's own errors and a client that went away are not stream errors.
-    expect(text).not.toMatch(/^gateway_processor_stream_errors_total\{/m);
-    expect(text).toContain('# TYPE gateway_quota_store_errors_total counter');
-    expect(text).toContain('gateway_processor_process_resident_memory_bytes');
+    for (const stream of ['policy', 'access_log'])
+      expect(text).toMatch(
+        new RegExp(`^gateway_processor_stream_errors_total\\{stream="${stream}"\\} 0$`, 'm'),
+      );
+    for (const operation of ['admit', 'charge'])
+      expect(text).toMatch(
+        new RegExp(`^gateway_quota_store_errors_total\\{operation="${operation}"\\} 0$`, 'm'),
+      );
+    // Node's default metrics under their conventional names, as stock dashboards expect them.
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ])
+      expect(text).toMatch(new RegExp(`^${name} \\d`, 'm'));
+    expect(text).not.toContain('gateway_processor_process_');
   });
 
   it('answers 404 for anything but /metrics', async () => {

@@ -149,7 +149,9 @@ describe('memory store', () => {
     // Requests are counted from their access-log entries, which Envoy sends in batches.
     await expect
       .poll(async () => (await fetch(stack.metricsUrl)).text())
-      .toMatch(/^gateway_requests_total\{workspace="daily",model="none",route="messages",status="429"\} 1$/m);
+      .toMatch(
+        /^gateway_requests_total\{workspace="daily",token="daily-user",model="none",route="messages",status="429"\} 1$/m,
+      );
   });
 });
 

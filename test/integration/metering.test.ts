@@ -5,6 +5,7 @@
 // short and for values no upstream should send.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_LOGGED_PATH_CHARS } from '../../processor/extproc/metadata.ts';
 import { createLogger } from '../../processor/log.ts';
 import { createMetrics, type GatewayMetrics } from '../../processor/metrics/registry.ts';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
@@ -76,12 +77,22 @@ async function accessRecord(requestId: string): Promise<Record<string, unknown>>
 }
 
 describe('policy stream: facts for the access log', () => {
-  it('hands on request id, token id, workspace and route with the headers, the model with the body', async () => {
+  it('names the token and route models for the models listing, and caps the path it hands on', async () => {
+    const requestId = randomUUID();
+    const path = `/ai-gateway/anthropic/v1/models?after_id=${'x'.repeat(2000)}`;
+    const exchange = await policyExchange(client, { token, requestId, path, method: 'GET' });
+    expect(exchange.headers.immediate_response).toBeDefined();
+    expect(exchange.facts).toMatchObject({ request_id: requestId, token_id: 'free', route: 'models' });
+    expect(exchange.facts.path).toBe(path.slice(0, MAX_LOGGED_PATH_CHARS));
+  });
+
+  it('hands on request id, path, token id, workspace and route with the headers, the model with the body', async () => {
     const requestId = randomUUID();
     const exchange = await policyExchange(client, { token, requestId, model: 'claude-haiku-4-5' });
     expect(exchange.headers.response).toBe('request_headers');
     expect(exchange.facts).toEqual({
       request_id: requestId,
+      path: '/ai-gateway/anthropic/v1/messages',
       token_id: 'free',
       workspace: 'research',
       route: 'messages',
@@ -216,7 +227,11 @@ describe('access-log stream', () => {
   it('records a refused request once, with its reason and no usage', async () => {
     const requestId = randomUUID();
     const { facts } = await policyExchange(client, { token: 'agw_not_a_token', requestId });
-    expect(facts).toEqual({ request_id: requestId, reason: 'invalid_credential' });
+    expect(facts).toEqual({
+      request_id: requestId,
+      path: '/ai-gateway/anthropic/v1/messages',
+      reason: 'invalid_credential',
+    });
     const stream = accessLog.openStream();
     stream.send([accessLogEntry(facts, { status: 401, usage: usageValues({ input_tokens: 5 }) })]);
     const record = await accessRecord(requestId);
@@ -286,7 +301,10 @@ describe('stream errors', () => {
       const exchange = await policyExchange(failingClient, { token });
       expect(exchange.headers.immediate_response?.status?.code).toBe('InternalServerError');
       const errors = await failingMetrics.streamErrors.get();
-      expect(errors.values).toEqual([expect.objectContaining({ labels: { stream: 'policy' }, value: 1 })]);
+      expect(errors.values).toEqual([
+        expect.objectContaining({ labels: { stream: 'policy' }, value: 1 }),
+        expect.objectContaining({ labels: { stream: 'access_log' }, value: 0 }),
+      ]);
     } finally {
       failingClient.close();
       await failing.stop();

@@ -36,12 +36,15 @@ export interface PolicyExchange {
 /** Sends one request through the policy stream; the body only if the headers were let through. */
 export async function policyExchange(
   client: ExtProcClient,
-  options: { token: string; model?: string; path?: string; requestId?: string },
+  options: { token: string; model?: string; path?: string; method?: string; requestId?: string },
 ): Promise<PolicyExchange> {
   const stream = client.openStream();
   const headers = await stream.exchange(
     requestHeaders({
       ...(options.path !== undefined ? { path: options.path } : {}),
+      ...(options.method !== undefined
+        ? { method: options.method, endOfStream: options.method === 'GET' }
+        : {}),
       ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
       headers: [
         ['x-api-key', options.token],

@@ -6,7 +6,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readEntry } from '../../processor/accesslog/entry.ts';
-import { type LoggedRequest, toAccessRecord, tokenCount } from '../../processor/metering/access-record.ts';
+import { MAX_LOGGED_PATH_CHARS } from '../../processor/extproc/metadata.ts';
+import {
+  type LoggedRequest,
+  MAX_LOGGED_REQUEST_ID_CHARS,
+  MAX_LOGGED_USER_AGENT_CHARS,
+  toAccessRecord,
+  tokenCount,
+} from '../../processor/metering/access-record.ts';
 import { quotaTokens } from '../../processor/metering/usage.ts';
 import { USAGE_KEYS, USAGE_NAMESPACE } from '../../processor/metering/usage-metadata.ts';
 import type { HTTPAccessLogEntry__Output } from '../../protos/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
@@ -81,12 +88,76 @@ describe('toAccessRecord', () => {
     expect(
       toAccessRecord(logged({ facts: { ...FORWARDED, reason: 'unknown_model' } })).usage,
     ).toBeUndefined();
-    const unserved = toAccessRecord(logged({ facts: { ...FORWARDED, route: 'models' } }));
+    // The models listing is the gateway's own answer: logged under its route, never metered.
+    const models = toAccessRecord(logged({ facts: { ...FORWARDED, route: 'models' } }));
+    expect(models.usage).toBeUndefined();
+    expect(models.route).toBe('models');
+    const unserved = toAccessRecord(logged({ facts: { ...FORWARDED, route: 'batches' } }));
     expect(unserved.usage).toBeUndefined();
     expect(unserved.route).toBeUndefined();
     const envoys = toAccessRecord(logged({ facts: {}, status: 503 }));
     expect(envoys).toMatchObject({ requestId: 'envoy-id', status: 503 });
     expect(envoys.usage).toBeUndefined();
+  });
+
+  it('records who asked, from where, how, and the upstream’s request-id', () => {
+    const record = toAccessRecord(
+      logged({
+        facts: { ...FORWARDED, path: '/ai-gateway/anthropic/v1/messages?beta=true' },
+        startTimeMs: Date.UTC(2026, 4, 17, 9, 30, 15, 123),
+        method: 'POST',
+        path: '/v1/messages?beta=true',
+        clientAddress: '203.0.113.7',
+        userAgent: 'claude-cli/2.1.0 (external, cli)',
+        responseRequestId: 'req_011CVupstream',
+        fromUpstream: true,
+      }),
+    );
+    expect(record).toMatchObject({
+      requestId: 'rid-1',
+      upstreamRequestId: 'req_011CVupstream',
+      startTime: '2026-05-17T09:30:15.123Z',
+      method: 'POST',
+      // The client's path (the policy's fact), not the route's rewrite Envoy reported.
+      path: '/ai-gateway/anthropic/v1/messages?beta=true',
+      clientAddress: '203.0.113.7',
+      userAgent: 'claude-cli/2.1.0 (external, cli)',
+      tokenId: 'alice',
+    });
+  });
+
+  it('takes Envoy’s path when the policy never answered, and cuts long values', () => {
+    const long = `/ai-gateway/anthropic/v1/messages?${'q'.repeat(5000)}`;
+    const record = toAccessRecord(
+      logged({
+        facts: {},
+        path: long,
+        userAgent: 'u'.repeat(5000),
+        responseRequestId: 'r'.repeat(5000),
+        fromUpstream: true,
+      }),
+    );
+    expect(record.path).toBe(long.slice(0, MAX_LOGGED_PATH_CHARS));
+    expect(record.userAgent).toHaveLength(MAX_LOGGED_USER_AGENT_CHARS);
+    expect(record.upstreamRequestId).toHaveLength(MAX_LOGGED_REQUEST_ID_CHARS);
+  });
+
+  it('names no upstream request-id for a reply of the gateway’s own, which carries its own id', () => {
+    // The processor's and Envoy's replies: no upstream headers came.
+    expect(
+      toAccessRecord(logged({ responseRequestId: 'rid-1', fromUpstream: false })).upstreamRequestId,
+    ).toBeUndefined();
+    // Envoy's reply after the upstream's headers (a JSON answer over the buffer limit) carries the gateway's id.
+    expect(
+      toAccessRecord(logged({ responseRequestId: 'rid-1', fromUpstream: true })).upstreamRequestId,
+    ).toBeUndefined();
+    // An upstream that sent none.
+    expect(toAccessRecord(logged({ fromUpstream: true })).upstreamRequestId).toBeUndefined();
+  });
+
+  it('leaves out a start time that is none or not a date', () => {
+    for (const startTimeMs of [undefined, Number.NaN, Number.POSITIVE_INFINITY, 1e20])
+      expect(toAccessRecord(logged({ startTimeMs })).startTime, String(startTimeMs)).toBeUndefined();
   });
 
   it('keeps count_tokens apart: counted tokens, never usage', () => {
@@ -136,6 +207,11 @@ describe('readEntry', () => {
         time_to_last_downstream_tx_byte: { seconds: '1', nanos: 500_000 },
         duration: { seconds: '1', nanos: 600_000 },
         stream_id: 'stream-1',
+        start_time: { seconds: '1779010215', nanos: 123_456_789 },
+        downstream_remote_address: {
+          socket_address: { address: '198.51.100.4', port_value: 51234, port_specifier: 'port_value' },
+          address: 'socket_address',
+        },
         metadata: {
           filter_metadata: {
             anthropic_gateway: { fields: { request_id: { stringValue: 'rid-9', kind: 'stringValue' } } },
@@ -150,14 +226,30 @@ describe('readEntry', () => {
         },
         ...overrides,
       },
-      request: { request_id: '' },
-      response: { response_code: { value: 201 }, response_headers: { 'content-type': 'text/event-stream' } },
+      request: {
+        request_id: '',
+        request_method: 'POST',
+        path: '/v1/messages?beta=true',
+        user_agent: 'claude-cli/2.1.0',
+      },
+      response: {
+        response_code: { value: 201 },
+        response_headers: { 'content-type': 'text/event-stream', 'request-id': 'req_upstream_1' },
+        upstream_header_bytes_received: '214',
+      },
     }) as HTTPAccessLogEntry__Output;
 
   it('reads status, facts, number values of the usage namespace, content-type and timings in ms', () => {
     expect(readEntry(entry())).toEqual({
       status: 201,
       envoyRequestId: 'stream-1',
+      startTimeMs: 1_779_010_215_123,
+      method: 'POST',
+      path: '/v1/messages?beta=true',
+      clientAddress: '198.51.100.4',
+      userAgent: 'claude-cli/2.1.0',
+      responseRequestId: 'req_upstream_1',
+      fromUpstream: true,
       facts: { request_id: 'rid-9' },
       usage: { input_tokens: 3 },
       contentType: 'text/event-stream',
@@ -183,10 +275,27 @@ describe('readEntry', () => {
       expect(readEntry(entry({ response_flags: { [flag]: true } })).complete, flag).toBe(true);
   });
 
+  it('names no method Envoy has no name for, and no upstream for a reply without upstream headers', () => {
+    const base = entry();
+    const local = readEntry({
+      ...base,
+      request: { ...base.request, request_method: 'METHOD_UNSPECIFIED' },
+      response: { ...base.response, upstream_header_bytes_received: '0' },
+    } as HTTPAccessLogEntry__Output);
+    expect(local).toMatchObject({ method: undefined, fromUpstream: false });
+  });
+
   it('reads an entry with nothing in it without failing', () => {
     expect(readEntry({} as HTTPAccessLogEntry__Output)).toEqual({
       status: 0,
       envoyRequestId: undefined,
+      startTimeMs: undefined,
+      method: undefined,
+      path: undefined,
+      clientAddress: undefined,
+      userAgent: undefined,
+      responseRequestId: undefined,
+      fromUpstream: false,
       facts: {},
       usage: {},
       contentType: undefined,

@@ -1,4 +1,5 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLiveConfig, type LiveConfig } from '../../processor/config/live.ts';
 import { type Environment, type LoadedConfig, loadConfig } from '../../processor/config/load.ts';
 import { createLogger, type Logger } from '../../processor/log.ts';
+import { type ConfigMetrics, createMetrics } from '../../processor/metrics/registry.ts';
 import { hashToken, verifyToken } from '../../processor/policy/tokens.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-live-unit-key', GATEWAY_TOKEN: 'agw_default' };
@@ -24,7 +26,7 @@ const tokenEntry = (id: string) => ({
   sha256: hashToken(`agw_${id}`).toString('hex'),
 });
 
-function setUp(initial: Record<string, unknown>) {
+function setUp(initial: Record<string, unknown>, metrics?: ConfigMetrics) {
   fileCount += 1;
   const path = join(dir, `gateway-${fileCount}.json`);
   writeFileSync(path, JSON.stringify(initial));
@@ -38,7 +40,7 @@ function setUp(initial: Record<string, unknown>) {
   const log: Logger = createLogger('info', sink);
   const first = loadConfig(ENV, path);
   if (!first.ok) throw new Error(first.problems.join('; '));
-  const live = createLiveConfig({ env: ENV, path, initial: first.config, log });
+  const live = createLiveConfig({ env: ENV, path, initial: first.config, log, metrics });
   opened.push(live);
   const write = (content: Record<string, unknown>) => writeFileSync(path, JSON.stringify(content));
   const logged = (msg: string) => lines.filter((line) => line.msg === msg);
@@ -103,6 +105,64 @@ describe('createLiveConfig: reload', () => {
     expect(knows(live.current(), 'bob')).toBe(true);
     expect(log.level).toBe('debug');
     expect(live.current().settings.log.level).toBe('debug');
+  });
+});
+
+describe('createLiveConfig: metrics', () => {
+  const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+  const values = async (metrics: ConfigMetrics) => ({
+    reloads: Object.fromEntries(
+      (await metrics.reloads.get()).values.map((v) => [String(v.labels.outcome), v.value]),
+    ),
+    loadedAt: (await metrics.loadedAt.get()).values[0]?.value,
+    info: (await metrics.info.get()).values.map((v) => ({ sha256: v.labels.sha256, value: v.value })),
+  });
+
+  it('counts reloads by outcome and shows when, and which file content, is in force', async () => {
+    const { config: metrics } = createMetrics({ defaultMetrics: false });
+    const start = Date.now() / 1000;
+    const { path, live, write } = setUp({ tokens: [tokenEntry('alice')] }, metrics);
+    const first = sha256(path);
+    const initial = await values(metrics);
+    expect(initial).toMatchObject({
+      reloads: { success: 0, failure: 0 },
+      info: [{ sha256: first, value: 1 }],
+    });
+    expect(initial.loadedAt).toBeGreaterThanOrEqual(Math.floor(start));
+
+    write({ tokens: [tokenEntry('bob')] });
+    expect(live.reload('test').applied).toBe(true);
+    const second = sha256(path);
+    expect(second).not.toBe(first);
+    const applied = await values(metrics);
+    // One info series, the new content's.
+    expect(applied).toMatchObject({
+      reloads: { success: 1, failure: 0 },
+      info: [{ sha256: second, value: 1 }],
+    });
+    expect(applied.loadedAt).toBeGreaterThanOrEqual(initial.loadedAt ?? Number.POSITIVE_INFINITY);
+
+    // A rejected file changes neither the time nor the hash of what is in force.
+    writeFileSync(path, 'tokens: [unclosed');
+    expect(live.reload('test').applied).toBe(false);
+    expect(await values(metrics)).toEqual({
+      reloads: { success: 1, failure: 1 },
+      loadedAt: applied.loadedAt,
+      info: [{ sha256: second, value: 1 }],
+    });
+  });
+
+  it('shows no file hash for a configuration from the environment alone', async () => {
+    const { config: metrics } = createMetrics({ defaultMetrics: false });
+    const first = loadConfig(ENV, undefined);
+    if (!first.ok) throw new Error(first.problems.join('; '));
+    const log = createLogger('silent');
+    const live = createLiveConfig({ env: ENV, path: undefined, initial: first.config, log, metrics });
+    opened.push(live);
+    expect(live.reload('SIGHUP').applied).toBe(true);
+    const shown = await values(metrics);
+    expect(shown).toMatchObject({ reloads: { success: 1, failure: 0 }, info: [] });
+    expect(shown.loadedAt).toEqual(expect.any(Number));
   });
 });
 

@@ -193,7 +193,7 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
     expect(allowed.test('text/event-stream')).toBe(false);
   });
 
-  it('sends every entry to the processor on an access-log cluster of its own, with its content-type', () => {
+  it('sends every entry to the processor on an access-log cluster of its own, with its content-type and request-id', () => {
     expect(hcm?.access_log).toHaveLength(1);
     expect(hcm?.access_log[0]?.typed_config).toMatchObject({
       common_config: {
@@ -203,7 +203,7 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
         buffer_flush_interval: `${ACCESS_LOG_FLUSH_INTERVAL_MS / 1000}s`,
         buffer_size_bytes: 16384,
       },
-      additional_response_headers_to_log: ['content-type'],
+      additional_response_headers_to_log: ['content-type', 'request-id'],
     });
     const clusters = bootstrap.static_resources.clusters.map((c) => c.name);
     expect(clusters).toContain('processor_access_log');

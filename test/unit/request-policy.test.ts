@@ -272,6 +272,35 @@ describe('decideOnHeaders: what the gateway answers itself', () => {
     expect(statusOf(get('claude-sonnet-4-6', 'agw_wrong'))).toBe(401);
   });
 
+  it('names who asked on every answer and refusal after the credential, and no one before it', () => {
+    const decide = (path: string, token: string | undefined, endOfStream = true, method = 'GET') =>
+      decideOnHeaders(policy, request({ method, path, token }), endOfStream, LIMITS);
+    const callerOf = (decision: HeadersDecision) =>
+      decision.action === 'forward' ? undefined : decision.caller;
+    expect(callerOf(decide(MODELS, ALICE))).toEqual({
+      tokenId: 'alice',
+      workspace: 'team-a',
+      route: 'models',
+    });
+    expect(callerOf(decide(`${MODELS}/gpt-5`, SCOPED))).toEqual({
+      tokenId: 'scoped',
+      workspace: 'team-b',
+      route: 'models',
+    });
+    // Refused after the credential: an empty body, a workspace without a key.
+    expect(callerOf(decide(MESSAGES, ALICE, true, 'POST'))).toEqual({
+      tokenId: 'alice',
+      workspace: 'team-a',
+      route: 'messages',
+    });
+    expect(callerOf(decide(MESSAGES, KEYLESS, false, 'POST'))).toMatchObject({ tokenId: 'keyless' });
+    // Before it: no token, a wrong one, a probe, a path not served.
+    expect(callerOf(decide(MODELS, undefined))).toBeUndefined();
+    expect(callerOf(decide(MODELS, 'agw_wrong'))).toBeUndefined();
+    expect(callerOf(decide(MODELS, ALICE, true, 'HEAD'))).toBeUndefined();
+    expect(callerOf(decide('/ai-gateway/anthropic/v1/batches', ALICE, false, 'POST'))).toBeUndefined();
+  });
+
   it('answers 400 for a bad listing query', () => {
     const decision = decideOnHeaders(
       policy,

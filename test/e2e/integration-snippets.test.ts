@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { onGatewayRoute, renderBootstrap } from '../../envoy/bootstrap.ts';
 import { envoyBinary } from '../../envoy/run.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';
@@ -117,7 +117,8 @@ describe('docs/integrate.md: plain Envoy', () => {
     expect(list(doc, [...HCM, 'http_filters'])).toEqual(list(gateway, [...HCM, 'http_filters']));
     const routes = (bootstrap: Json) =>
       list(bootstrap, [...HCM, 'route_config', 'virtual_hosts', 0, 'routes']);
-    expect(routes(doc)).toEqual(routes(gateway).slice(0, 2));
+    // The two upstream routes and the fallback under the gateway's path, not the catch-all.
+    expect(routes(doc)).toEqual(routes(gateway).slice(0, 3));
     const clusters = list(doc, ['static_resources', 'clusters']);
     expect(clusters.map((c) => c.name).sort()).toEqual([
       'anthropic_upstream',
@@ -134,10 +135,12 @@ describe('docs/integrate.md: plain Envoy', () => {
       'common_http_protocol_options',
       'http2_protocol_options',
       'scheme_header_transformation',
-      'access_log',
     ]) {
       expect(at(doc, [...HCM, option]), option).toEqual(at(gateway, [...HCM, option]));
     }
+    // The gateway's access log, for the gateway's requests only.
+    const [accessLog] = list(gateway, [...HCM, 'access_log']);
+    expect(list(doc, [...HCM, 'access_log'])).toEqual([{ ...accessLog, filter: onGatewayRoute() }]);
   });
 
   it('maps Envoy’s own errors exactly as the gateway does (a subset of its mappers, in its order)', () => {
@@ -246,8 +249,17 @@ describe('docs/integrate.md: Istio', () => {
       };
     };
     expect(extProcFilter).toEqual(onIstio(named(filters, 'envoy.filters.http.ext_proc')));
-    expect(approvalFilter).toEqual(named(filters, 'anthropic_gateway.approval'));
-    expect(trailerFilter).toEqual(named(filters, 'anthropic_gateway.no_request_trailers'));
+    // On the gateway's upstream cluster there; on Istio's dedicated gateway, before its router.
+    const upstreamFilters = list(
+      named(list(gateway, ['static_resources', 'clusters']), 'anthropic_upstream'),
+      [
+        'typed_extension_protocol_options',
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        'http_filters',
+      ],
+    );
+    expect(approvalFilter).toEqual(named(upstreamFilters, 'anthropic_gateway.approval'));
+    expect(trailerFilter).toEqual(named(upstreamFilters, 'anthropic_gateway.no_request_trailers'));
     expect(streamUsageFilter).toEqual(named(filters, 'anthropic_gateway.stream_usage'));
     expect(jsonUsageFilter).toEqual(named(filters, 'anthropic_gateway.json_usage'));
     // The gateway's access log, on the cluster Istio makes for the processor's Service.

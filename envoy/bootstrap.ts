@@ -648,6 +648,29 @@ function requestTrailerStrip(): Json {
 }
 
 /**
+ * HTTPS on the listener, when listen.tls names a certificate: TLS 1.2 or
+ * later (Envoy's default for a server), HTTP/2 or HTTP/1.1 as the client
+ * offers by ALPN (the connection manager's AUTO codec follows it). Envoy
+ * reads the files when it starts.
+ */
+function listenerTls(tls: Settings['listen']['tls']): Json {
+  if (tls === undefined) return {};
+  return {
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: typed('envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', {
+        common_tls_context: {
+          alpn_protocols: ['h2', 'http/1.1'],
+          tls_certificates: [
+            { certificate_chain: { filename: tls.cert_file }, private_key: { filename: tls.key_file } },
+          ],
+        },
+      }),
+    },
+  };
+}
+
+/**
  * Envoy's admin interface has no authentication, and whoever reaches it can
  * raise Envoy's log level to debug (which logs every request's headers: the
  * gateway tokens and the Anthropic key), change its runtime or stop it. So it
@@ -716,6 +739,7 @@ export function renderBootstrap(settings: Settings): Json {
           enable_reuse_port: false,
           filter_chains: [
             {
+              ...listenerTls(settings.listen.tls),
               filters: [
                 {
                   name: 'envoy.filters.network.http_connection_manager',

@@ -579,3 +579,46 @@ describe('renderBootstrap: clusters', () => {
     });
   });
 });
+
+describe('renderBootstrap: TLS on the listener (listen.tls)', () => {
+  const chain = (bootstrap: unknown) =>
+    at(bootstrap, ['static_resources', 'listeners', 0, 'filter_chains', 0]) as Record<string, unknown>;
+
+  it('serves plain HTTP without it', () => {
+    expect(chain(renderBootstrap(settings()))).not.toHaveProperty('transport_socket');
+  });
+
+  it('presents the certificate and offers HTTP/2 and HTTP/1.1 by ALPN', () => {
+    const tls = { cert_file: '/etc/gateway/cert.pem', key_file: '/etc/gateway/key.pem' };
+    const bootstrap = renderBootstrap(settings({ listen: { tls } }));
+    expect(at(chain(bootstrap), ['transport_socket'])).toEqual({
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+        common_tls_context: {
+          alpn_protocols: ['h2', 'http/1.1'],
+          tls_certificates: [
+            {
+              certificate_chain: { filename: '/etc/gateway/cert.pem' },
+              private_key: { filename: '/etc/gateway/key.pem' },
+            },
+          ],
+        },
+      },
+    });
+    // The connection manager picks its codec from what ALPN negotiated.
+    expect(at(bootstrap, [...HCM, 'codec_type'])).toBe('AUTO');
+  });
+
+  it('needs both files', () => {
+    for (const tls of [
+      { cert_file: '/c.pem' },
+      { key_file: '/k.pem' },
+      { cert_file: '', key_file: '/k.pem' },
+    ]) {
+      const result = buildConfig({ listen: { tls } }, ENV);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.problems.join('\n')).toContain('listen.tls');
+    }
+  });
+});

@@ -11,9 +11,9 @@ ENV NODE_ENV=production
 # --ignore-scripts: the project's postinstall (scripts/setup.sh) installs the
 # tests' Envoy and Python SDK and generates proto types, which only the type
 # checker reads; the processor loads Envoy's protos at run time from
-# @grpc/grpc-js-xds. (`npm install` rather than `npm ci`: see .ci/run.)
+# @grpc/grpc-js-xds. `npm ci`: exactly the lock.
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # TypeScript runs as is (Node.js type stripping): the sources are the program.
 COPY processor ./processor

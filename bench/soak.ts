@@ -65,7 +65,7 @@ function summary(r: SoakReport): string {
   const lines = [
     `soak: ${r.options.durationMs / 60_000} min at ${r.options.ratePerSecond} req/s: ${passed(r) ? 'PASSED' : 'FAILED'}`,
     `requests sent ${r.traffic.sent}, completed ${r.traffic.completed}, 2xx bodies compared ${r.traffic.compared}`,
-    `faults: ${r.faults.processorKills} processor SIGKILLs (${r.processorStarts} restarts by the launcher), ` +
+    `faults: ${r.faults.processorKills} processor SIGKILLs (the launcher saw ${r.processorExits} exits and made ${r.processorRestarts} restarts), ` +
       `${r.faults.redisRestarts} Redis restarts, ${r.faults.reloads} reloads (${r.reloadsApplied} applied, ${r.reloadsRejected} rejected)`,
     `upstream requests not approved by a decision: ${r.unapproved.length}`,
     `completed streams with bytes that differ: ${r.traffic.corrupt.length}`,

@@ -3,6 +3,7 @@
 // SIGHUP or when its file changes, and on SIGTERM/SIGINT, or when the
 // launcher that started it is gone, drain and stop. The only place that sets
 // the process's exit code.
+import { resolve } from 'node:path';
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { type RunningServer, startExtProcServer } from './extproc/server.ts';
@@ -13,6 +14,7 @@ import { AddressInUseError, listenOn } from './ops/address-in-use.ts';
 import { tuneGarbageCollection } from './ops/garbage-collection.ts';
 import { createHealth } from './ops/health.ts';
 import { launcherGone } from './ops/parent.ts';
+import { type Registration, registerProcessor } from './ops/pid-file.ts';
 import { shutDownGracefully } from './ops/shutdown.ts';
 import { removeStaleSocket } from './ops/stale-socket.ts';
 import { createQuotaStore } from './quota/create-store.ts';
@@ -35,14 +37,19 @@ async function main(): Promise<number> {
   const log = createLogger(settings.log.level, undefined, { secrets: upstreamKeys });
   for (const warning of loaded.warnings) log.warn({ warning }, 'configuration warning');
 
-  const live = createLiveConfig({
-    env: process.env,
-    path: process.env.GATEWAY_CONFIG || undefined,
-    initial: loaded.config,
-    log,
-  });
+  const configPath = process.env.GATEWAY_CONFIG || undefined;
+  const live = createLiveConfig({ env: process.env, path: configPath, initial: loaded.config, log });
+  // Set once listening: where `npm run cli -- reload` finds this processor and its reloads' outcome.
+  let registration: Registration | undefined;
   // Before anything slow: SIGHUP's default action would end the process.
-  process.on('SIGHUP', () => live.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    const outcome = live.reload('SIGHUP');
+    try {
+      registration?.reloaded(outcome);
+    } catch (error) {
+      log.warn({ err: error }, 'cannot record the reload for `npm run cli -- reload`');
+    }
+  });
 
   const metrics = createMetrics();
   const quotas = new Quotas({
@@ -95,6 +102,15 @@ async function main(): Promise<number> {
   const { server, port } = running;
   health.set('SERVING');
   live.watch();
+  try {
+    registration = registerProcessor(process.env, {
+      address: boundAddress(settings.processor.address, port),
+      config: configPath === undefined ? null : resolve(configPath),
+    });
+  } catch (error) {
+    // Reloading still works with SIGHUP; only the CLI cannot find this processor.
+    log.warn({ err: error }, 'cannot write the pid file `npm run cli -- reload` reads');
+  }
   log.info(
     {
       address,
@@ -113,6 +129,7 @@ async function main(): Promise<number> {
   const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
   log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
   live.close();
+  registration?.remove();
   // A second SIGTERM or SIGINT cancels what is left at once.
   const interrupt = new Promise((resolve) => {
     process.once('SIGTERM', resolve);
@@ -124,6 +141,12 @@ async function main(): Promise<number> {
   log.info({ outcome }, 'processor stopped');
   await flushLog(log);
   return 0;
+}
+
+/** `host:port` with the port it listens on (a configured 0 is an ephemeral port), or the `unix:` path. */
+function boundAddress(address: string, port: number | undefined): string {
+  if (address.startsWith('unix:') || port === undefined) return address;
+  return `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
 }
 
 main().then(

@@ -138,6 +138,13 @@ export function renderConfigurationReference(): string {
     'configuration already running keeps serving. A request is decided entirely with the',
     'configuration that was current when it arrived.',
     '',
+    '`npm run cli -- reload` is the one command to reload a running gateway: it finds the',
+    'processor by the pid file it keeps (in `GATEWAY_RUN_DIR`, by default a folder private to',
+    "the user in the system's temporary directory), sends it `SIGHUP`, and prints whether it",
+    'applied the file or refused it, with every problem (exit 0 or 1). With several processors',
+    'on one machine it names them and wants `--pid PID`. In a container, `docker compose kill',
+    '-s SIGHUP processor` (or `kill -HUP` on the processor) does the same, without the report.',
+    '',
     `Live, on reload: ${sections
       .filter(([name]) => !RESTART_ONLY.has(name))
       .map(([name]) => `\`${name}\``)

@@ -75,6 +75,9 @@ export function slopes(all: readonly MemorySample[]): MemorySlopes {
     const span = (l: MemorySample[]) => (l.at(-1)?.requests ?? 0) - (l[0]?.requests ?? 0);
     if (span(list) > span(longest)) longest = list;
   }
+  // A new processor's heap grows to its working size first (2 MiB bodies, V8's
+  // young and old spaces filling): its slope is taken over its second half.
+  longest = longest.slice(Math.floor(longest.length / 2));
   const processorSlope = slope(longest.map((s) => [s.requests, s.processorRssBytes] as const));
   return {
     envoyPer10k: envoySlope === undefined ? undefined : envoySlope * 10_000,

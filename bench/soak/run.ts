@@ -36,8 +36,10 @@ export interface SoakReport {
   readonly upstreamReceived: Record<string, number>;
   /** Access lines the processor wrote, against traffic.completed. */
   readonly accessLines: number;
-  /** The processor's start-ups the launcher made after the first (restarts). */
-  readonly processorStarts: number;
+  /** Processors the launcher saw die (exited, or killed before they listened), from its own lines. */
+  readonly processorExits: number;
+  /** Processors the launcher started again and saw listening. */
+  readonly processorRestarts: number;
   /** After the faults stop: does the gateway serve a plain request again? */
   readonly servesAfterwards: boolean;
   readonly memory: MemorySlopes;
@@ -126,7 +128,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       unapproved: [...upstream.unapproved],
       upstreamReceived: Object.fromEntries(upstream.received),
       accessLines: entries.filter((e) => e.msg === 'access').length,
-      processorStarts: entries.filter((e) => e.msg === 'ext_proc processor listening').length - 1,
+      processorExits: count(gateway.stderr(), /processor \(pid \d+\) exited|processor did not come back/g),
+      processorRestarts: count(gateway.stderr(), /processor restarted \(pid/g),
       servesAfterwards,
       memory: slopes(samples),
       samples,
@@ -139,6 +142,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     rmSync(dir, { recursive: true, force: true });
   }
   return report;
+}
+
+function count(text: string, pattern: RegExp): number {
+  return text.match(pattern)?.length ?? 0;
 }
 
 /** A plain request succeeds within a few seconds of the faults stopping (a processor may still be coming back). */

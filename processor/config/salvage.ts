@@ -3,7 +3,11 @@
 // still run and one `check-config` lists every problem, not the first layer.
 // Entries keep their index (arrays with holes), so problems name the right
 // entry; references to entries that failed the schema are not reported again.
-import type { z } from 'zod';
+// Within a section or an entry, a field that fails and may be left out is
+// dropped, so the rest of it is still checked: a token with a bad sha256 still
+// has its workspace and models looked up. An entry whose required field fails
+// is unknown as a whole.
+import { z } from 'zod';
 import { type ConfigFile, catalogModel, configSchema, token, workspace } from './schema.ts';
 
 /** Ids that an entry failing the schema may have held: a reference to one is no extra problem. */
@@ -36,7 +40,9 @@ export function salvageConfig(raw: unknown): Salvaged | undefined {
     SECTIONS.map((name) => {
       const schema = configSchema.shape[name];
       const parsed = schema.safeParse(source[name]);
-      return [name, parsed.success ? parsed.data : schema.parse(undefined)];
+      if (parsed.success) return [name, parsed.data];
+      // What passes of the section, the defaults for the rest.
+      return [name, salvageFields(schema, source[name]) ?? schema.parse(undefined)];
     }),
   ) as Pick<ConfigFile, Section>;
 
@@ -81,11 +87,52 @@ function salvageList<T>(
       items[i] = parsed.data;
       return;
     }
+    const partial = salvageFields(schema, entry);
+    if (partial !== undefined) {
+      items[i] = partial as T;
+      return;
+    }
     const id = idOf(entry);
     if (id === undefined) unknown = 'all';
     else if (unknown !== 'all') unknown.add(id);
   });
   return { items, unknown };
+}
+
+/**
+ * The fields of `value` that pass the object schema `schema`; a failing field
+ * that may be left out is left out (its default applies), the object's own
+ * refinements are skipped. Undefined when a required field fails, or when
+ * `schema` is no object schema.
+ */
+function salvageFields(outer: z.ZodType, value: unknown): unknown {
+  // A section is an object schema behind its default.
+  let schema: z.ZodType = outer;
+  while (
+    schema instanceof z.ZodPrefault ||
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodOptional
+  ) {
+    schema = schema.unwrap() as z.ZodType;
+  }
+  if (
+    !(schema instanceof z.ZodObject) ||
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value)
+  ) {
+    return undefined;
+  }
+  const fields = value as Record<string, unknown>;
+  const kept: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    if (!(key in fields)) continue;
+    const passes = field.safeParse(fields[key]).success;
+    if (passes || !field.safeParse(undefined).success) kept[key] = fields[key];
+  }
+  // A plain object of the same fields: no refinement, unknown keys dropped.
+  const parsed = z.object(schema.shape).safeParse(kept);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function idOf(entry: unknown): string | undefined {

@@ -21,11 +21,21 @@ export interface RequestFacts {
   readonly route?: string | undefined;
   /** Only a model of the catalog, once the request is forwarded (client text never becomes a label). */
   readonly model?: string | undefined;
+  /** The model a request refused for its model asked for, escaped and capped: for the access line only. */
+  readonly requested_model?: string | undefined;
   /** Why the gateway refused the request (GatewayError.reason). */
   readonly reason?: string | undefined;
 }
 
-const FACT_KEYS = ['request_id', 'token_id', 'workspace', 'route', 'model', 'reason'] as const;
+const FACT_KEYS = [
+  'request_id',
+  'token_id',
+  'workspace',
+  'route',
+  'model',
+  'requested_model',
+  'reason',
+] as const;
 
 /** The `dynamic_metadata` of a ProcessingResponse carrying `facts`. */
 export function factsMetadata(facts: RequestFacts): Struct {

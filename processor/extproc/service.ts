@@ -87,7 +87,9 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
 
     const decideBody = (decision: ForwardDecision, body: Buffer): ProcessingResponse => {
       const verdict = decideOnBodyWithModel(currentPolicy(), decision, body);
-      if (verdict.action === 'reject') return reject(verdict.error, 'request_body', {});
+      if (verdict.action === 'reject') {
+        return reject(verdict.error, 'request_body', { requested_model: verdict.requestedModel });
+      }
       // The only answer that approves a request for Envoy's approval check (approval.ts).
       return {
         ...CONTINUE_REQUEST_BODY,

@@ -11,7 +11,10 @@ export interface AccessRecord {
   /** The gateway token's public id; never the token. */
   readonly tokenId: string | undefined;
   readonly workspace: string | undefined;
+  /** A model of the catalog, once the request was forwarded. */
   readonly model: string | undefined;
+  /** What a request refused for its model asked for (escaped, capped): client text, so never a metric label. */
+  readonly requestedModel?: string | undefined;
   readonly route: string | undefined;
   readonly status: number;
   readonly streamed: boolean;
@@ -84,6 +87,7 @@ export function toAccessRecord(logged: LoggedRequest): AccessRecord {
     tokenId: facts.token_id,
     workspace: facts.workspace,
     model: facts.model,
+    ...(facts.requested_model !== undefined ? { requestedModel: facts.requested_model } : {}),
     route,
     status: logged.status,
     streamed: isEventStream(logged.contentType),

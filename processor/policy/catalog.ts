@@ -1,5 +1,7 @@
 // The model catalog and the decision on a requested model.
+import { quoted } from './echo.ts';
 import { type GatewayError, invalidRequest, modelNotPermitted } from './errors.ts';
+import { MODELS_PATH } from './routes.ts';
 
 export interface CatalogModel {
   readonly id: string;
@@ -18,7 +20,16 @@ export function indexCatalog(models: Iterable<CatalogModel>): Catalog {
   return new Map([...models].map((model) => [model.id, model]));
 }
 
-export const UNKNOWN_MODEL = invalidRequest('unknown_model', 'unknown model');
+/**
+ * The product page's "unknown model", then the id (escaped and capped: it is
+ * the client's text) and where to find the served ones: a client whose
+ * default model is not served learns which it asked for and what to ask.
+ */
+export const unknownModel = (model: string): GatewayError =>
+  invalidRequest(
+    'unknown_model',
+    `unknown model: ${quoted(model)} (see GET ${MODELS_PATH} for the models this gateway serves)`,
+  );
 export const MODEL_NOT_ON_ENDPOINT = invalidRequest(
   'model_not_on_endpoint',
   'model is not available on this endpoint',
@@ -31,7 +42,7 @@ export function checkModel(
   scope: ReadonlySet<string> | undefined,
 ): GatewayError | undefined {
   const entry = catalog.get(model);
-  if (entry === undefined) return UNKNOWN_MODEL;
+  if (entry === undefined) return unknownModel(model);
   if (entry.provider !== ANTHROPIC) return MODEL_NOT_ON_ENDPOINT;
   if (scope !== undefined && !scope.has(model)) return modelNotPermitted(model);
   return undefined;

@@ -2,10 +2,13 @@
 // the headers arrive (route, credential: decided before any body is buffered)
 // and when the whole body has arrived (the model). Plain values in, plain
 // decisions out; the ext_proc plumbing turns them into protos.
+
+import { suggestedBaseUrl } from './base-url.ts';
 import { type Catalog, checkModel } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
 import { checkDeclaredLength } from './declared-length.ts';
+import { echo } from './echo.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
 import { type ScanProblem, scanModel } from './model-scanner.ts';
@@ -92,7 +95,9 @@ export function decideOnHeaders(
   endOfStream: boolean,
   limits: RequestLimits,
 ): HeadersDecision {
-  const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '');
+  const match = matchRoute(firstHeader(headers, ':method') ?? '', firstHeader(headers, ':path') ?? '', () =>
+    suggestedBaseUrl(headers),
+  );
   if (match.kind === 'error') return reject(match.error);
   if (match.kind === 'probe') return respond(PROBE_REPLY);
 
@@ -148,7 +153,15 @@ export function decideOnBody(
 }
 
 export type BodyDecision =
-  | { readonly action: 'reject'; readonly error: GatewayError }
+  | {
+      readonly action: 'reject';
+      readonly error: GatewayError;
+      /**
+       * The model a body refused for its model asked for, as the access line
+       * may show it (echo: escaped, capped). Client text: never a metric label.
+       */
+      readonly requestedModel?: string;
+    }
   | { readonly action: 'forward'; readonly model: string };
 
 /** decideOnBody, also giving the model (of the catalog) a forwarded request asked for. */
@@ -156,5 +169,7 @@ export function decideOnBodyWithModel(policy: Policy, forward: ForwardDecision, 
   const scan = scanModel(body);
   if (!scan.ok) return { action: 'reject', error: SCAN_ERRORS[scan.problem] };
   const error = checkModel(policy.catalog, scan.model, forward.grant.models);
-  return error === undefined ? { action: 'forward', model: scan.model } : { action: 'reject', error };
+  return error === undefined
+    ? { action: 'forward', model: scan.model }
+    : { action: 'reject', error, requestedModel: echo(scan.model) };
 }

@@ -20,7 +20,7 @@ const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map([
   [`${BASE_PATH}/v1/messages/count_tokens`, 'count_tokens'],
 ]);
 
-const MODELS_PATH = `${BASE_PATH}/v1/models`;
+export const MODELS_PATH = `${BASE_PATH}/v1/models`;
 const V1_PREFIX = `${BASE_PATH}/v1/`;
 
 /** Where `HEAD` gets 200 without a credential (see PROBE_REPLY). */
@@ -47,8 +47,16 @@ const MALFORMED_TARGET: RouteMatch = {
   error: invalidRequest('malformed_target', MALFORMED_REQUEST_MESSAGE),
 };
 
-/** `path` is the request's `:path`: the query string, if any, is ignored here and kept upstream. */
-export function matchRoute(method: string, path: string): RouteMatch {
+/**
+ * `path` is the request's `:path`: the query string, if any, is ignored here
+ * and kept upstream. `baseUrl` gives the base URL to suggest to a client that
+ * used a wrong one (asked only then).
+ */
+export function matchRoute(
+  method: string,
+  path: string,
+  baseUrl: () => string = () => `http(s)://<gateway-host>${BASE_PATH}`,
+): RouteMatch {
   if (!isWellFormedTarget(path)) return MALFORMED_TARGET;
   const query = path.indexOf('?');
   const pathOnly = query === -1 ? path : path.slice(0, query);
@@ -59,7 +67,7 @@ export function matchRoute(method: string, path: string): RouteMatch {
     return { kind: 'error', error: methodNotAllowed(method, 'POST') };
   }
   if (pathOnly === MODELS_PATH || pathOnly.startsWith(`${MODELS_PATH}/`)) {
-    return matchModels(method, pathOnly, query === -1 ? '' : path.slice(query + 1));
+    return matchModels(method, pathOnly, query === -1 ? '' : path.slice(query + 1), baseUrl);
   }
   if (method === 'HEAD' && PROBE_PATHS.has(pathOnly)) return PROBE;
   if (pathOnly === '') {
@@ -69,16 +77,18 @@ export function matchRoute(method: string, path: string): RouteMatch {
       error: notFound(`a ${method} request without a path is not an endpoint of this gateway`),
     };
   }
-  return { kind: 'error', error: notServed(pathOnly) };
+  return { kind: 'error', error: notServed(pathOnly, baseUrl) };
 }
 
-function matchModels(method: string, pathOnly: string, query: string): RouteMatch {
+function matchModels(method: string, pathOnly: string, query: string, baseUrl: () => string): RouteMatch {
   let modelId: string | undefined;
   if (pathOnly !== MODELS_PATH) {
     const segment = pathOnly.slice(MODELS_PATH.length + 1);
     // One path segment, percent-decoded; anything else names no model.
     const decoded = segment.includes('/') ? undefined : decodeSegment(segment);
-    if (decoded === undefined || decoded === '') return { kind: 'error', error: notServed(pathOnly) };
+    if (decoded === undefined || decoded === '') {
+      return { kind: 'error', error: notServed(pathOnly, baseUrl) };
+    }
     modelId = decoded;
   }
   if (method === 'GET') return { kind: 'models', modelId, query };
@@ -96,8 +106,29 @@ function decodeSegment(segment: string): string | undefined {
 
 const SERVED = 'POST /v1/messages, POST /v1/messages/count_tokens and GET /v1/models';
 
-/** Anthropic's other endpoints (Message Batches, Files, …) say so; other paths are simply unknown. */
-function notServed(pathOnly: string): GatewayError {
+/** An Anthropic API path (a `v1` segment) outside the base path: the client's base URL lacks the prefix. */
+const API_PATH = /(?:^|\/)v1(?:\/|$)/;
+const DOUBLED_V1 = `${V1_PREFIX}v1/`;
+
+const wrongBaseUrl = (message: string): GatewayError => ({
+  status: 404,
+  type: 'not_found_error',
+  message,
+  reason: 'wrong_base_url',
+});
+
+/**
+ * Anthropic's other endpoints (Message Batches, Files, …) say so; an API path
+ * reached through a wrong base URL says which to use; other paths are simply
+ * unknown.
+ */
+function notServed(pathOnly: string, baseUrl: () => string): GatewayError {
+  if (pathOnly.startsWith(DOUBLED_V1)) {
+    // The SDKs append /v1/messages to the base URL: one set to …/v1 doubles it.
+    return wrongBaseUrl(
+      `${pathOnly.slice(BASE_PATH.length)} is not an endpoint of this gateway: the base URL must not end in /v1; set your client's base URL to ${baseUrl()}`,
+    );
+  }
   if (pathOnly.startsWith(V1_PREFIX)) {
     return {
       status: 404,
@@ -105,6 +136,12 @@ function notServed(pathOnly: string): GatewayError {
       message: `${pathOnly.slice(BASE_PATH.length)} is not available through this gateway; it serves ${SERVED}`,
       reason: 'endpoint_not_served',
     };
+  }
+  const underBase = pathOnly === BASE_PATH || pathOnly.startsWith(`${BASE_PATH}/`);
+  if (!underBase && API_PATH.test(pathOnly)) {
+    return wrongBaseUrl(
+      `${pathOnly} is not an endpoint of this gateway; set your client's base URL to ${baseUrl()} (the SDKs append /v1/messages themselves)`,
+    );
   }
   return notFound(`${pathOnly} is not an endpoint of this gateway`);
 }

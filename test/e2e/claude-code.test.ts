@@ -1,5 +1,7 @@
 // Claude Code (`claude -p`, the pinned @anthropic-ai/claude-code) through the
-// real Envoy, with only ANTHROPIC_BASE_URL pointing at the gateway. A recording
+// real Envoy, as a new user runs it: only ANTHROPIC_BASE_URL pointing at the
+// gateway and a key, no model chosen, so Claude Code asks for its own default
+// (which the built-in catalog must serve). A recording
 // proxy in front of Envoy sees exactly what Claude Code sent (it is a native
 // binary: no hook inside it), and the fake upstream what arrived: the same body
 // bytes, the anthropic-beta values, the ?beta=true query, the workspace key in
@@ -7,20 +9,17 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { messageEvents } from '../support/anthropic-fixtures.ts';
-import { claudeCodeVersion, OFFLINE_ENV, runClaudeCode } from '../support/claude-code.ts';
-import {
-  json,
-  messageBody,
-  type ReceivedRequest,
-  type Responder,
-  sseResponder,
-} from '../support/fake-upstream.ts';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { answerClaudeCode, claudeCodeVersion, OFFLINE_ENV, runClaudeCode } from '../support/claude-code.ts';
+import { claudeCodeModels } from '../support/client-models.ts';
+import type { ReceivedRequest } from '../support/fake-upstream.ts';
 import { GATEWAY_TOKEN, type GatewayStack, startStack, UPSTREAM_KEY } from '../support/gateway-stack.ts';
 import { type Exchange, type RecordingProxy, startRecordingProxy } from '../support/recording-proxy.ts';
 
 const ANSWER = 'PONG from the fake upstream via the gateway';
-const MODEL = 'claude-sonnet-4-6';
+/** What the pinned Claude Code defaults to, read from its own bundle. */
+const DEFAULT_MODELS = new Set(claudeCodeModels().defaults);
+const SERVED = new Set(DEFAULT_CATALOG.filter((m) => m.provider === 'anthropic').map((m) => m.id));
 const PINNED = (
   JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
     devDependencies: Record<string, string>;
@@ -30,16 +29,7 @@ const PINNED = (
 let stack: GatewayStack;
 let proxy: RecordingProxy;
 
-/** Answers whatever Claude Code sends: streamed or not, count_tokens too. */
-const claudeCodeResponder: Responder = (request, res) => {
-  if (request.url.startsWith('/v1/messages/count_tokens')) return json(res, 200, { input_tokens: 1234 });
-  const body = JSON.parse(request.body.toString()) as { model?: string; stream?: boolean };
-  const model = body.model ?? MODEL;
-  if (body.stream === true) {
-    return sseResponder(messageEvents(model, [{ type: 'text', text: ANSWER }]))(request, res);
-  }
-  return json(res, 200, messageBody(model, ANSWER));
-};
+const claudeCodeResponder = answerClaudeCode(ANSWER);
 
 beforeAll(async () => {
   stack = await startStack();
@@ -74,7 +64,10 @@ function expectForwardedUnchanged(): { posts: Exchange[]; received: ReceivedRequ
     // The body byte for byte (Claude Code's are tens of KB: system prompt, tools).
     expect(sent.requestLength).toBeGreaterThan(10_000);
     expect(arrived.sha256).toBe(sent.requestSha256);
-    expect(JSON.parse(arrived.body.toString())).toMatchObject({ model: MODEL });
+    // Claude Code's own default model, which the built-in catalog serves.
+    const { model } = JSON.parse(arrived.body.toString()) as { model: string };
+    expect(DEFAULT_MODELS.has(model), model).toBe(true);
+    expect(SERVED.has(model), model).toBe(true);
     // anthropic-beta intact: several comma-separated betas, Claude Code's own among them.
     const betas = values(sent.requestHeaders, 'anthropic-beta');
     expect(betas.join(',')).toContain('claude-code-20250219');
@@ -104,7 +97,6 @@ describe('Claude Code', () => {
         ...OFFLINE_ENV,
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_API_KEY: GATEWAY_TOKEN,
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG'],
     );
@@ -126,7 +118,6 @@ describe('Claude Code', () => {
         ...OFFLINE_ENV,
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN,
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG'],
     );
@@ -150,7 +141,6 @@ describe('Claude Code', () => {
         DISABLE_ERROR_REPORTING: '1',
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_API_KEY: GATEWAY_TOKEN,
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG', '--strict-mcp-config'],
     );
@@ -179,7 +169,6 @@ describe('Claude Code', () => {
         ...OFFLINE_ENV,
         ANTHROPIC_BASE_URL: baseUrl(),
         ANTHROPIC_API_KEY: 'agw_not_a_token',
-        ANTHROPIC_MODEL: MODEL,
       },
       ['-p', 'Reply with PONG'],
     );
@@ -202,7 +191,8 @@ describe('Claude Code', () => {
       ['-p', 'Reply with PONG'],
     );
     expect(run.code).not.toBe(0);
-    expect(`${run.stdout}${run.stderr}`).toContain('unknown model');
+    // The product page's text, then the id Claude Code asked for.
+    expect(`${run.stdout}${run.stderr}`).toContain('unknown model: "claude-not-in-the-catalog"');
     expect(proxy.exchanges.length).toBeGreaterThan(0);
     expect(proxy.exchanges.map((exchange) => exchange.status)).toEqual(proxy.exchanges.map(() => 400));
     expect(stack.upstream.received).toEqual([]);

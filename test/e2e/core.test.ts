@@ -219,7 +219,12 @@ describe('rejections (nothing reaches the upstream)', () => {
 
   it('400 unknown model', async () => {
     const response = await post('/v1/messages', JSON.stringify(seedRequest('claude-nonexistent-9')));
-    await expectAnthropicError(response, 400, 'invalid_request_error', 'unknown model');
+    await expectAnthropicError(
+      response,
+      400,
+      'invalid_request_error',
+      'unknown model: "claude-nonexistent-9" (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)',
+    );
     expectNothingUpstream();
   });
 

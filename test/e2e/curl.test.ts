@@ -93,7 +93,7 @@ describe('cURL', () => {
   it('lists the models (GET /v1/models), and HEAD on the base URL is 200', async () => {
     const models = await curl([`${stack.baseUrl}/v1/models`, '-H', `x-api-key: ${GATEWAY_TOKEN}`]);
     expect(models.status).toBe(200);
-    expect((JSON.parse(models.body) as { data: Array<{ id: string }> }).data[0]?.id).toBe('claude-opus-4-8');
+    expect((JSON.parse(models.body) as { data: Array<{ id: string }> }).data[0]?.id).toBe('claude-fable-5-2');
     const head = await curl(['-I', stack.baseUrl]);
     expect(head.status).toBe(200);
     expect(stack.upstream.received).toHaveLength(0);

@@ -3,17 +3,14 @@
 // endpoints it does not serve. None of these reaches the upstream.
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { indexCatalog } from '../../processor/policy/catalog.ts';
+import { anthropicModels } from '../../processor/policy/models.ts';
 import { GATEWAY_TOKEN, useStack } from '../support/gateway-stack.ts';
 
 const HAIKU_ONLY_TOKEN = 'agw_e2e_answers_haiku_only_abcdefghijklmnopqrst';
-const NEWEST_FIRST = [
-  'claude-opus-4-8',
-  'claude-opus-4-7',
-  'claude-sonnet-4-6',
-  'claude-opus-4-6',
-  'claude-opus-4-5',
-  'claude-haiku-4-5',
-];
+/** The built-in catalog's Anthropic models by release date (test/unit/models.test.ts lists them). */
+const NEWEST_FIRST = anthropicModels(indexCatalog(DEFAULT_CATALOG)).map((model) => model.id);
 
 const stack = useStack({
   config: {
@@ -41,7 +38,11 @@ describe('GET /v1/models', () => {
     expect(response.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const body = (await response.json()) as { data: Array<Record<string, unknown>> };
     expect(Object.keys(body).sort()).toEqual(['data', 'first_id', 'has_more', 'last_id']);
-    expect(body).toMatchObject({ has_more: false, first_id: 'claude-opus-4-8', last_id: 'claude-haiku-4-5' });
+    expect(body).toMatchObject({
+      has_more: false,
+      first_id: 'claude-fable-5-2',
+      last_id: 'claude-haiku-4-5-20251001',
+    });
     expect(body.data.map((model) => model.id)).toEqual(NEWEST_FIRST);
     for (const model of body.data) {
       expect(model).toMatchObject({ type: 'model', lifecycle: 'active' });
@@ -73,8 +74,8 @@ describe('GET /v1/models', () => {
     expect(first.has_more).toBe(true);
     expect(first.hasNextPage()).toBe(true);
     const second = await first.getNextPage();
-    expect(second.data.map((model) => model.id)).toEqual(NEWEST_FIRST.slice(4));
-    expect(second.hasNextPage()).toBe(false);
+    expect(second.data.map((model) => model.id)).toEqual(NEWEST_FIRST.slice(4, 8));
+    expect(second.hasNextPage()).toBe(NEWEST_FIRST.length > 8);
 
     const before = await client.models.list({ before_id: 'claude-opus-4-6', limit: 2 });
     expect(before.data.map((model) => model.id)).toEqual(['claude-opus-4-7', 'claude-sonnet-4-6']);
@@ -164,5 +165,54 @@ describe('Anthropic endpoints the gateway does not serve', () => {
     expect(error).toBeInstanceOf(Anthropic.NotFoundError);
     if (!(error instanceof Anthropic.NotFoundError)) return;
     expect(error.message).toContain('/v1/messages/batches is not available through this gateway');
+  });
+});
+
+describe('a client whose base URL is wrong', () => {
+  const message = (body: unknown) => (body as { error: { message: string } }).error.message;
+
+  it('without the /ai-gateway/anthropic prefix: 404 naming the base URL to use', async () => {
+    for (const path of [
+      '/v1/messages',
+      '/v1/messages?beta=true',
+      '/v1/models',
+      '/v1/messages/count_tokens',
+    ]) {
+      const response = await fetch(`${stack.origin}${path}`, {
+        method: path.startsWith('/v1/models') ? 'GET' : 'POST',
+        headers: { 'x-api-key': GATEWAY_TOKEN, 'content-type': 'application/json' },
+        body: path.startsWith('/v1/models') ? null : '{"model":"claude-haiku-4-5"}',
+      });
+      expect(response.status, path).toBe(404);
+      expect(response.headers.get('request-id'), path).toBeTruthy();
+      const body = await response.json();
+      expect(body, path).toEqual({
+        type: 'error',
+        error: {
+          type: 'not_found_error',
+          message: `${path.split('?')[0]} is not an endpoint of this gateway; set your client's base URL to ${stack.baseUrl} (the SDKs append /v1/messages themselves)`,
+        },
+      });
+    }
+  });
+
+  it('the TypeScript SDK pointed at the bare host raises NotFoundError with that advice', async () => {
+    const wrong = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: stack.origin, maxRetries: 0 });
+    const error = await wrong.messages
+      .create({ model: 'claude-haiku-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(message((error as InstanceType<typeof Anthropic.NotFoundError>).error)).toContain(
+      `set your client's base URL to ${stack.baseUrl}`,
+    );
+  });
+
+  it('ending in /v1: 404 saying to drop it', async () => {
+    const wrong = new Anthropic({ apiKey: GATEWAY_TOKEN, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
+    const error = await wrong.models.list().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(message((error as InstanceType<typeof Anthropic.NotFoundError>).error)).toBe(
+      `/v1/v1/models is not an endpoint of this gateway: the base URL must not end in /v1; set your client's base URL to ${stack.baseUrl}`,
+    );
   });
 });

@@ -28,11 +28,11 @@ function post(body: string | Buffer, headers: Record<string, string> = {}) {
   });
 }
 
-const invalid = (message: string) => ({ status: 400, type: 'invalid_request_error', message });
+const invalid = (message: string | RegExp) => ({ status: 400, type: 'invalid_request_error', message });
 const DUPLICATE = invalid('request body has more than one "model" field');
 const MISSING = invalid('model: field required');
 const NOT_A_STRING = invalid('model: must be a string');
-const UNKNOWN = invalid('unknown model');
+const UNKNOWN = invalid(/^unknown model: "[\x20-\x7e]*"…? \(see GET \/ai-gateway\/anthropic\/v1\/models /);
 const NOT_AN_OBJECT = invalid('request body must be a JSON object');
 const INVALID_JSON = invalid('request body is not valid JSON');
 const EMPTY = invalid('request body is empty; expected a JSON object with a "model" field');

@@ -41,7 +41,10 @@ function notServedMessage(normalised: string): RegExp {
   if (normalised.startsWith(`${BASE}/v1/`)) {
     return new RegExp(`^${quote(normalised.slice(BASE.length))} is not available through this gateway`);
   }
-  return new RegExp(`^${quote(normalised)} is not an endpoint of this gateway$`);
+  // An API path (a v1 segment) outside the prefix: the client's base URL lacks it, and is told which to use.
+  const underBase = normalised === BASE || normalised.startsWith(`${BASE}/`);
+  const hint = !underBase && /(^|\/)v1(\/|$)/.test(normalised) ? "; set your client's base URL to .*" : '';
+  return new RegExp(`^${quote(normalised)} is not an endpoint of this gateway${hint}$`);
 }
 
 const ALLOWED_UPSTREAM_PATHS = new Set(['/v1/messages', '/v1/messages/count_tokens']);

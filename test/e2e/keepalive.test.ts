@@ -82,7 +82,7 @@ const keepaliveWarnings = () =>
 /** Envoy's count of connections to the processor it closed for an unanswered ping. */
 const envoyKeepaliveTimeouts = async () =>
   (await stack.envoy.admin.stat('cluster.ext_proc_processor.http2.keepalive_timeout')) +
-  (await stack.envoy.admin.stat('cluster.ext_proc_metering.http2.keepalive_timeout'));
+  (await stack.envoy.admin.stat('cluster.processor_access_log.http2.keepalive_timeout'));
 
 describe('a half-open connection between Envoy and the processor', () => {
   it("fails closed only until Envoy's pings find it dead, then the gateway serves again on a new connection", async () => {

@@ -199,6 +199,34 @@ describe('access log', () => {
     expect(log).not.toContain(UPSTREAM_KEY);
   });
 
+  it('records the model a refused request asked for, capped, and never as a metric label', async () => {
+    // A client invents model ids; each one as a label would be a new time series.
+    const invented = `claude-invented-${'q'.repeat(80)}`;
+    const response = await fetch(`${stack.baseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': GATEWAY_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify(seedRequest(invented)),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      `unknown model: "${invented.slice(0, 64)}"… (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)`,
+    );
+    const line = await accessLine((e) => e.requestId === response.headers.get('request-id'));
+    expect(line).toMatchObject({
+      status: 400,
+      reason: 'unknown_model',
+      requestedModel: `${invented.slice(0, 64)}…`,
+      tokenId: 'default',
+      workspace: 'default',
+    });
+    expect(line.model).toBeUndefined();
+    const text = await metricsText();
+    expect(text).not.toContain('claude-invented-');
+    expect(text).toMatch(
+      /^gateway_requests_total\{workspace="default",model="none",route="messages",status="400"\} [1-9]\d*$/m,
+    );
+  });
+
   it("records Envoy's own replies (413, upstream gone) under the request-id the client saw", async () => {
     const tooLarge = await fetch(`${stack.baseUrl}/v1/messages`, {
       method: 'POST',

@@ -4,6 +4,9 @@
 // the upstream sends. The SDK reports the SHA-256 of the bytes it sent; the
 // fake upstream must have received exactly those.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { indexCatalog } from '../../processor/policy/catalog.ts';
+import { anthropicModels } from '../../processor/policy/models.ts';
 import { CACHE_USAGE, message, messageEvents, THINKING_SIGNATURE } from '../support/anthropic-fixtures.ts';
 import {
   errorResponder,
@@ -144,28 +147,23 @@ describe('models', () => {
     };
     all_ids: string[];
   }
-  const NEWEST_FIRST = [
-    'claude-opus-4-8',
-    'claude-opus-4-7',
-    'claude-sonnet-4-6',
-    'claude-opus-4-6',
-    'claude-opus-4-5',
-    'claude-haiku-4-5',
-  ];
+  // The built-in catalog's Anthropic models, newest first (the order GET /v1/models lists).
+  const NEWEST_FIRST = anthropicModels(indexCatalog(DEFAULT_CATALOG)).map((model) => model.id);
 
   it('models.list returns the Anthropic models of the catalog, answered by the gateway', async () => {
     const result = ok(await py.call<ModelsList>('models_list'));
+    // One page: the gateway's default page holds 20.
     expect(result.first_page.data.map((model) => model.id)).toEqual(NEWEST_FIRST);
     expect(result.first_page).toMatchObject({
       has_more: false,
-      first_id: 'claude-opus-4-8',
-      last_id: 'claude-haiku-4-5',
+      first_id: NEWEST_FIRST[0],
+      last_id: NEWEST_FIRST[NEWEST_FIRST.length - 1],
     });
     expect(result.first_page.data[0]).toMatchObject({
       type: 'model',
-      id: 'claude-opus-4-8',
-      display_name: 'Claude Opus 4.8',
-      created_at: '2026-05-28T00:00:00Z',
+      id: 'claude-fable-5-2',
+      display_name: 'Claude Fable 5.2',
+      created_at: '2026-11-09T00:00:00Z',
     });
     expect(result.all_ids).toEqual(NEWEST_FIRST);
     expect(stack.upstream.received).toHaveLength(0);
@@ -174,23 +172,21 @@ describe('models', () => {
   it('auto-pagination follows has_more and last_id forward with limit', async () => {
     const reply = await py.call<ModelsList>('models_list', { limit: 2 });
     expect(ok(reply).all_ids).toEqual(NEWEST_FIRST);
+    const pages = Math.ceil(NEWEST_FIRST.length / 2);
     expect(reply.sent.map((request) => new URL(request.url).search)).toEqual([
       '?limit=2',
-      '?limit=2&after_id=claude-opus-4-7',
-      '?limit=2&after_id=claude-opus-4-6',
+      ...Array.from({ length: pages - 1 }, (_, i) => `?limit=2&after_id=${NEWEST_FIRST[2 * i + 1]}`),
     ]);
   });
 
   it('and backward with before_id and first_id', async () => {
-    const reply = await py.call<ModelsList>('models_list', { limit: 2, before_id: 'claude-haiku-4-5' });
-    expect(ok(reply).all_ids).toEqual([
-      'claude-opus-4-6',
-      'claude-opus-4-5',
-      'claude-opus-4-7',
-      'claude-sonnet-4-6',
-      'claude-opus-4-8',
-    ]);
-    expect(reply.sent).toHaveLength(3);
+    const last = NEWEST_FIRST.length - 1;
+    const reply = await py.call<ModelsList>('models_list', { limit: 2, before_id: NEWEST_FIRST[last] });
+    // Pages of two, walking back from the last model: each page in order, the pages newest last.
+    const expected: string[] = [];
+    for (let end = last; end > 0; end -= 2) expected.push(...NEWEST_FIRST.slice(Math.max(0, end - 2), end));
+    expect(ok(reply).all_ids).toEqual(expected);
+    expect(reply.sent).toHaveLength(Math.ceil(last / 2));
   });
 
   it('a scoped token sees only its models', async () => {
@@ -238,7 +234,7 @@ describe('error classes: status_code, class, type and request_id', () => {
       class: 'BadRequestError',
       status_code: 400,
       type: 'invalid_request_error',
-      api_message: 'unknown model',
+      api_message: expect.stringMatching(/^unknown model: "claude-unknown" /),
     });
     expectGatewayError(error);
   });

@@ -156,6 +156,15 @@ describe('error classes', () => {
     const unknown = await caught(client.messages.create({ ...seed, model: 'claude-unknown' }));
     expect(unknown).toBeInstanceOf(Anthropic.BadRequestError);
     expect(unknown.message).toContain('unknown model');
+    // The body the SDK parsed: the requested id, and where the served ones are listed.
+    expect(unknown.error).toEqual({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message:
+          'unknown model: "claude-unknown" (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)',
+      },
+    });
     const other = await caught(client.messages.create({ ...seed, model: 'gemini-2.5-pro' }));
     expect(other).toBeInstanceOf(Anthropic.BadRequestError);
     expect(other.message).toContain('model is not available on this endpoint');

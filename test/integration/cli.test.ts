@@ -119,3 +119,32 @@ describe('hash-token and usage', () => {
     expect(result.stderr).toContain('check-config');
   });
 });
+
+describe('--help and bad command lines, as the real process', () => {
+  it('--help prints the usage on stdout and exits 0, for the CLI and each command', () => {
+    const top = cli(['--help']);
+    expect(top).toMatchObject({ code: 0, stderr: '' });
+    expect(top.stdout).toMatch(/^usage: npm run cli -- <command>/);
+    for (const command of ['mint-token', 'hash-token', 'check-config', 'reload']) {
+      const result = cli([command, '--help']);
+      expect(result, command).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toMatch(new RegExp(`^usage: npm run cli -- ${command}`));
+    }
+  });
+
+  it('a bad flag or argument gets one line and the usage, exit 2, never a stack trace', () => {
+    for (const args of [
+      ['--help=1'],
+      ['mint-token', '--nope'],
+      ['check-config', 'a', 'b'],
+      ['reload', '--pid'],
+    ]) {
+      const result = cli(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^cli: .+\n(usage: npm run cli -- .+\n)+/);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.stderr).not.toContain('node:internal');
+    }
+  });
+});

@@ -35,7 +35,8 @@ const REJECTIONS: readonly Rejection[] = [
     body: messagesBody('claude-imaginary-9'),
     status: 400,
     type: 'invalid_request_error',
-    message: 'unknown model',
+    message:
+      'unknown model: "claude-imaginary-9" (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)',
     reason: 'unknown_model',
   },
   {

@@ -3,6 +3,9 @@
 // router (or the upstream) for these.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { indexCatalog } from '../../processor/policy/catalog.ts';
+import { anthropicModels } from '../../processor/policy/models.ts';
 import {
   GATEWAY_BASE_PATH,
   immediateBody,
@@ -40,14 +43,10 @@ describe('GET /v1/models', () => {
     const response = await ask('GET', MODELS, [['x-api-key', fixture.token]], requestId);
     expect(immediateStatus(response)).toBe(200);
     const body = immediateBody(response) as { data: Array<{ id: string }>; has_more: boolean };
-    expect(body.data.map((model) => model.id)).toEqual([
-      'claude-opus-4-8',
-      'claude-opus-4-7',
-      'claude-sonnet-4-6',
-      'claude-opus-4-6',
-      'claude-opus-4-5',
-      'claude-haiku-4-5',
-    ]);
+    // The built-in catalog, newest first (test/unit/models.test.ts lists the order).
+    expect(body.data.map((model) => model.id)).toEqual(
+      anthropicModels(indexCatalog(DEFAULT_CATALOG)).map((model) => model.id),
+    );
     expect(body.has_more).toBe(false);
     const headers = setHeaderEntries(response.immediate_response?.headers?.set_headers);
     expect(headers).toEqual([

@@ -115,7 +115,7 @@ describe('concurrent streams', () => {
         expectGatewayError(response, {
           status: 400,
           type: 'invalid_request_error',
-          message: 'unknown model',
+          message: /^unknown model: /,
           requestId: c.requestId,
         });
       } else {

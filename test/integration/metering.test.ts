@@ -90,12 +90,15 @@ describe('policy stream: facts for the access log', () => {
     expect(JSON.stringify(exchange.facts)).not.toContain(token);
   });
 
-  it('hands on the reason of a refusal, and never a model outside the catalog', async () => {
+  it('hands on the reason of a refusal, and never a model outside the catalog but as the requested one', async () => {
     const requestId = randomUUID();
-    const exchange = await policyExchange(client, { token, requestId, model: 'my-own-model-<script>' });
+    const model = `my-own-model-<script>\n${'z'.repeat(100)}`;
+    const exchange = await policyExchange(client, { token, requestId, model });
     expect(exchange.body?.response).toBe('immediate_response');
     expect(exchange.facts).toMatchObject({ request_id: requestId, reason: 'unknown_model' });
     expect(exchange.facts.model).toBeUndefined();
+    // For the access line only: escaped and capped at 64 characters.
+    expect(exchange.facts.requested_model).toBe(`my-own-model-<script>\\u000a${'z'.repeat(42)}…`);
     const rejected = await metrics.rejected.get();
     expect(rejected.values.find((v) => v.labels.reason === 'unknown_model')?.value).toBeGreaterThanOrEqual(1);
   });

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { messageEvents } from './anthropic-fixtures.ts';
+import { json, messageBody, type Responder, sseResponder } from './fake-upstream.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const CLAUDE_BIN = join(ROOT, 'node_modules/.bin/claude');
@@ -53,8 +55,20 @@ export function runClaudeCode(
   });
 }
 
-/** `claude --version`, e.g. "2.1.330 (Claude Code)". */
+/** `claude --version`, e.g. "2.1.332 (Claude Code)". */
 export async function claudeCodeVersion(): Promise<string> {
   const run = await runClaudeCode(OFFLINE_ENV, ['--version'], 60_000);
   return run.stdout.trim();
+}
+
+/** A fake upstream's answer to whatever Claude Code sends (streamed or not, count_tokens too): `text`. */
+export function answerClaudeCode(text: string): Responder {
+  return (request, res) => {
+    if (request.url.startsWith('/v1/messages/count_tokens')) return json(res, 200, { input_tokens: 1234 });
+    const body = JSON.parse(request.body.toString()) as { model?: string; stream?: boolean };
+    const model = body.model ?? 'no-model';
+    if (body.stream === true)
+      return sseResponder(messageEvents(model, [{ type: 'text', text }]))(request, res);
+    return json(res, 200, messageBody(model, text));
+  };
 }

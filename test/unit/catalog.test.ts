@@ -5,7 +5,7 @@ import {
   checkModel,
   indexCatalog,
   MODEL_NOT_ON_ENDPOINT,
-  UNKNOWN_MODEL,
+  unknownModel,
 } from '../../processor/policy/catalog.ts';
 
 const models: CatalogModel[] = [
@@ -39,13 +39,28 @@ describe('checkModel', () => {
       'claude-sonnet-4-6 ',
     ]) {
       const error = checkModel(catalog, model, undefined);
-      expect(error, model).toBe(UNKNOWN_MODEL);
+      expect(error, model).toEqual(unknownModel(model));
     }
-    expect(UNKNOWN_MODEL).toMatchObject({
+    expect(checkModel(catalog, 'claude-sonnet-9', undefined)).toMatchObject({
       status: 400,
       type: 'invalid_request_error',
-      message: 'unknown model',
+      reason: 'unknown_model',
+      message: `unknown model: "claude-sonnet-9" (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)`,
     });
+  });
+
+  it("keeps the product page's text first, and never repeats control characters or long ids", () => {
+    const message = (model: string) => checkModel(catalog, model, undefined)?.message ?? '';
+    expect(message('evil\u0000\r\n"\\\u202e')).toBe(
+      `unknown model: "evil\\u0000\\u000d\\u000a\\"\\\\\\u202e" (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)`,
+    );
+    const long = message('x'.repeat(10_000));
+    expect(long).toBe(
+      `unknown model: "${'x'.repeat(64)}"… (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)`,
+    );
+    for (const model of ['\u{1F600}', 'é', '\u007f']) {
+      expect(message(model)).toMatch(/^unknown model: "[\x20-\x7e]*" \(see GET /);
+    }
   });
 
   it('answers 400 for a catalog model of another provider', () => {
@@ -68,7 +83,7 @@ describe('checkModel', () => {
 
   it('checks the catalog before the scope', () => {
     const scope = new Set(['claude-sonnet-9', 'gpt-5']);
-    expect(checkModel(catalog, 'claude-sonnet-9', scope)).toBe(UNKNOWN_MODEL);
+    expect(checkModel(catalog, 'claude-sonnet-9', scope)?.reason).toBe('unknown_model');
     expect(checkModel(catalog, 'gpt-5', scope)).toBe(MODEL_NOT_ON_ENDPOINT);
   });
 
@@ -77,7 +92,7 @@ describe('checkModel', () => {
   });
 
   it('does not resolve inherited object properties as models', () => {
-    expect(checkModel(catalog, 'constructor', undefined)).toBe(UNKNOWN_MODEL);
-    expect(checkModel(catalog, '__proto__', undefined)).toBe(UNKNOWN_MODEL);
+    expect(checkModel(catalog, 'constructor', undefined)?.reason).toBe('unknown_model');
+    expect(checkModel(catalog, '__proto__', undefined)?.reason).toBe('unknown_model');
   });
 });

@@ -39,6 +39,38 @@ describe('buildConfig: every problem at once', () => {
     ]);
   });
 
+  it('checks the rest of an entry or a section whose field failed the schema, in the same pass', () => {
+    const list = problems(
+      buildConfig(
+        {
+          workspaces: [
+            { id: 'research', upstream_api_key: { env: 'RESEARCH_KEY' }, quota: { tokens_per_day: -5 } },
+          ],
+          tokens: [
+            { id: 'alice', workspace: 'nowhere', sha256: 'abc', models: ['gpt-9'] },
+            { id: 'bob', workspace: 'research', env: 'BOB_TOKEN', quota: { rpm: 5 } },
+          ],
+          catalog: [{ id: 'claude-x', provider: 'anthropic', display_name: 'X', created_at: 'soon' }],
+          quotas: { store: 'redis', redis: { url: { env: 'REDIS_URL' } }, fail_open: 'maybe' },
+        },
+        ENV,
+      ),
+    );
+    expect(list).toEqual([
+      'quotas.fail_open: Invalid input: expected boolean, received string',
+      expect.stringMatching(/^catalog\.0\.created_at: /),
+      'workspaces.0.quota.tokens_per_day: Too small: expected number to be >0',
+      'tokens.0.sha256: must be 64 lower-case hex digits (SHA-256)',
+      'tokens.1.quota: Unrecognized key: "rpm"',
+      // Found across entries, though each entry (or section) also failed the schema:
+      'workspaces.0.upstream_api_key: environment variable RESEARCH_KEY is not set',
+      'tokens.0.workspace: no workspace has id nowhere',
+      'tokens.0.models: gpt-9 is not an Anthropic model of the catalog',
+      'tokens.1.env: environment variable BOB_TOKEN is not set',
+      'quotas.redis.url: environment variable REDIS_URL is not set',
+    ]);
+  });
+
   it('names entries by their index in the file, even after an entry that failed the schema', () => {
     const list = problems(
       buildConfig(

@@ -12,11 +12,22 @@ const SEED_MODELS = [
 ];
 
 describe('DEFAULT_CATALOG', () => {
-  it('holds the six seed models as provider anthropic, and no other Anthropic model', () => {
+  it('holds the six seed models as provider anthropic, and the current Claude models', () => {
     const anthropic = DEFAULT_CATALOG.filter((model) => model.provider === 'anthropic').map(
       (model) => model.id,
     );
-    expect(anthropic.sort()).toEqual([...SEED_MODELS].sort());
+    expect(anthropic).toEqual(expect.arrayContaining(SEED_MODELS));
+    // Anthropic's latest of each family (test/unit/client-models.test.ts checks the clients' own lists).
+    expect(anthropic).toEqual(
+      expect.arrayContaining([
+        'claude-fable-5-2',
+        'claude-opus-5-5',
+        'claude-sonnet-5-5',
+        'claude-haiku-5-5',
+      ]),
+    );
+    // Only Claude models are served here.
+    for (const id of anthropic) expect(id).toMatch(/^claude-/);
   });
 
   it('serves every seed model', () => {

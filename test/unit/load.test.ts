@@ -214,7 +214,7 @@ describe('buildConfig: tokens and workspaces', () => {
     );
     expect(policy.catalog.size).toBe(2);
     expect(checkModel(policy.catalog, 'claude-custom', undefined)).toBeUndefined();
-    expect(checkModel(policy.catalog, 'claude-opus-4-8', undefined)?.message).toBe('unknown model');
+    expect(checkModel(policy.catalog, 'claude-opus-4-8', undefined)?.message).toMatch(/^unknown model: /);
     expect(checkModel(policy.catalog, 'other', undefined)?.message).toBe(
       'model is not available on this endpoint',
     );

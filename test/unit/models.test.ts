@@ -64,12 +64,25 @@ describe('anthropicModels', () => {
 
   it('orders the built-in catalog by release date', () => {
     expect(anthropicModels(indexCatalog(DEFAULT_CATALOG)).map((info) => info.id)).toEqual([
+      'claude-fable-5-2',
+      'claude-mythos-5-2',
+      'claude-haiku-5-5',
+      'claude-sonnet-5-5',
+      'claude-opus-5-5',
+      'claude-fable-5-1',
+      'claude-mythos-5-1',
+      'claude-opus-5',
+      'claude-sonnet-5',
+      'claude-fable-5',
+      'claude-mythos-5',
       'claude-opus-4-8',
       'claude-opus-4-7',
       'claude-sonnet-4-6',
       'claude-opus-4-6',
       'claude-opus-4-5',
+      'claude-opus-4-5-20251101',
       'claude-haiku-4-5',
+      'claude-haiku-4-5-20251001',
     ]);
   });
 });

@@ -324,7 +324,7 @@ describe('decideOnBody', () => {
       expect(error, model).toMatchObject({
         status: 400,
         type: 'invalid_request_error',
-        message: 'unknown model',
+        message: `unknown model: ${JSON.stringify(model)} (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)`,
       });
     }
   });

@@ -65,6 +65,59 @@ describe('matchRoute', () => {
     );
   });
 
+  it('tells a client whose base URL lacks the prefix which base URL to use', () => {
+    const base = () => 'http://localhost:8080/ai-gateway/anthropic';
+    for (const path of [
+      '/v1/messages',
+      '/v1/models',
+      '/anthropic/v1/messages',
+      '/v1',
+      '/ai-gateway/v1/x?y=1',
+    ]) {
+      const match = matchRoute('POST', path, base);
+      expect(match.kind === 'error' ? match.error : undefined, path).toEqual({
+        status: 404,
+        type: 'not_found_error',
+        message: `${path.split('?')[0]} is not an endpoint of this gateway; set your client's base URL to http://localhost:8080/ai-gateway/anthropic (the SDKs append /v1/messages themselves)`,
+        reason: 'wrong_base_url',
+      });
+    }
+    // Without a /v1 segment it is no API path: no hint.
+    for (const path of ['/', '/nope', '/ai-gateway/anthropicv1/messages', '/v10/messages']) {
+      const match = matchRoute('POST', path, base);
+      expect(match.kind === 'error' ? match.error.reason : '', path).toBe('not_found');
+    }
+  });
+
+  it('tells a client whose base URL ends in /v1 to drop it', () => {
+    const base = () => 'https://gw.example/ai-gateway/anthropic';
+    for (const [path, relative] of [
+      ['/ai-gateway/anthropic/v1/v1/messages?beta=true', '/v1/v1/messages'],
+      ['/ai-gateway/anthropic/v1/v1/models', '/v1/v1/models'],
+    ] as const) {
+      const match = matchRoute('POST', path, base);
+      expect(match.kind === 'error' ? match.error : undefined, path).toMatchObject({
+        status: 404,
+        type: 'not_found_error',
+        message: `${relative} is not an endpoint of this gateway: the base URL must not end in /v1; set your client's base URL to https://gw.example/ai-gateway/anthropic`,
+        reason: 'wrong_base_url',
+      });
+    }
+  });
+
+  it('asks for the base URL to suggest only when it is needed', () => {
+    let asked = 0;
+    const base = () => {
+      asked += 1;
+      return 'x';
+    };
+    matchRoute('POST', '/ai-gateway/anthropic/v1/messages', base);
+    matchRoute('POST', '/nope', base);
+    expect(asked).toBe(0);
+    matchRoute('POST', '/v1/messages', base);
+    expect(asked).toBe(1);
+  });
+
   it('answers 405 with allow: POST for another method on a known route', () => {
     for (const method of ['GET', 'PUT', 'DELETE', 'OPTIONS', 'post']) {
       for (const path of [

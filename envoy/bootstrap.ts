@@ -99,10 +99,14 @@ function upstreamCluster(settings: Settings): Json {
               },
             }),
           },
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
-              'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              {
+        }
+      : {}),
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typed(
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        {
+          ...(tls
+            ? {
                 auto_config: {
                   http2_protocol_options: connectionKeepalive(
                     settings.upstream.keepalive_interval_seconds,
@@ -110,12 +114,32 @@ function upstreamCluster(settings: Settings): Json {
                   ),
                   http_protocol_options: {},
                 },
-              },
-            ),
-          },
-        }
-      : {}),
+              }
+            : { explicit_http_config: { http_protocol_options: {} } }),
+          http_filters: upstreamFilters(),
+        },
+      ),
+    },
   };
+}
+
+/**
+ * The upstream cluster's own HTTP filters: every request bound for Anthropic
+ * passes them, whatever route sent it, right before its bytes are written.
+ * The approval check here rather than on the listener means that no route,
+ * not even one an operator adds later without the gateway's per-route
+ * switches (GATEWAY_FILTERS), reaches Anthropic without the processor's
+ * approval; and that other routes of a shared listener never meet it.
+ */
+function upstreamFilters(): Json[] {
+  return [
+    approvalCheck(),
+    requestTrailerStrip(),
+    {
+      name: 'envoy.filters.http.upstream_codec',
+      typed_config: typed('envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec', {}),
+    },
+  ];
 }
 
 /**
@@ -285,6 +309,16 @@ function beforeFilters(): Json {
   return cel(`!('${REQUEST_ID_STATE}' in filter_state)`);
 }
 
+/**
+ * The gateway's filters ran for this request: it is on one of the gateway's
+ * routes (the first of them, set_filter_state, is on there only). In an Envoy
+ * that serves other routes too, this keeps the gateway's local replies and
+ * access log to the gateway's requests (docs/integrate.md).
+ */
+export function onGatewayRoute(): Json {
+  return cel(`'${REQUEST_ID_STATE}' in filter_state`);
+}
+
 function both(a: Json, b: Json): Json {
   return { and_filter: { filters: [a, b] } };
 }
@@ -412,7 +446,7 @@ function localReplyConfig(settings: Settings): Json {
       // yet (the id is kept in filter state by the first filter): give it a
       // fresh one, so every error carries a request-id.
       ...mappings.map((mapping) => errorMapper(mapping, '%UNIQUE_ID%', [beforeFilters()])),
-      ...mappings.map((mapping) => errorMapper(mapping, REQUEST_ID)),
+      ...mappings.map((mapping) => errorMapper(mapping, REQUEST_ID, [onGatewayRoute()])),
     ],
   };
 }
@@ -436,13 +470,40 @@ function gatewayRoute(path: string, upstreamPath: string, settings: Settings, up
     // limit on these routes only, so Anthropic's maximum fits and more gets 413.
     // (It bounds the JSON answer json_to_metadata holds, too.)
     request_body_buffer_limit: settings.limits.max_request_body_bytes,
-    typed_per_filter_config: usageOnRoute(),
+    typed_per_filter_config: filtersOnRoute(GATEWAY_FILTERS, USAGE_FILTERS),
+  };
+}
+
+/**
+ * Everything else under the gateway's path: the processor answers it (401 for
+ * a missing token, 404 or 405 for the wrong path or method) and, should
+ * anything get past it, Envoy's 404. In an Envoy that serves other routes too,
+ * this keeps the gateway's requests, and the tokens they carry, away from
+ * whatever route would otherwise catch them.
+ */
+function gatewayFallbackRoute(match: Json, notFound: string): Json {
+  return {
+    match,
+    direct_response: { status: 404, body: { inline_string: notFound } },
+    typed_per_filter_config: filtersOnRoute(GATEWAY_FILTERS),
   };
 }
 
 /** Envoy's usage filters; disabled but on the upstream routes (gatewayRoute). */
 const STREAM_USAGE_FILTER = 'anthropic_gateway.stream_usage';
 const JSON_USAGE_FILTER = 'anthropic_gateway.json_usage';
+const USAGE_FILTERS = [STREAM_USAGE_FILTER, JSON_USAGE_FILTER] as const;
+
+const REQUEST_ID_FILTER = 'envoy.filters.http.set_filter_state';
+const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
+/**
+ * The gateway's filters on the listener: disabled in the chain, switched on by
+ * each of the gateway's routes. So an Envoy that serves other routes as well
+ * (docs/integrate.md) runs them for the gateway's requests only. A route to
+ * Anthropic that forgets the switch is not a way around the policy: the
+ * approval check sits on the upstream cluster itself (upstreamFilters).
+ */
+const GATEWAY_FILTERS = [REQUEST_ID_FILTER, EXT_PROC_FILTER] as const;
 
 /** A json_to_metadata rule writing the value at `path`, as it is (a number stays one), under the usage namespace. */
 function usageRule(rule: UsageRule): Json {
@@ -496,13 +557,10 @@ function usageFilters(): Json[] {
   ];
 }
 
-/** Turns the usage filters on for a route. */
-function usageOnRoute(): Json {
+/** Turns these disabled filters on for a route. */
+function filtersOnRoute(...groups: ReadonlyArray<readonly string[]>): Json {
   return Object.fromEntries(
-    [STREAM_USAGE_FILTER, JSON_USAGE_FILTER].map((name) => [
-      name,
-      typed('envoy.config.route.v3.FilterConfig', { config: {} }),
-    ]),
+    groups.flat().map((name) => [name, typed('envoy.config.route.v3.FilterConfig', { config: {} })]),
   );
 }
 
@@ -537,7 +595,8 @@ function accessLog(): Json {
  * (processor/extproc/approval.ts). ext_proc lets a processor close its stream
  * at any time, and Envoy then goes on as if allowed: without this filter, a
  * processor that ended a stream early would let the request through unchecked.
- * A refusal here is Envoy's 403, rendered as a 500 api_error above.
+ * A refusal here is Envoy's 403, rendered as a 500 api_error above; nothing is
+ * sent, not even a connection opened (test/e2e/integration-snippets.test.ts).
  */
 function approvalCheck(): Json {
   return {
@@ -550,10 +609,13 @@ function approvalCheck(): Json {
             permissions: [{ any: true }],
             principals: [
               {
-                metadata: {
-                  filter: METADATA_NAMESPACE,
-                  path: [{ key: APPROVAL_KEY }],
-                  value: { bool_match: true },
+                // The request's dynamic metadata (the successor of the deprecated `metadata`).
+                sourced_metadata: {
+                  metadata_matcher: {
+                    filter: METADATA_NAMESPACE,
+                    path: [{ key: APPROVAL_KEY }],
+                    value: { bool_match: true },
+                  },
                 },
               },
             ],
@@ -565,7 +627,7 @@ function approvalCheck(): Json {
 }
 
 /**
- * Removes every request trailer before the router. Trailers (HTTP/2, or
+ * Removes every request trailer before it is sent upstream. Trailers (HTTP/2, or
  * HTTP/1.1 chunked where a codec keeps them) never pass through the
  * processor's request-headers mutation, and Envoy would forward them to an
  * HTTP/2 upstream verbatim: a credential, a cookie or an `anthropic-beta` in a
@@ -584,6 +646,29 @@ function requestTrailerStrip(): Json {
         ],
       },
     }),
+  };
+}
+
+/**
+ * HTTPS on the listener, when listen.tls names a certificate: TLS 1.2 or
+ * later (Envoy's default for a server), HTTP/2 or HTTP/1.1 as the client
+ * offers by ALPN (the connection manager's AUTO codec follows it). Envoy
+ * reads the files when it starts.
+ */
+function listenerTls(tls: Settings['listen']['tls']): Json {
+  if (tls === undefined) return {};
+  return {
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: typed('envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', {
+        common_tls_context: {
+          alpn_protocols: ['h2', 'http/1.1'],
+          tls_certificates: [
+            { certificate_chain: { filename: tls.cert_file }, private_key: { filename: tls.key_file } },
+          ],
+        },
+      }),
+    },
   };
 }
 
@@ -656,6 +741,7 @@ export function renderBootstrap(settings: Settings): Json {
           enable_reuse_port: false,
           filter_chains: [
             {
+              ...listenerTls(settings.listen.tls),
               filters: [
                 {
                   name: 'envoy.filters.network.http_connection_manager',
@@ -710,19 +796,18 @@ export function renderBootstrap(settings: Settings): Json {
                                 settings,
                                 upstreamHost,
                               ),
-                              // Everything else: the processor has already answered 401/404/405;
-                              // this is the second line should anything get past it.
-                              {
-                                match: { prefix: '/' },
-                                direct_response: { status: 404, body: { inline_string: notFound } },
-                              },
+                              gatewayFallbackRoute({ path_separated_prefix: BASE_PATH }, notFound),
+                              // Everything else, on the gateway's own listener: answered the same way.
+                              gatewayFallbackRoute({ prefix: '/' }, notFound),
                             ],
                           },
                         ],
                       },
                       http_filters: [
                         {
-                          name: 'envoy.filters.http.set_filter_state',
+                          name: REQUEST_ID_FILTER,
+                          // On the gateway's routes only (GATEWAY_FILTERS).
+                          disabled: true,
                           typed_config: typed('envoy.extensions.filters.http.set_filter_state.v3.Config', {
                             on_request_headers: [
                               {
@@ -736,7 +821,9 @@ export function renderBootstrap(settings: Settings): Json {
                           }),
                         },
                         {
-                          name: 'envoy.filters.http.ext_proc',
+                          name: EXT_PROC_FILTER,
+                          // On the gateway's routes only (GATEWAY_FILTERS).
+                          disabled: true,
                           typed_config: typed('envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor', {
                             grpc_service: { envoy_grpc: { cluster_name: PROCESSOR_CLUSTER } },
                             // Fail closed: nothing reaches the upstream unchecked.
@@ -767,8 +854,6 @@ export function renderBootstrap(settings: Settings): Json {
                           }),
                         },
                         ...usageFilters(),
-                        approvalCheck(),
-                        requestTrailerStrip(),
                         {
                           name: 'envoy.filters.http.router',
                           typed_config: typed('envoy.extensions.filters.http.router.v3.Router', {

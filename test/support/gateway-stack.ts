@@ -126,7 +126,8 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
   for (const output of [envoy.process.stdout, envoy.process.stderr]) {
     output?.on('data', (chunk: Buffer) => envoyLog.push(chunk.toString('utf8')));
   }
-  const origin = `http://127.0.0.1:${envoy.port}`;
+  // listen.tls: HTTPS (the test CA's certificate names 127.0.0.1 too).
+  const origin = `${settings.listen.tls === undefined ? 'http' : 'https'}://127.0.0.1:${envoy.port}`;
   const stack: GatewayStack = {
     baseUrl: `${origin}${BASE_PATH}`,
     origin,

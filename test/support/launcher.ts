@@ -81,7 +81,7 @@ export interface Serving {
 export async function serving(gateway: Launched): Promise<Serving> {
   const [, processorPid] = await gateway.waitFor(/gateway: processor \(pid (\d+)\) listening/);
   const [, envoyPid] = await gateway.waitFor(/gateway: envoy \(pid (\d+)\) started/);
-  const [, port] = await gateway.waitFor(/serving http:\/\/[^:]+:(\d+)\/ai-gateway\/anthropic/);
+  const [, port] = await gateway.waitFor(/serving https?:\/\/[^:]+:(\d+)\/ai-gateway\/anthropic/);
   return { port: Number(port), processorPid: Number(processorPid), envoyPid: Number(envoyPid) };
 }
 

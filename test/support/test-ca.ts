@@ -16,6 +16,9 @@ export interface TestCa {
   readonly cert: string;
   /** Its private key (PEM). */
   readonly key: string;
+  /** The leaf certificate's and its key's files (for Envoy's listener, say). */
+  readonly certFile: string;
+  readonly keyFile: string;
   remove(): void;
 }
 
@@ -99,6 +102,8 @@ export function createTestCa(): TestCa {
     otherCaFile: join(dir, 'other-ca.pem'),
     cert: readFileSync(join(dir, 'leaf.pem'), 'utf8'),
     key: readFileSync(join(dir, 'leaf.key'), 'utf8'),
+    certFile: join(dir, 'leaf.pem'),
+    keyFile: join(dir, 'leaf.key'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

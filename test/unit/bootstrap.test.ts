@@ -89,14 +89,70 @@ describe('renderBootstrap: ext_proc', () => {
   });
 });
 
+const upstreamFilters = (bootstrap: unknown): unknown[] =>
+  list(cluster(bootstrap, 'anthropic_upstream'), [
+    'typed_extension_protocol_options',
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    'http_filters',
+  ]);
+
+describe('renderBootstrap: the gateway’s filters, per route', () => {
+  const bootstrap = renderBootstrap(settings());
+  const onListener = ['envoy.filters.http.set_filter_state', 'envoy.filters.http.ext_proc'];
+  const usage = ['anthropic_gateway.stream_usage', 'anthropic_gateway.json_usage'];
+
+  it('are off in the listener’s chain (a shared Envoy’s other routes never meet them), all but the router', () => {
+    const filters = httpFilters(bootstrap);
+    const off = filters
+      .filter((filter) => (filter as { disabled?: boolean }).disabled === true)
+      .map((f) => at(f, ['name']));
+    expect(off).toEqual([...onListener, ...usage]);
+    expect(filters.map((filter) => at(filter, ['name']))).toEqual([
+      ...onListener,
+      ...usage,
+      'envoy.filters.http.router',
+    ]);
+  });
+
+  it('are switched on by every route of the gateway, the usage filters by the two upstream routes only', () => {
+    const enable = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', config: {} };
+    const [messages, countTokens, underBasePath, everythingElse] = routes(bootstrap);
+    for (const route of [messages, countTokens]) {
+      expect(at(route, ['typed_per_filter_config'])).toEqual(
+        Object.fromEntries([...onListener, ...usage].map((name) => [name, enable])),
+      );
+    }
+    for (const route of [underBasePath, everythingElse]) {
+      expect(at(route, ['typed_per_filter_config'])).toEqual(
+        Object.fromEntries(onListener.map((name) => [name, enable])),
+      );
+    }
+  });
+
+  it('keep the request-id local replies to requests the gateway’s filters saw', () => {
+    const mappers = list(bootstrap, [...HCM, 'local_reply_config', 'mappers']);
+    const guard = (mapper: unknown) => JSON.stringify(at(mapper, ['filter', 'and_filter', 'filters']));
+    for (const mapper of mappers) {
+      const requestId = JSON.stringify(at(mapper, ['headers_to_add', 0, 'header', 'value']));
+      const state = "'anthropic_gateway.request_id' in filter_state";
+      // Either before the filters ran (a fresh id), or with the filters' id on a gateway route.
+      if (requestId.includes('UNIQUE_ID')) expect(guard(mapper)).toContain(`!(${state})`);
+      else expect(guard(mapper)).toContain(`"expression":"${state}"`);
+    }
+  });
+});
+
 describe('renderBootstrap: request trailers', () => {
   const bootstrap = renderBootstrap(settings());
 
-  it('removes every request trailer right before the router, and nothing else', () => {
-    const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
-    expect(names.at(-2)).toBe('anthropic_gateway.no_request_trailers');
+  it('removes every request trailer on the upstream cluster, right before the codec, and nothing else', () => {
+    const names = upstreamFilters(bootstrap).map((filter) => at(filter, ['name']));
+    expect(names.slice(-2)).toEqual([
+      'anthropic_gateway.no_request_trailers',
+      'envoy.filters.http.upstream_codec',
+    ]);
     expect(
-      at(named(httpFilters(bootstrap), 'anthropic_gateway.no_request_trailers'), ['typed_config']),
+      at(named(upstreamFilters(bootstrap), 'anthropic_gateway.no_request_trailers'), ['typed_config']),
     ).toEqual({
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation',
       mutations: {
@@ -111,16 +167,25 @@ describe('renderBootstrap: request trailers', () => {
 describe('renderBootstrap: the approval check', () => {
   const bootstrap = renderBootstrap(settings());
 
-  it('lets a request reach the router only with the processor’s approval mark', () => {
-    const names = httpFilters(bootstrap).map((filter) => at(filter, ['name']));
-    const rbac = names.indexOf('anthropic_gateway.approval');
-    expect(rbac).toBeGreaterThan(names.indexOf('envoy.filters.http.ext_proc'));
-    // Only the trailer strip, which removes and decides nothing else, sits between it and the router.
-    expect(names.slice(rbac + 1)).toEqual([
+  it('lets a request on to the upstream, whatever route sent it, only with the processor’s approval mark', () => {
+    const names = upstreamFilters(bootstrap).map((filter) => at(filter, ['name']));
+    // First on the upstream cluster; only the trailer strip, which removes and decides
+    // nothing else, sits between it and the codec. Not on the listener at all.
+    expect(names).toEqual([
+      'anthropic_gateway.approval',
       'anthropic_gateway.no_request_trailers',
-      'envoy.filters.http.router',
+      'envoy.filters.http.upstream_codec',
     ]);
-    const rules = at(named(httpFilters(bootstrap), 'anthropic_gateway.approval'), ['typed_config', 'rules']);
+    expect(httpFilters(bootstrap).map((filter) => at(filter, ['name']))).not.toContain(
+      'anthropic_gateway.approval',
+    );
+    for (const plain of [settings(), settings({ upstream: { url: 'http://127.0.0.1:9000' } })]) {
+      expect(upstreamFilters(renderBootstrap(plain))).toEqual(upstreamFilters(bootstrap));
+    }
+    const rules = at(named(upstreamFilters(bootstrap), 'anthropic_gateway.approval'), [
+      'typed_config',
+      'rules',
+    ]);
     expect(at(rules, ['action'])).toBe('ALLOW');
     const policies = Object.values(at(rules, ['policies']) as Record<string, unknown>);
     expect(policies).toEqual([
@@ -128,10 +193,12 @@ describe('renderBootstrap: the approval check', () => {
         permissions: [{ any: true }],
         principals: [
           {
-            metadata: {
-              filter: METADATA_NAMESPACE,
-              path: [{ key: APPROVAL_KEY }],
-              value: { bool_match: true },
+            sourced_metadata: {
+              metadata_matcher: {
+                filter: METADATA_NAMESPACE,
+                path: [{ key: APPROVAL_KEY }],
+                value: { bool_match: true },
+              },
             },
           },
         ],
@@ -179,20 +246,25 @@ describe('renderBootstrap: routes', () => {
     }
   });
 
-  it('answers everything else with an Anthropic-shaped 404', () => {
+  it('answers everything else under its path, and everything else at all, with an Anthropic-shaped 404', () => {
     const all = routes(renderBootstrap(settings()));
-    const last = all.at(-1);
-    expect(at(last, ['match'])).toEqual({ prefix: '/' });
-    expect(at(last, ['direct_response', 'status'])).toBe(404);
-    const body = at(last, ['direct_response', 'body', 'inline_string']);
-    expect(typeof body).toBe('string');
-    const parsed: unknown = JSON.parse(String(body));
-    expect(parsed).toEqual({
-      type: 'error',
-      error: { type: 'not_found_error', message: expect.any(String) },
-    });
-    // Only the gateway routes and the catch-all.
-    expect(all).toHaveLength(3);
+    const fallbacks = all.slice(2);
+    expect(fallbacks.map((route) => at(route, ['match']))).toEqual([
+      { path_separated_prefix: '/ai-gateway/anthropic' },
+      { prefix: '/' },
+    ]);
+    for (const route of fallbacks) {
+      expect(at(route, ['direct_response', 'status'])).toBe(404);
+      const body = at(route, ['direct_response', 'body', 'inline_string']);
+      expect(typeof body).toBe('string');
+      const parsed: unknown = JSON.parse(String(body));
+      expect(parsed).toEqual({
+        type: 'error',
+        error: { type: 'not_found_error', message: expect.any(String) },
+      });
+    }
+    // Only the gateway routes and the two fallbacks.
+    expect(all).toHaveLength(4);
   });
 
   it('rewrites Envoy’s own error replies to Anthropic’s shape', () => {
@@ -505,5 +577,48 @@ describe('renderBootstrap: clusters', () => {
       address: '127.0.0.1',
       port_value: 19901,
     });
+  });
+});
+
+describe('renderBootstrap: TLS on the listener (listen.tls)', () => {
+  const chain = (bootstrap: unknown) =>
+    at(bootstrap, ['static_resources', 'listeners', 0, 'filter_chains', 0]) as Record<string, unknown>;
+
+  it('serves plain HTTP without it', () => {
+    expect(chain(renderBootstrap(settings()))).not.toHaveProperty('transport_socket');
+  });
+
+  it('presents the certificate and offers HTTP/2 and HTTP/1.1 by ALPN', () => {
+    const tls = { cert_file: '/etc/gateway/cert.pem', key_file: '/etc/gateway/key.pem' };
+    const bootstrap = renderBootstrap(settings({ listen: { tls } }));
+    expect(at(chain(bootstrap), ['transport_socket'])).toEqual({
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+        common_tls_context: {
+          alpn_protocols: ['h2', 'http/1.1'],
+          tls_certificates: [
+            {
+              certificate_chain: { filename: '/etc/gateway/cert.pem' },
+              private_key: { filename: '/etc/gateway/key.pem' },
+            },
+          ],
+        },
+      },
+    });
+    // The connection manager picks its codec from what ALPN negotiated.
+    expect(at(bootstrap, [...HCM, 'codec_type'])).toBe('AUTO');
+  });
+
+  it('needs both files', () => {
+    for (const tls of [
+      { cert_file: '/c.pem' },
+      { key_file: '/k.pem' },
+      { cert_file: '', key_file: '/k.pem' },
+    ]) {
+      const result = buildConfig({ listen: { tls } }, ENV);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.problems.join('\n')).toContain('listen.tls');
+    }
   });
 });

@@ -120,8 +120,7 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
       'envoy.filters.http.ext_proc',
       'anthropic_gateway.stream_usage',
       'anthropic_gateway.json_usage',
-      'anthropic_gateway.approval',
-      'anthropic_gateway.no_request_trailers',
+      // The approval check and the trailer strip are on the upstream cluster.
       'envoy.filters.http.router',
     ]);
     expect(policy?.metadata_options).toEqual({ receiving_namespaces: { untyped: [METADATA_NAMESPACE] } });
@@ -141,6 +140,8 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
       expect(Object.keys(route.typed_per_filter_config ?? {}).sort()).toEqual([
         'anthropic_gateway.json_usage',
         'anthropic_gateway.stream_usage',
+        'envoy.filters.http.ext_proc',
+        'envoy.filters.http.set_filter_state',
       ]);
   });
 

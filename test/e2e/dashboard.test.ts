@@ -71,8 +71,10 @@ async function traffic(): Promise<number> {
     await post('/v1/messages', 'agw_e2e_not_a_token_at_all_0123456789abcd', seedRequest()),
     await post('/v1/messages', LIMITED_TOKEN, seedRequest()),
     await post('/v1/messages', LIMITED_TOKEN, seedRequest()),
+    // A model of the catalog without a built-in price: a request of unknown cost.
+    await post('/v1/messages', GATEWAY_TOKEN, seedRequest('claude-haiku-5-5')),
   ];
-  expect(statuses).toEqual([200, 200, 200, 200, 401, 200, 429]);
+  expect(statuses).toEqual([200, 200, 200, 200, 401, 200, 429, 200]);
   return statuses.length;
 }
 

@@ -38,7 +38,7 @@ function post(
   );
 }
 
-/** The exact header names the upstream may see (see README: what goes upstream). */
+/** The exact header names the upstream may see (see docs/architecture.md: what goes upstream). */
 const UPSTREAM_HEADER_NAMES = [
   'accept',
   'anthropic-beta',

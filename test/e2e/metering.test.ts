@@ -167,7 +167,8 @@ describe('access log', () => {
     abort.abort();
     release();
 
-    // Envoy closes the metering stream after the client is gone (deferred_close_timeout).
+    // Once the client is gone Envoy ends the request and logs it: its entry, with the
+    // usage read so far, reaches the processor on the access-log stream at the next flush.
     const line = await accessLine(withInput(1404), 20_000);
     expect(line).toMatchObject({
       streamed: true,

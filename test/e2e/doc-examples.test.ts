@@ -52,6 +52,10 @@ const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
   [/^kubectl /, 'needs a Kubernetes cluster'],
   [/^apt-get /, 'installs a system package'],
   [/^export REDIS_URL=|^GATEWAY_CONFIG=gateway\.yaml /, "needs Redis and the reader's own gateway.yaml"],
+  [
+    /^(?:useradd|git clone|npm --prefix \/opt\/\S+|install|\(umask|systemctl|journalctl) /,
+    'sets up a systemd service on the host (test/unit/systemd-unit.test.ts and test/e2e/systemd-unit.test.ts check the unit)',
+  ],
 ];
 
 type Kind = 'export' | 'server' | 'cli' | 'client';

@@ -47,7 +47,10 @@ const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
   [/^npm install\b/, 'installs the packages; .ci/run does it on a fresh clone'],
   [/^npm test$/, 'the whole suite, this test among it'],
   [/^docker compose /, 'needs a Docker engine (test/e2e/compose-stack.test.ts runs it where one is)'],
-  [/^npm run bench|^node bench\//, 'the benchmark: minutes of load on the machine'],
+  [
+    /^npm run (?:bench|soak)|^node bench\//,
+    'the benchmark and the soak: minutes of load (test/e2e/soak.test.ts runs 20 s of the soak)',
+  ],
   [/^FUZZ_RUNS=/, 'the hour-long fuzzing run'],
   [/^kubectl /, 'needs a Kubernetes cluster'],
   [/^apt-get /, 'installs a system package'],

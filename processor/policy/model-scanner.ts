@@ -121,7 +121,16 @@ function skipWhitespace(b: Buffer, i: number): number {
   return i;
 }
 
-/** `"model"` written plainly, or with escapes that decode to it. */
+/** "model", the key looked for, as character codes. */
+const MODEL_KEY = [0x6d, 0x6f, 0x64, 0x65, 0x6c];
+
+/**
+ * Whether the key token `b[start, end)` (quotes included, accepted by
+ * skipString) is `"model"`, written plainly or with escapes. Compared as it
+ * is decoded, without building a string: a body may hold millions of
+ * top-level keys written with escapes, and each stops at its first character
+ * that differs, or after five.
+ */
 function isModelKey(b: Buffer, start: number, end: number): boolean {
   const length = end - start;
   if (length === 7) {
@@ -133,20 +142,33 @@ function isModelKey(b: Buffer, start: number, end: number): boolean {
       b[start + 5] === 0x6c // l
     );
   }
-  // Anything longer that decodes to "model" must contain escapes; decoding a
-  // short key is cheap, and keys longer than a few escapes cannot match.
-  if (length > 7 && length <= 64 && hasBackslash(b, start, end)) {
-    return decodeString(b, start, end) === 'model';
+  if (length < 7) return false;
+  const last = end - 1; // the closing quote
+  let k = start + 1;
+  for (const expected of MODEL_KEY) {
+    if (k >= last) return false;
+    let unit = b[k] as number;
+    if (unit === BACKSLASH) {
+      // Of the escapes, only \uXXXX can spell a letter.
+      if (b[k + 1] !== 0x75) return false;
+      unit = hexValue(b, k + 2);
+      k += 6;
+    } else {
+      k += 1;
+    }
+    if (unit !== expected) return false;
   }
-  return false;
+  return k === last;
 }
 
-/** Whether `b[start, end)` holds a backslash; looks no further than `end`, so each key costs its own length. */
-function hasBackslash(b: Buffer, start: number, end: number): boolean {
-  for (let k = start; k < end; k += 1) {
-    if (b[k] === BACKSLASH) return true;
+/** The value of the four hex digits at `b[i]`, which skipString has checked. */
+function hexValue(b: Buffer, i: number): number {
+  let value = 0;
+  for (let k = i; k < i + 4; k += 1) {
+    const c = b[k] as number;
+    value = value * 16 + (c <= NINE ? c - ZERO : (c | 0x20) - 0x61 + 10);
   }
-  return false;
+  return value;
 }
 
 /** Decodes a JSON string token `b[start, end)` (quotes included) that skipString accepted. */

@@ -3,8 +3,16 @@
 // (RFC 8259, as strict as JSON.parse) so the gateway never decides on a value
 // that the upstream would read differently: if JSON.parse would fail, so does
 // the scan; if the body names "model" twice at the top level, we refuse rather
-// than guess which one the upstream takes. It is iterative, so deep nesting
-// cannot overflow the stack.
+// than guess which one the upstream takes.
+//
+// What a body can make it cost is bounded by the body's size, whatever its
+// shape: it is iterative, so deep nesting cannot overflow the stack, and keeps
+// one bit per nesting level (an eighth of a byte); it builds no string but the
+// model's, once, at the end, and not even that past `maxModelBytes`. It can
+// also stop and go on later (startModelScan), so that a big body can be
+// scanned a slice at a time between other work: a 32 MB body of `[0,0,0,…`
+// costs several times the CPU of 32 MB of prose, which the string scan reads
+// four bytes a step (docs/security.md, "Hostile body shapes").
 import { isUtf8 } from 'node:buffer';
 
 export type ScanProblem =
@@ -14,11 +22,36 @@ export type ScanProblem =
   | 'not_an_object'
   | 'missing_model'
   | 'model_not_a_string'
-  | 'duplicate_model';
+  | 'duplicate_model'
+  /** A string model written longer than `maxModelBytes`: not decoded. */
+  | 'model_too_long';
 
 export type ModelScan =
   | { readonly ok: true; readonly model: string }
   | { readonly ok: false; readonly problem: ScanProblem };
+
+export interface ScanOptions {
+  /**
+   * The most bytes a string model may take as written (between its quotes)
+   * to be decoded; a longer one is `model_too_long`. Decoding a 32 MB model
+   * builds a string of up to twice that; a model looked up in a catalog
+   * cannot be longer than its longest id written with an escape per
+   * character (catalog.ts, longestModelSpelling). Unlimited by default.
+   */
+  readonly maxModelBytes?: number;
+}
+
+/** A scan that goes on a slice at a time (startModelScan). */
+export interface ModelScanner {
+  /**
+   * Scans on, to the first point past `bytes` more bytes where it can stop
+   * (a token is never cut: a long string or number is read whole); returns
+   * the verdict once the body is scanned, undefined while there is more.
+   */
+  advance(bytes: number): ModelScan | undefined;
+  /** The size of the nesting state (bytes): at most a quarter of the deepest nesting seen, or 256. */
+  readonly nestingBytes: number;
+}
 
 const TAB = 0x09;
 const LF = 0x0a;
@@ -42,73 +75,159 @@ const UPPER_E = 0x45;
 
 /** Returned by the skip functions when the input is not valid JSON. */
 const INVALID = -1;
+/** Returned by skipValue when it stopped at its limit inside a value. */
+const SUSPENDED = -2;
 
 const fail = (problem: ScanProblem): ModelScan => ({ ok: false, problem });
 
-export function scanModel(body: Buffer): ModelScan {
-  nestingPeakBytes = nesting.byteLength;
-  const scan = scanDocument(body);
-  releaseNesting();
-  return scan;
+/**
+ * One nesting state for every whole-body scan: they run one at a time, so an
+ * ordinary body allocates none. A deeper body grows its own copy.
+ */
+const SHARED_NESTING = new Uint32Array(64); // 2,048 levels, 256 bytes
+
+/** Scans the whole body at once. */
+export function scanModel(body: Buffer, options?: ScanOptions): ModelScan {
+  return new Scanner(body, options, SHARED_NESTING).advance(Number.POSITIVE_INFINITY) as ModelScan;
 }
 
-function scanDocument(body: Buffer): ModelScan {
-  const end = body.length;
-  let i = skipWhitespace(body, 0);
-  if (i === end) return fail('empty');
-  // JSON text is UTF-8 (RFC 8259 §8.1); validated once, natively, so the
-  // string scanner below only has to look at ASCII structure.
-  if (!isUtf8(body)) return fail('invalid_utf8');
+/** A scan to be driven a slice at a time with `advance`. */
+export function startModelScan(body: Buffer, options?: ScanOptions): ModelScanner {
+  return new Scanner(body, options, new Uint32Array(SHARED_NESTING.length));
+}
 
-  if (body[i] !== LBRACE) {
-    const after = skipValue(body, i);
-    if (after === INVALID || skipWhitespace(body, after) !== end) return fail('invalid_json');
-    return fail('not_an_object');
+// Where the top-level scan stands.
+/** Nothing read yet. */
+const START = 0;
+/** Inside a top-level value that is not an object (the verdict is then not_an_object or invalid_json). */
+const TOP_VALUE = 1;
+/** At a top-level member's name. */
+const MEMBER = 2;
+/** Inside a top-level member's value. */
+const MEMBER_VALUE = 3;
+
+class Scanner implements ModelScanner {
+  private readonly body: Buffer;
+  private readonly maxModelBytes: number;
+  private verdict: ModelScan | undefined;
+  private phase = START;
+
+  // Of the top-level member being read.
+  private isModel = false;
+  private valueStart = 0;
+  // Of the top-level "model": its string token, or why there is none to use.
+  private modelStart = -1;
+  private modelEnd = -1;
+  private modelSeen = false;
+  private notAString = false;
+  private duplicate = false;
+
+  // Where the scan goes on, and skipValue's state when it stopped inside a value (see there).
+  i = 0;
+  stack: Uint32Array;
+  depth = 0;
+  inObject = false;
+  afterValue = false;
+
+  constructor(body: Buffer, options: ScanOptions | undefined, stack: Uint32Array) {
+    this.body = body;
+    this.maxModelBytes = options?.maxModelBytes ?? Number.POSITIVE_INFINITY;
+    this.stack = stack;
   }
 
-  let model: string | undefined;
-  let modelProblem: ScanProblem | undefined;
-  i = skipWhitespace(body, i + 1);
-  if (body[i] === RBRACE) {
-    i += 1;
-  } else {
-    for (;;) {
-      if (body[i] !== QUOTE) return fail('invalid_json');
-      const keyEnd = skipString(body, i);
-      if (keyEnd === INVALID) return fail('invalid_json');
-      const isModel = isModelKey(body, i, keyEnd);
-      i = skipWhitespace(body, keyEnd);
-      if (body[i] !== COLON) return fail('invalid_json');
-      i = skipWhitespace(body, i + 1);
-      const valueStart = i;
-      i = skipValue(body, i);
-      if (i === INVALID) return fail('invalid_json');
-      if (isModel) {
-        if (model !== undefined || modelProblem !== undefined) {
-          modelProblem = 'duplicate_model';
-        } else if (body[valueStart] === QUOTE) {
-          model = decodeString(body, valueStart, i);
-        } else {
-          modelProblem = 'model_not_a_string';
-        }
-      }
-      i = skipWhitespace(body, i);
-      const next = body[i];
-      if (next === COMMA) {
-        i = skipWhitespace(body, i + 1);
-      } else if (next === RBRACE) {
-        i += 1;
-        break;
+  get nestingBytes(): number {
+    return this.stack.byteLength;
+  }
+
+  advance(bytes: number): ModelScan | undefined {
+    if (this.verdict !== undefined) return this.verdict;
+    const b = this.body;
+    const end = b.length;
+    // skipValue stops at `limit` or after; end + 1 is never reached.
+    const limit = bytes >= end - this.i ? end + 1 : this.i + bytes;
+    let i = this.i;
+    if (this.phase === START) {
+      i = skipWhitespace(b, 0);
+      if (i === end) return this.settle(fail('empty'));
+      // JSON text is UTF-8 (RFC 8259 §8.1); validated once, natively, so the
+      // string scanner below only has to look at ASCII structure.
+      if (!isUtf8(b)) return this.settle(fail('invalid_utf8'));
+      if (b[i] !== LBRACE) {
+        this.phase = TOP_VALUE;
       } else {
-        return fail('invalid_json');
+        i = skipWhitespace(b, i + 1);
+        if (b[i] === RBRACE) return this.settle(this.decide(i + 1));
+        this.phase = MEMBER;
+      }
+    }
+    if (this.phase === TOP_VALUE) {
+      const after = skipValue(this, b, i, limit);
+      if (after === SUSPENDED) return undefined;
+      if (after === INVALID || skipWhitespace(b, after) !== end) return this.settle(fail('invalid_json'));
+      return this.settle(fail('not_an_object'));
+    }
+    for (;;) {
+      if (this.phase === MEMBER) {
+        if (i >= limit) {
+          this.i = i;
+          return undefined;
+        }
+        if (b[i] !== QUOTE) return this.settle(fail('invalid_json'));
+        const keyEnd = skipString(b, i);
+        if (keyEnd === INVALID) return this.settle(fail('invalid_json'));
+        this.isModel = isModelKey(b, i, keyEnd);
+        i = skipWhitespace(b, keyEnd);
+        if (b[i] !== COLON) return this.settle(fail('invalid_json'));
+        i = skipWhitespace(b, i + 1);
+        this.valueStart = i;
+        this.phase = MEMBER_VALUE;
+      }
+      i = skipValue(this, b, i, limit);
+      if (i === SUSPENDED) return undefined;
+      if (i === INVALID) return this.settle(fail('invalid_json'));
+      if (this.isModel) this.noteModel(this.valueStart, i);
+      i = skipWhitespace(b, i);
+      const next = b[i];
+      if (next === COMMA) {
+        i = skipWhitespace(b, i + 1);
+        this.phase = MEMBER;
+      } else if (next === RBRACE) {
+        return this.settle(this.decide(i + 1));
+      } else {
+        return this.settle(fail('invalid_json'));
       }
     }
   }
-  if (skipWhitespace(body, i) !== end) return fail('invalid_json');
-  if (modelProblem === 'duplicate_model') return fail('duplicate_model');
-  if (modelProblem !== undefined) return fail(modelProblem);
-  if (model === undefined) return fail('missing_model');
-  return { ok: true, model };
+
+  private noteModel(start: number, end: number): void {
+    if (this.modelSeen) {
+      this.duplicate = true;
+      return;
+    }
+    this.modelSeen = true;
+    if (this.body[start] === QUOTE) {
+      this.modelStart = start;
+      this.modelEnd = end;
+    } else {
+      this.notAString = true;
+    }
+  }
+
+  /** The verdict once the top-level object has closed at `i`. */
+  private decide(i: number): ModelScan {
+    const b = this.body;
+    if (skipWhitespace(b, i) !== b.length) return fail('invalid_json');
+    if (this.duplicate) return fail('duplicate_model');
+    if (this.notAString) return fail('model_not_a_string');
+    if (!this.modelSeen) return fail('missing_model');
+    if (this.modelEnd - this.modelStart - 2 > this.maxModelBytes) return fail('model_too_long');
+    return { ok: true, model: decodeString(b, this.modelStart, this.modelEnd) };
+  }
+
+  private settle(verdict: ModelScan): ModelScan {
+    this.verdict = verdict;
+    return verdict;
+  }
 }
 
 function skipWhitespace(b: Buffer, i: number): number {
@@ -173,8 +292,7 @@ function hexValue(b: Buffer, i: number): number {
 
 /** Decodes a JSON string token `b[start, end)` (quotes included) that skipString accepted. */
 function decodeString(b: Buffer, start: number, end: number): string {
-  const backslash = b.indexOf(BACKSLASH, start);
-  if (backslash === -1 || backslash >= end) return b.toString('utf8', start + 1, end - 1);
+  if (b.subarray(start, end).indexOf(BACKSLASH) === -1) return b.toString('utf8', start + 1, end - 1);
   return JSON.parse(b.toString('utf8', start, end)) as string;
 }
 
@@ -290,106 +408,119 @@ function skipLiteral(b: Buffer, i: number, literal: string): number {
   return i + literal.length;
 }
 
-/**
- * The nesting state of skipValue: one bit per open container (1: an object,
- * 0: an array), so nesting costs an eighth of a byte per level. A body can
- * nest about as deep as it is long (32 MB of `[` is 32 M levels): a JS array
- * with an entry per level grew by copying to over a gigabyte. Kept between
- * scans (one scan runs at a time) so an ordinary body allocates nothing;
- * grown by doubling for deeper bodies and let go after such a scan.
- */
-const INITIAL_NESTING_WORDS = 64; // 2,048 levels, 256 bytes
-let nesting = new Uint32Array(INITIAL_NESTING_WORDS);
-/** The largest nesting state (bytes) of the current or last scan. */
-let nestingPeakBytes = 0;
-
-/**
- * The size in bytes of the largest nesting state the last scan held: at most
- * a quarter of its deepest nesting (doubling), plus the initial 256 bytes.
- * For the tests and the benchmark, which check that it stays bounded.
- */
-export function nestingStateBytes(): number {
-  return nestingPeakBytes;
-}
-
-function growNesting(): Uint32Array {
-  const grown = new Uint32Array(nesting.length * 2);
-  grown.set(nesting);
-  nesting = grown;
-  nestingPeakBytes = Math.max(nestingPeakBytes, grown.byteLength);
+/** Doubles the scanner's nesting state, keeping what it holds. */
+function growNesting(s: Scanner): Uint32Array {
+  const grown = new Uint32Array(s.stack.length * 2);
+  grown.set(s.stack);
+  s.stack = grown;
   return grown;
 }
 
-/** Called once per scan, after it: a state grown for a deep body is not kept. */
-function releaseNesting(): void {
-  if (nesting.length > INITIAL_NESTING_WORDS) nesting = new Uint32Array(INITIAL_NESTING_WORDS);
-}
-
-/** Skips one JSON value starting at `i` (no leading whitespace); returns the index after it or INVALID. */
-function skipValue(b: Buffer, i: number): number {
-  let stack = nesting;
+/**
+ * Skips one JSON value from `i` (no leading whitespace), or goes on with the
+ * one `s` stopped inside; returns the index after it, INVALID, or SUSPENDED
+ * when it reached `limit` inside a container (it then keeps in `s` where).
+ *
+ * The nesting state is one bit per open container (1: an object, 0: an
+ * array) in `s.stack`: a body can nest about as deep as it is long (32 MB of
+ * `[` is 32 M levels), and a JS array with an entry per level grew, by
+ * copying, to over a gigabyte. Each step keeps the next byte in `c` and goes
+ * around whitespace only when there is some.
+ */
+function skipValue(s: Scanner, b: Buffer, i: number, limit: number): number {
+  let stack = s.stack;
   /** Open containers; the innermost is at bit `depth - 1`. */
-  let depth = 0;
+  let depth = s.depth;
   /** Whether the innermost open container is an object (else an array). */
-  let inObject = false;
+  let inObject = s.inObject;
+  let afterValue = s.afterValue;
+  let c = 0;
   for (;;) {
-    // A value at i.
-    const c = b[i];
-    if (c === LBRACE) {
-      i = skipWhitespace(b, i + 1);
-      if (b[i] === RBRACE) {
+    if (!afterValue) {
+      // A value at i.
+      if (i >= limit) break;
+      c = b[i] as number;
+      if (c === LBRACKET) {
         i += 1;
-      } else {
-        const word = depth >>> 5;
-        if (word >= stack.length) stack = growNesting();
-        stack[word] = (stack[word] as number) | (1 << (depth & 31));
-        depth += 1;
-        inObject = true;
-        i = skipMemberName(b, i);
+        c = b[i] as number;
+        if (c <= SPACE) {
+          i = skipWhitespace(b, i);
+          c = b[i] as number;
+        }
+        if (c !== RBRACKET) {
+          const word = depth >>> 5;
+          if (word >= stack.length) stack = growNesting(s);
+          stack[word] = (stack[word] as number) & ~(1 << (depth & 31));
+          depth += 1;
+          inObject = false;
+          continue;
+        }
+        i += 1;
+      } else if (c === LBRACE) {
+        i += 1;
+        c = b[i] as number;
+        if (c <= SPACE) {
+          i = skipWhitespace(b, i);
+          c = b[i] as number;
+        }
+        if (c !== RBRACE) {
+          const word = depth >>> 5;
+          if (word >= stack.length) stack = growNesting(s);
+          stack[word] = (stack[word] as number) | (1 << (depth & 31));
+          depth += 1;
+          inObject = true;
+          i = skipMemberName(b, i);
+          if (i === INVALID) return INVALID;
+          continue;
+        }
+        i += 1;
+      } else if (c === QUOTE) {
+        i = skipString(b, i);
         if (i === INVALID) return INVALID;
-        continue;
-      }
-    } else if (c === LBRACKET) {
-      i = skipWhitespace(b, i + 1);
-      if (b[i] === RBRACKET) {
-        i += 1;
+      } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+        i = skipNumber(b, i);
+        if (i === INVALID) return INVALID;
+      } else if (c === 0x74) {
+        i = skipLiteral(b, i, 'true');
+        if (i === INVALID) return INVALID;
+      } else if (c === 0x66) {
+        i = skipLiteral(b, i, 'false');
+        if (i === INVALID) return INVALID;
+      } else if (c === 0x6e) {
+        i = skipLiteral(b, i, 'null');
+        if (i === INVALID) return INVALID;
       } else {
-        const word = depth >>> 5;
-        if (word >= stack.length) stack = growNesting();
-        stack[word] = (stack[word] as number) & ~(1 << (depth & 31));
-        depth += 1;
-        inObject = false;
-        continue;
+        return INVALID;
       }
-    } else if (c === QUOTE) {
-      i = skipString(b, i);
-    } else if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) {
-      i = skipNumber(b, i);
-    } else if (c === 0x74) {
-      i = skipLiteral(b, i, 'true');
-    } else if (c === 0x66) {
-      i = skipLiteral(b, i, 'false');
-    } else if (c === 0x6e) {
-      i = skipLiteral(b, i, 'null');
-    } else {
-      return INVALID;
     }
-    if (i === INVALID) return INVALID;
+    afterValue = false;
 
     // After a value: close finished containers, or move to the next element.
     for (;;) {
-      if (depth === 0) return i;
-      i = skipWhitespace(b, i);
-      const d = b[i];
-      if (d === COMMA) {
-        i = skipWhitespace(b, i + 1);
+      if (depth === 0) {
+        s.depth = 0;
+        s.afterValue = false;
+        return i;
+      }
+      if (i >= limit) {
+        afterValue = true;
+        break;
+      }
+      c = b[i] as number;
+      if (c <= SPACE) {
+        i = skipWhitespace(b, i);
+        c = b[i] as number;
+      }
+      if (c === COMMA) {
+        i += 1;
+        if ((b[i] as number) <= SPACE) i = skipWhitespace(b, i);
         if (inObject) {
           i = skipMemberName(b, i);
           if (i === INVALID) return INVALID;
         }
         break;
       }
-      if (d === (inObject ? RBRACE : RBRACKET)) {
+      if (c === (inObject ? RBRACE : RBRACKET)) {
         i += 1;
         depth -= 1;
         if (depth > 0) {
@@ -400,7 +531,14 @@ function skipValue(b: Buffer, i: number): number {
       }
       return INVALID;
     }
+    if (afterValue) break;
   }
+  // Stopped at the limit: where to go on from.
+  s.depth = depth;
+  s.inObject = inObject;
+  s.afterValue = afterValue;
+  s.i = i;
+  return SUSPENDED;
 }
 
 /** `"name" :` and the whitespace after it; returns the index of the value. */

@@ -2,7 +2,7 @@
 // the headers arrive (route, credential: decided before any body is buffered)
 // and when the whole body has arrived (the model). Plain values in, plain
 // decisions out; the ext_proc plumbing turns them into protos.
-import { type Catalog, checkModel } from './catalog.ts';
+import { type Catalog, checkModel, UNKNOWN_MODEL } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
@@ -116,6 +116,8 @@ const SCAN_ERRORS: Readonly<Record<ScanProblem, GatewayError>> = {
   missing_model: invalidRequest('missing_model', 'model: field required'),
   model_not_a_string: invalidRequest('model_not_a_string', 'model: must be a string'),
   duplicate_model: invalidRequest('duplicate_model', 'request body has more than one "model" field'),
+  // Only when the scan was given a limit, which no model of the catalog reaches.
+  model_too_long: UNKNOWN_MODEL,
 };
 
 /** Why the buffered body may not go upstream, or undefined if it may. */

@@ -2,7 +2,7 @@
 // the headers arrive (route, credential: decided before any body is buffered)
 // and when the whole body has arrived (the model). Plain values in, plain
 // decisions out; the ext_proc plumbing turns them into protos.
-import { type Catalog, checkModel, UNKNOWN_MODEL } from './catalog.ts';
+import { type Catalog, checkModel, longestModelSpelling, UNKNOWN_MODEL } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
@@ -136,7 +136,7 @@ export type BodyDecision =
 
 /** decideOnBody, also giving the model (of the catalog) a forwarded request asked for. */
 export function decideOnBodyWithModel(policy: Policy, forward: ForwardDecision, body: Buffer): BodyDecision {
-  const scan = scanModel(body);
+  const scan = scanModel(body, { maxModelBytes: longestModelSpelling(policy.catalog) });
   if (!scan.ok) return { action: 'reject', error: SCAN_ERRORS[scan.problem] };
   const error = checkModel(policy.catalog, scan.model, forward.grant.models);
   return error === undefined ? { action: 'forward', model: scan.model } : { action: 'reject', error };

@@ -7,6 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HOSTILE_SHAPES } from '../../bench/lib/hostile-shapes.ts';
+import { DEFAULT_CATALOG } from '../../processor/config/default-catalog.ts';
+import { indexCatalog, longestModelSpelling } from '../../processor/policy/catalog.ts';
 import { type ModelScan, scanModel, startModelScan } from '../../processor/policy/model-scanner.ts';
 import { runs } from '../support/fuzz.ts';
 import { agreesWith } from '../support/json-reference.ts';
@@ -327,6 +329,18 @@ describe('scanModel with maxModelBytes', () => {
       ok: false,
       problem: 'model_not_a_string',
     });
+  });
+
+  it('the limit a catalog gives admits every id of it, however it is written', () => {
+    const catalog = indexCatalog(DEFAULT_CATALOG);
+    const limit = longestModelSpelling(catalog);
+    for (const id of catalog.keys()) {
+      const escaped = [...id].map(
+        (ch) => `\\u${(ch.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
+      );
+      const body = Buffer.from(`{"model":"${escaped.join('')}"}`);
+      expect(scanModel(body, { maxModelBytes: limit })).toEqual({ ok: true, model: id });
+    }
   });
 });
 

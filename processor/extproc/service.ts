@@ -5,7 +5,9 @@
 // Anthropic-shaped 500 and leaves the process and other streams running.
 // Each answer also carries the request's facts as dynamic metadata, for the
 // metering stream (metadata.ts). A quota check backed by Redis makes the
-// headers answer asynchronous; Envoy sends the next message only after it.
+// headers answer asynchronous, and a big body's scan, which runs in slices so
+// as not to hold the other streams (body-scan.ts), the body answer; Envoy
+// sends the next message only after it.
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
@@ -14,9 +16,11 @@ import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { type GatewayError, INTERNAL_ERROR } from '../policy/errors.ts';
 import { firstHeader } from '../policy/headers.ts';
+import type { ModelScan } from '../policy/model-scanner.ts';
 import {
-  decideOnBodyWithModel,
+  bodyScanOptions,
   decideOnHeaders,
+  decideOnScan,
   type ForwardDecision,
   type Policy,
   type WorkspaceWithCredential,
@@ -24,6 +28,7 @@ import {
 import { UPSTREAM_CREDENTIAL_HEADER } from '../policy/upstream-headers.ts';
 import type { Quotas, QuotaVerdict } from '../quota/quotas.ts';
 import { withApproval } from './approval.ts';
+import { scanBody } from './body-scan.ts';
 import { toHeaderList } from './headers.ts';
 import { factsMetadata, type RequestFacts } from './metadata.ts';
 import {
@@ -79,6 +84,22 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       };
     };
 
+    const answerBody = (
+      policy: Policy,
+      decided: ForwardDecision,
+      scan: ModelScan | undefined,
+    ): ProcessingResponse => {
+      // Abandoned because the stream went: this answer is never sent, and approves nothing.
+      if (scan === undefined) return immediateError(INTERNAL_ERROR, requestId);
+      const decision = decideOnScan(policy, decided, scan);
+      if (decision.action === 'reject') return reject(decision.error, 'request_body', {});
+      // The only answer that approves a request for Envoy's approval check (approval.ts).
+      return {
+        ...CONTINUE_REQUEST_BODY,
+        dynamic_metadata: withApproval(factsMetadata({ model: decision.model })),
+      };
+    };
+
     const decide = (request: ProcessingRequest__Output): ProcessingResponse | Promise<ProcessingResponse> => {
       switch (request.request) {
         case 'request_headers': {
@@ -109,17 +130,17 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
         case 'request_body': {
           // Envoy sends the body only after we let the headers through.
           if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
-          const decision = decideOnBodyWithModel(
-            currentPolicy(),
-            forward,
+          const policy = currentPolicy();
+          const decided = forward;
+          // A big body is scanned in slices (body-scan.ts); the stream may go meanwhile.
+          const scan = scanBody(
             request.request_body?.body ?? EMPTY,
+            bodyScanOptions(policy),
+            () => call.done,
           );
-          if (decision.action === 'reject') return reject(decision.error, 'request_body', {});
-          // The only answer that approves a request for Envoy's approval check (approval.ts).
-          return {
-            ...CONTINUE_REQUEST_BODY,
-            dynamic_metadata: withApproval(factsMetadata({ model: decision.model })),
-          };
+          return scan instanceof Promise
+            ? scan.then((s) => answerBody(policy, decided, s))
+            : answerBody(policy, decided, scan);
         }
         default:
           return continuePhase(request.request ?? 'request_headers');

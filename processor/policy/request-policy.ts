@@ -7,7 +7,7 @@ import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
-import { type ScanProblem, scanModel } from './model-scanner.ts';
+import { type ModelScan, type ScanOptions, type ScanProblem, scanModel } from './model-scanner.ts';
 import { answerModels } from './models.ts';
 import { type LocalReply, PROBE_REPLY } from './replies.ts';
 import { matchRoute, type UpstreamRoute } from './routes.ts';
@@ -136,7 +136,16 @@ export type BodyDecision =
 
 /** decideOnBody, also giving the model (of the catalog) a forwarded request asked for. */
 export function decideOnBodyWithModel(policy: Policy, forward: ForwardDecision, body: Buffer): BodyDecision {
-  const scan = scanModel(body, { maxModelBytes: longestModelSpelling(policy.catalog) });
+  return decideOnScan(policy, forward, scanModel(body, bodyScanOptions(policy)));
+}
+
+/** How the body's scan must be run for `policy` (the processor may run it in slices, extproc/body-scan.ts). */
+export function bodyScanOptions(policy: Policy): ScanOptions {
+  return { maxModelBytes: longestModelSpelling(policy.catalog) };
+}
+
+/** decideOnBodyWithModel, from the body's scan (with bodyScanOptions). */
+export function decideOnScan(policy: Policy, forward: ForwardDecision, scan: ModelScan): BodyDecision {
   if (!scan.ok) return { action: 'reject', error: SCAN_ERRORS[scan.problem] };
   const error = checkModel(policy.catalog, scan.model, forward.grant.models);
   return error === undefined ? { action: 'forward', model: scan.model } : { action: 'reject', error };

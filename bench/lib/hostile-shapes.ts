@@ -171,6 +171,12 @@ export const HOSTILE_SHAPES: readonly HostileShape[] = [
     build: (bytes) => filled(bytes, `${HEAD},"x":"`, '\\u0000', '"}'),
   },
   {
+    name: 'short-escapes',
+    description: 'a string of `\\n` escapes, the whole body long',
+    verdict: FORWARDED,
+    build: (bytes) => filled(bytes, `${HEAD},"x":"`, '\\n', '"}'),
+  },
+  {
     name: 'escaped-model',
     description: 'the model itself, the whole body long, written as `\\u00e9` escapes',
     verdict: UNKNOWN_MODEL,

@@ -45,8 +45,9 @@ export interface ScanOptions {
 export interface ModelScanner {
   /**
    * Scans on, to the first point past `bytes` more bytes where it can stop
-   * (a token is never cut: a long string or number is read whole); returns
-   * the verdict once the body is scanned, undefined while there is more.
+   * (between two values, or at an escape in a string: plain text, a number
+   * or a run of whitespace is read whole, at full speed); returns the
+   * verdict once the body is scanned, undefined while there is more.
    */
   advance(bytes: number): ModelScan | undefined;
   /** The size of the nesting state (bytes): at most a quarter of the deepest nesting seen, or 256. */
@@ -128,6 +129,12 @@ class Scanner implements ModelScanner {
   depth = 0;
   inObject = false;
   afterValue = false;
+  /** Stopped inside a string: a top-level member's name, or one skipValue was reading. */
+  inString = false;
+  /** What the string skipValue stopped in is: a value, or a member's name. */
+  stringIsName = false;
+  /** Where the top-level member's name began (its quote). */
+  private keyStart = 0;
 
   constructor(body: Buffer, options: ScanOptions | undefined, stack: Uint32Array) {
     this.body = body;
@@ -168,14 +175,20 @@ class Scanner implements ModelScanner {
     }
     for (;;) {
       if (this.phase === MEMBER) {
-        if (i >= limit) {
-          this.i = i;
-          return undefined;
+        if (!this.inString) {
+          if (i >= limit) {
+            this.i = i;
+            return undefined;
+          }
+          if (b[i] !== QUOTE) return this.settle(fail('invalid_json'));
+          this.keyStart = i;
+          i += 1;
         }
-        if (b[i] !== QUOTE) return this.settle(fail('invalid_json'));
-        const keyEnd = skipString(b, i);
+        const keyEnd = skipStringFrom(b, i, limit, this);
+        this.inString = keyEnd === SUSPENDED;
+        if (this.inString) return undefined;
         if (keyEnd === INVALID) return this.settle(fail('invalid_json'));
-        this.isModel = isModelKey(b, i, keyEnd);
+        this.isModel = isModelKey(b, this.keyStart, keyEnd);
         i = skipWhitespace(b, keyEnd);
         if (b[i] !== COLON) return this.settle(fail('invalid_json'));
         i = skipWhitespace(b, i + 1);
@@ -305,11 +318,22 @@ for (let c = 0; c < SPACE; c += 1) STRING_STOP[c] = 1;
 STRING_STOP[QUOTE] = 1;
 STRING_STOP[BACKSLASH] = 1;
 
-/** From an opening quote, returns the index after the closing quote, or INVALID. */
-function skipString(b: Buffer, i: number): number {
+/** 1 for the bytes of hex digits: looked up, a string can be 32 MB of \uXXXX escapes. */
+const HEX_DIGIT = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX_DIGIT[c.charCodeAt(0)] = 1;
+
+/**
+ * Skips a string's content from `i` (just after its opening quote, or where
+ * an earlier call stopped); returns the index after the closing quote,
+ * INVALID, or SUSPENDED at the first escape at or past `limit` (its index in
+ * `s.i`). Plain text is read whole, at full speed; 32 MB of short escapes
+ * (\n\n\n…) takes several times as long, so a string can stop there.
+ */
+function skipStringFrom(b: Buffer, i: number, limit: number, s: Scanner): number {
+  // Bounded by b.length alone: bounding the four-byte loop by the limit too
+  // made plain text 20 to 40% slower (bench/scanner.ts).
   const end = b.length;
   const stop = STRING_STOP;
-  i += 1;
   while (i < end) {
     // Prompts are long runs of plain text: test four bytes per step with one
     // branch (about twice as fast as a byte at a time), then look closer.
@@ -331,39 +355,41 @@ function skipString(b: Buffer, i: number): number {
     }
     if (c === QUOTE) return i + 1;
     if (c < SPACE) return INVALID; // raw control characters are not allowed in strings
-    if (c === BACKSLASH) {
-      const escaped = b[i + 1];
-      if (escaped === 0x75) {
-        // \uXXXX
-        for (let k = i + 2; k < i + 6; k += 1) {
-          if (!isHexDigit(b[k])) return INVALID;
-        }
-        i += 6;
-        continue;
-      }
-      if (
-        escaped === QUOTE ||
-        escaped === BACKSLASH ||
-        escaped === 0x2f || // /
-        escaped === 0x62 || // b
-        escaped === 0x66 || // f
-        escaped === 0x6e || // n
-        escaped === 0x72 || // r
-        escaped === 0x74 // t
-      ) {
-        i += 2;
-        continue;
-      }
-      return INVALID;
+    // A backslash.
+    if (i >= limit) {
+      s.i = i;
+      return SUSPENDED;
     }
+    const escaped = b[i + 1];
+    if (escaped === 0x75) {
+      // \uXXXX
+      if (
+        ((HEX_DIGIT[b[i + 2] as number] as number) &
+          (HEX_DIGIT[b[i + 3] as number] as number) &
+          (HEX_DIGIT[b[i + 4] as number] as number) &
+          (HEX_DIGIT[b[i + 5] as number] as number)) !==
+        1
+      )
+        return INVALID;
+      i += 6;
+      continue;
+    }
+    if (
+      escaped === 0x6e || // n
+      escaped === QUOTE ||
+      escaped === BACKSLASH ||
+      escaped === 0x2f || // /
+      escaped === 0x62 || // b
+      escaped === 0x66 || // f
+      escaped === 0x72 || // r
+      escaped === 0x74 // t
+    ) {
+      i += 2;
+      continue;
+    }
+    return INVALID;
   }
   return INVALID;
-}
-
-function isHexDigit(c: number | undefined): boolean {
-  return (
-    c !== undefined && ((c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66))
-  );
 }
 
 function skipDigits(b: Buffer, i: number): number {
@@ -435,6 +461,19 @@ function skipValue(s: Scanner, b: Buffer, i: number, limit: number): number {
   let inObject = s.inObject;
   let afterValue = s.afterValue;
   let c = 0;
+  if (s.inString) {
+    // Stopped inside a string: finish it, then go on after it.
+    i = skipStringFrom(b, i, limit, s);
+    if (i < 0) return i; // INVALID, or SUSPENDED again (s unchanged but s.i)
+    s.inString = false;
+    if (s.stringIsName) {
+      i = afterMemberName(b, i);
+      if (i === INVALID) return INVALID;
+      afterValue = false;
+    } else {
+      afterValue = true;
+    }
+  }
   for (;;) {
     if (!afterValue) {
       // A value at i.
@@ -469,14 +508,14 @@ function skipValue(s: Scanner, b: Buffer, i: number, limit: number): number {
           stack[word] = (stack[word] as number) | (1 << (depth & 31));
           depth += 1;
           inObject = true;
-          i = skipMemberName(b, i);
-          if (i === INVALID) return INVALID;
+          i = skipMemberName(b, i, limit, s);
+          if (i < 0) return i === INVALID ? INVALID : suspendInString(s, depth, true, stack, true);
           continue;
         }
         i += 1;
       } else if (c === QUOTE) {
-        i = skipString(b, i);
-        if (i === INVALID) return INVALID;
+        i = skipStringFrom(b, i + 1, limit, s);
+        if (i < 0) return i === INVALID ? INVALID : suspendInString(s, depth, inObject, stack, false);
       } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
         i = skipNumber(b, i);
         if (i === INVALID) return INVALID;
@@ -515,8 +554,8 @@ function skipValue(s: Scanner, b: Buffer, i: number, limit: number): number {
         i += 1;
         if ((b[i] as number) <= SPACE) i = skipWhitespace(b, i);
         if (inObject) {
-          i = skipMemberName(b, i);
-          if (i === INVALID) return INVALID;
+          i = skipMemberName(b, i, limit, s);
+          if (i < 0) return i === INVALID ? INVALID : suspendInString(s, depth, true, stack, true);
         }
         break;
       }
@@ -541,11 +580,33 @@ function skipValue(s: Scanner, b: Buffer, i: number, limit: number): number {
   return SUSPENDED;
 }
 
-/** `"name" :` and the whitespace after it; returns the index of the value. */
-function skipMemberName(b: Buffer, i: number): number {
+/** Keeps skipValue's state when it stopped inside a string (`s.i` is already set); returns SUSPENDED. */
+function suspendInString(
+  s: Scanner,
+  depth: number,
+  inObject: boolean,
+  stack: Uint32Array,
+  isName: boolean,
+): number {
+  s.depth = depth;
+  s.inObject = inObject;
+  s.stack = stack;
+  s.afterValue = false;
+  s.inString = true;
+  s.stringIsName = isName;
+  return SUSPENDED;
+}
+
+/** `"name" :` and the whitespace after it; returns the index of the value, INVALID, or SUSPENDED inside the name. */
+function skipMemberName(b: Buffer, i: number, limit: number, s: Scanner): number {
   if (b[i] !== QUOTE) return INVALID;
-  i = skipString(b, i);
-  if (i === INVALID) return INVALID;
+  i = skipStringFrom(b, i + 1, limit, s);
+  if (i < 0) return i;
+  return afterMemberName(b, i);
+}
+
+/** From after a member's name: whitespace, the colon, whitespace; returns the index of the value, or INVALID. */
+function afterMemberName(b: Buffer, i: number): number {
   i = skipWhitespace(b, i);
   if (b[i] !== COLON) return INVALID;
   return skipWhitespace(b, i + 1);

@@ -17,7 +17,7 @@ describe('scanBody', () => {
     expect(scanBody(body, {}, never)).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
   });
 
-  it('never cuts a token: a big body that is mostly one long string takes a slice or two', async () => {
+  it('reads plain text whole: a body that is mostly one 8 MiB prompt takes a slice or two', async () => {
     const body = messagesBody(8 * SCAN_SLICE_BYTES);
     let slices = 1;
     const verdict = await scanBody(body, {}, () => {
@@ -26,6 +26,17 @@ describe('scanBody', () => {
     });
     expect(verdict).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
     expect(slices).toBeLessThanOrEqual(2);
+  });
+
+  it('stops at the escapes of a long string: 8 MiB of \\n takes about 8 slices', async () => {
+    const body = hostileShape('short-escapes').build(8 * SCAN_SLICE_BYTES);
+    let slices = 1;
+    const verdict = await scanBody(body, {}, () => {
+      slices += 1;
+      return false;
+    });
+    expect(verdict).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
+    expect(slices).toBeGreaterThanOrEqual(7);
   });
 
   it('scans a big structured body a slice per turn, letting other work run in between', async () => {

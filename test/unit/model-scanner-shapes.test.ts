@@ -261,6 +261,26 @@ const escapeUnitArb = fc.oneof(
   { arbitrary: fc.constantFrom('\\x', '\\u12', '\\u12G4', '\u0001', '\\U0041', '\\'), weight: 1 },
 );
 
+describe('scanModel stopping inside long strings', () => {
+  it('stops inside a 2 MB string, wherever it stands, and goes on where it stopped', () => {
+    const long = 'ab\\n\\"\\u00e9'.repeat(2 * 1024 * 100);
+    for (const text of [
+      `{"${long}":0,"model":"m"}`,
+      `{"model":"m","x":"${long}"}`,
+      `{"model":"m","x":[{"${long}":[]}]}`,
+      `{"model":"${long}"}`,
+      `["${long}"]`,
+      `{"model":"m","x":{"${long}" 0}}`,
+    ]) {
+      const body = Buffer.from(text);
+      const { scan, stops } = scanInSlices(body, 64 * 1024);
+      expect(scan, text.slice(0, 30)).toEqual(scanModel(body));
+      expect(agreesWith(scan, body)).toBe(true);
+      expect(stops).toBeGreaterThanOrEqual(Math.floor(body.length / (64 * 1024)) - 1);
+    }
+  });
+});
+
 describe('scanModel on escape-heavy strings', () => {
   it('agrees with JSON.parse on long runs of escapes as keys, values and the model', () => {
     fc.assert(

@@ -10,8 +10,8 @@
 // byte or two and takes 10 to 15 times as long. In one go that held every
 // other request for up to a second or two (docs/security.md, "Hostile body
 // shapes"). A slice is about 1 MiB of the body: 10 to 20 ms of the worst
-// shapes. Plain text, numbers and whitespace are read whole, at full speed:
-// 32 MB of them take 30 to 60 ms, about what an ordinary 32 MB body takes.
+// shapes. Plain text and whitespace are read whole, at full speed: 32 MB of
+// either takes 30 to 60 ms, about what an ordinary 32 MB body takes.
 import { setImmediate } from 'node:timers';
 import { type ModelScan, type ScanOptions, scanModel, startModelScan } from '../policy/model-scanner.ts';
 

@@ -158,6 +158,9 @@ const UNITS = [
   '[0]',
   '"a\\"b"',
   '1e',
+  '-12.5E+07',
+  '01',
+  '1.e5',
   '"\\x"',
   '[,]',
 ];
@@ -277,6 +280,39 @@ describe('scanModel stopping inside long strings', () => {
       expect(scan, text.slice(0, 30)).toEqual(scanModel(body));
       expect(agreesWith(scan, body)).toBe(true);
       expect(stops).toBeGreaterThanOrEqual(Math.floor(body.length / (64 * 1024)) - 1);
+    }
+  });
+});
+
+describe('scanModel stopping inside long numbers', () => {
+  it('stops in the digits of any part of a number, and goes on where it stopped', () => {
+    const digits = '1234567890'.repeat(100_000);
+    const numbers = [
+      `1${digits}`,
+      `-${digits}`,
+      `0.${digits}`,
+      `-1${digits}.5e+${digits}`,
+      `1.${digits}E${digits}`,
+      `1${digits}.`,
+      `1.${digits}e`,
+      `1${digits}e-`,
+      `0${digits}`,
+      `1${digits}x`,
+    ];
+    for (const number of numbers) {
+      for (const text of [
+        `{"model":"m","x":${number}}`,
+        `{"model":"m","x":[${number},${number}]}`,
+        `{"model":${number}}`,
+        `{"x":{"y":${number}},"model":"m"}`,
+        number,
+      ]) {
+        const body = Buffer.from(text);
+        const { scan, stops } = scanInSlices(body, 64 * 1024);
+        expect(scan, text.slice(0, 30)).toEqual(scanModel(body));
+        expect(agreesWith(scan, body), text.slice(0, 30)).toBe(true);
+        if (scan.ok) expect(stops).toBeGreaterThanOrEqual(Math.floor(body.length / (64 * 1024)) - 1);
+      }
     }
   });
 });

@@ -156,24 +156,28 @@ async function measureOnce(start: Start, shape: HostileShape): Promise<Sample> {
     resetPeak(pid);
     const before = sampleProcess(pid);
     await probe.reset();
+    const exited = new Promise<string>((resolve) =>
+      processor.process.once('exit', (code, signal) => resolve(`the processor died (${signal ?? code})`)),
+    );
     let answers: string[];
     try {
       answers = await Promise.all(Array.from({ length: atOnce }, () => decide(client, body)));
     } catch (error) {
-      const exited = processor.process.exitCode ?? processor.process.signalCode;
-      answers = [exited === null ? `failed: ${String(error)}` : `the processor exited (${exited})`];
+      answers = [await Promise.race([exited, sleep(5_000).then(() => `failed: ${String(error)}`)])];
     }
-    const { longestMs } = await probe.read();
+    const { longestMs, failures } = await probe.read();
     const after = sampleProcess(pid);
-    const exited = processor.process.exitCode !== null || processor.process.signalCode !== null;
-    const loop = exited ? undefined : await readMonitor(pid, monitorFile, reset.sequence);
+    const alive = processor.process.exitCode === null && processor.process.signalCode === null;
+    const loop = alive ? await readMonitor(pid, monitorFile, reset.sequence) : undefined;
     return {
       answer: [...new Set(answers)].join(' / '),
-      growthBytes: after.hwmBytes - before.rssBytes,
-      waitMs: longestMs,
+      // Nothing to read of a process that is gone.
+      growthBytes: alive ? after.hwmBytes - before.rssBytes : Number.NaN,
+      // A probe that failed saw the processor go: no wait to report.
+      waitMs: failures > 0 ? Number.NaN : longestMs,
       blockCpuMs: loop?.longestCpuMs ?? Number.NaN,
       blockWallMs: loop?.longestWallMs ?? Number.NaN,
-      cpuMs: after.cpuMs - before.cpuMs,
+      cpuMs: alive ? after.cpuMs - before.cpuMs : Number.NaN,
     };
   } finally {
     await probe.stop();
@@ -200,30 +204,39 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(0)} MiB`;
 const ordinary = samples.get('ordinary') ?? [];
-const referenceCpu = median(ordinary.map((s) => s.blockCpuMs));
-const referenceWait = median(ordinary.map((s) => s.waitMs));
+/** The median of what was measured (a processor that died measured nothing), or NaN. */
+const middle = (values: readonly number[]) => median(values.filter((v) => !Number.isNaN(v)));
+const referenceCpu = middle(ordinary.map((s) => s.blockCpuMs));
+const referenceWait = middle(ordinary.map((s) => s.waitMs));
+const shown = (value: number, digits: number, unit = '') =>
+  Number.isNaN(value) ? '–' : `${value.toFixed(digits)}${unit}`;
 /** The median, then the worst in parentheses. */
-const spread = (values: readonly number[], digits = 0) =>
-  `${median(values).toFixed(digits)} (${Math.max(...values).toFixed(digits)})`;
+const spread = (values: readonly number[], digits = 0, unit = '') => {
+  const measured = values.filter((v) => !Number.isNaN(v));
+  if (measured.length === 0) return '–';
+  return `${shown(median(measured), digits, unit)} (${shown(Math.max(...measured), digits, unit)})`;
+};
 const lines = [
   `${bytes.toLocaleString('en-US')}-byte bodies, ${atOnce} at a time; median of ${rounds} rounds (worst); ` +
     `the processor of ${args.ref ?? 'this tree'}${args.heap === undefined ? '' : `, --max-old-space-size=${args.heap}`}`,
   '',
-  '| shape | answer | growth ÷ body | longest block, ms CPU | ÷ ordinary | longest wait, ms | ÷ ordinary | CPU, ms |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| shape | answer | growth ÷ body | growth, MiB | longest block, ms CPU | ÷ ordinary | longest wait, ms | ÷ ordinary | CPU, ms |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const shape of shapes) {
   const list = samples.get(shape.name) ?? [];
-  const growth = list.map((s) => s.growthBytes / bytes);
   const blockCpu = list.map((s) => s.blockCpuMs);
   const wait = list.map((s) => s.waitMs);
   lines.push(
-    `| ${shape.name} | ${[...new Set(list.map((s) => s.answer))].join(' / ')} | ${spread(growth, 2)}× ` +
-      `(${mib(median(list.map((s) => s.growthBytes)))}) | ${spread(blockCpu)} | ` +
-      `${(median(blockCpu) / referenceCpu).toFixed(1)}× | ${spread(wait)} | ` +
-      `${(median(wait) / referenceWait).toFixed(1)}× | ${median(list.map((s) => s.cpuMs)).toFixed(0)} |`,
+    `| ${shape.name} | ${[...new Set(list.map((s) => s.answer))].join(' / ')} | ` +
+      `${spread(
+        list.map((s) => s.growthBytes / bytes),
+        2,
+        '×',
+      )} | ${shown(middle(list.map((s) => s.growthBytes)) / (1024 * 1024), 0)} | ${spread(blockCpu)} | ` +
+      `${shown(middle(blockCpu) / referenceCpu, 1, '×')} | ${spread(wait)} | ` +
+      `${shown(middle(wait) / referenceWait, 1, '×')} | ${shown(middle(list.map((s) => s.cpuMs)), 0)} |`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -32,7 +32,9 @@ export interface RawExtProc {
 }
 
 export function connectRawExtProc(address: string): RawExtProc {
-  const session: ClientHttp2Session = connect(`http://${address}`);
+  // Several 32 MB messages in flight on one connection are far over Node's
+  // default of 10 MB per session, past which it resets streams (ENHANCE_YOUR_CALM).
+  const session: ClientHttp2Session = connect(`http://${address}`, { maxSessionMemory: 1024 });
   session.on('error', () => {});
   return {
     exchange: (frames) =>

@@ -5,7 +5,9 @@
 // Anthropic-shaped 500 and leaves the process and other streams running.
 // Each answer also carries the request's facts as dynamic metadata, for the
 // request's access-log entry (metadata.ts). A quota check backed by Redis makes the
-// headers answer asynchronous; Envoy sends the next message only after it.
+// headers answer asynchronous, and a big body's scan, which runs in slices so
+// as not to hold the other streams (body-scan.ts), the body answer; Envoy
+// sends the next message only after it.
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
@@ -14,10 +16,12 @@ import type { Logger } from '../log.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { type GatewayError, INTERNAL_ERROR } from '../policy/errors.ts';
 import { firstHeader } from '../policy/headers.ts';
+import type { ModelScan } from '../policy/model-scanner.ts';
 import {
+  bodyScanOptions,
   type Caller,
-  decideOnBodyWithModel,
   decideOnHeaders,
+  decideOnScan,
   EMPTY_BODY,
   type ForwardDecision,
   type Policy,
@@ -27,6 +31,7 @@ import {
 import { UPSTREAM_CREDENTIAL_HEADER } from '../policy/upstream-headers.ts';
 import type { Quotas, QuotaVerdict } from '../quota/quotas.ts';
 import { withApproval } from './approval.ts';
+import { scanBody } from './body-scan.ts';
 import { toHeaderList } from './headers.ts';
 import { factsMetadata, type RequestFacts } from './metadata.ts';
 import {
@@ -91,15 +96,21 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
       };
     };
 
-    const decideBody = (decision: ForwardDecision, body: Buffer): ProcessingResponse => {
-      const verdict = decideOnBodyWithModel(currentPolicy(), decision, body);
-      if (verdict.action === 'reject') {
-        return reject(verdict.error, 'request_body', { requested_model: verdict.requestedModel });
+    const answerBody = (
+      policy: Policy,
+      decided: ForwardDecision,
+      scan: ModelScan | undefined,
+    ): ProcessingResponse => {
+      // Abandoned because the stream went: this answer is never sent, and approves nothing.
+      if (scan === undefined) return immediateError(INTERNAL_ERROR, requestId);
+      const decision = decideOnScan(policy, decided, scan);
+      if (decision.action === 'reject') {
+        return reject(decision.error, 'request_body', { requested_model: decision.requestedModel });
       }
       // The only answer that approves a request for Envoy's approval check (approval.ts).
       return {
         ...CONTINUE_REQUEST_BODY,
-        dynamic_metadata: withApproval(factsMetadata({ model: verdict.model })),
+        dynamic_metadata: withApproval(factsMetadata({ model: decision.model })),
       };
     };
 
@@ -143,11 +154,22 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
             ? verdict.then((v) => afterQuota(decision, v, seen))
             : afterQuota(decision, verdict, seen);
         }
-        case 'request_body':
+        case 'request_body': {
           // Envoy sends the body only after we let the headers through.
           if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
           bodyChecked = true;
-          return decideBody(forward, request.request_body?.body ?? EMPTY);
+          const policy = currentPolicy();
+          const decided = forward;
+          // A big body is scanned in slices (body-scan.ts); the stream may go meanwhile.
+          const scan = scanBody(
+            request.request_body?.body ?? EMPTY,
+            bodyScanOptions(policy),
+            () => call.done,
+          );
+          return scan instanceof Promise
+            ? scan.then((s) => answerBody(policy, decided, s))
+            : answerBody(policy, decided, scan);
+        }
         case 'request_trailers': {
           if (forward === undefined) return immediateError(INTERNAL_ERROR, requestId);
           if (bodyChecked) return continuePhase('request_trailers');

@@ -87,6 +87,11 @@ export class ServerCall<Request, Response> extends EventEmitter {
     });
   }
 
+  /** Whether nothing more can be written: this side has sent its status, or the stream is gone. */
+  get done(): boolean {
+    return this.finished || this.stream.closed;
+  }
+
   /** A metadata value sent with the call, if any. */
   header(name: string): string | undefined {
     const value = this.metadata[name];

@@ -33,10 +33,35 @@ export const unknownModel = (model: string): GatewayError =>
     'unknown_model',
     `unknown model: ${quoted(model)} (see GET ${MODELS_PATH} for the models this gateway serves)`,
   );
+/** A model name the scan did not decode, for it is longer than any model of the catalog. */
+export const UNKNOWN_LONG_MODEL: GatewayError = invalidRequest(
+  'unknown_model',
+  `unknown model: its name is longer than any this gateway serves (see GET ${MODELS_PATH})`,
+);
 export const MODEL_NOT_ON_ENDPOINT = invalidRequest(
   'model_not_on_endpoint',
   'model is not available on this endpoint',
 );
+
+// Built once per catalog (per configuration), not per request.
+const spellings = new WeakMap<Catalog, number>();
+
+/**
+ * The most bytes any id of the catalog can take written as a JSON string
+ * (quotes excluded): every UTF-16 unit as a \uXXXX escape, 6 bytes. A model
+ * written longer is in no catalog, so the scan need not decode it
+ * (model-scanner.ts, maxModelBytes): a 32 MB model would cost a string of up
+ * to 64 MB to learn that it is unknown.
+ */
+export function longestModelSpelling(catalog: Catalog): number {
+  let longest = spellings.get(catalog);
+  if (longest === undefined) {
+    longest = 0;
+    for (const id of catalog.keys()) longest = Math.max(longest, 6 * id.length);
+    spellings.set(catalog, longest);
+  }
+  return longest;
+}
 
 /** Why `model` may not be used by a token allowed `scope` (undefined: every model), or undefined if it may. */
 export function checkModel(

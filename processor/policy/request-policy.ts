@@ -4,14 +4,14 @@
 // decisions out; the ext_proc plumbing turns them into protos.
 
 import { suggestedBaseUrl } from './base-url.ts';
-import { type Catalog, checkModel } from './catalog.ts';
+import { type Catalog, checkModel, longestModelSpelling, UNKNOWN_LONG_MODEL } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
 import { presentedToken } from './credentials.ts';
 import { checkDeclaredLength } from './declared-length.ts';
 import { echo } from './echo.ts';
 import { type GatewayError, INTERNAL_ERROR, INVALID_CREDENTIAL, invalidRequest } from './errors.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
-import { type ScanProblem, scanModel } from './model-scanner.ts';
+import { type ModelScan, type ScanOptions, type ScanProblem, scanModel } from './model-scanner.ts';
 import { answerModels } from './models.ts';
 import { type LocalReply, PROBE_REPLY } from './replies.ts';
 import { type GatewayRoute, matchRoute, type UpstreamRoute } from './routes.ts';
@@ -159,6 +159,8 @@ const SCAN_ERRORS: Readonly<Record<ScanProblem, GatewayError>> = {
   missing_model: invalidRequest('missing_model', 'model: field required'),
   model_not_a_string: invalidRequest('model_not_a_string', 'model: must be a string'),
   duplicate_model: invalidRequest('duplicate_model', 'request body has more than one "model" field'),
+  // Only when the scan was given a limit, which no model of the catalog reaches.
+  model_too_long: UNKNOWN_LONG_MODEL,
 };
 
 /** Why the buffered body may not go upstream, or undefined if it may. */
@@ -185,7 +187,16 @@ export type BodyDecision =
 
 /** decideOnBody, also giving the model (of the catalog) a forwarded request asked for. */
 export function decideOnBodyWithModel(policy: Policy, forward: ForwardDecision, body: Buffer): BodyDecision {
-  const scan = scanModel(body);
+  return decideOnScan(policy, forward, scanModel(body, bodyScanOptions(policy)));
+}
+
+/** How the body's scan must be run for `policy` (the processor may run it in slices, extproc/body-scan.ts). */
+export function bodyScanOptions(policy: Policy): ScanOptions {
+  return { maxModelBytes: longestModelSpelling(policy.catalog) };
+}
+
+/** decideOnBodyWithModel, from the body's scan (with bodyScanOptions). */
+export function decideOnScan(policy: Policy, forward: ForwardDecision, scan: ModelScan): BodyDecision {
   if (!scan.ok) return { action: 'reject', error: SCAN_ERRORS[scan.problem] };
   const error = checkModel(policy.catalog, scan.model, forward.grant.models);
   return error === undefined

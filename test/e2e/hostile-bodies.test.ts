@@ -6,6 +6,8 @@
 import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HUGE_BODY_BYTES } from '../../bench/lib/bodies.ts';
+import { hostileShape } from '../../bench/lib/hostile-shapes.ts';
 import { expectAnthropicError, expectRawAnthropicError } from '../support/anthropic-error.ts';
 import { sha256 } from '../support/fake-upstream.ts';
 import { GATEWAY_TOKEN, useStack } from '../support/gateway-stack.ts';
@@ -144,6 +146,35 @@ describe('the model check reads the model the upstream will read, or refuses', (
     await expectAnthropicError(await post(''), EMPTY);
     expect(stack.upstream.arrived).toEqual([]);
   });
+});
+
+describe('32 MB bodies shaped to make the model scan work hard (bench/lib/hostile-shapes.ts)', () => {
+  // Scanned by the processor a slice at a time (processor/extproc/body-scan.ts),
+  // within Envoy's message timeout; the gateway then serves on.
+  for (const name of [
+    'deep-arrays-unclosed',
+    'deep-objects-unclosed',
+    'numbers',
+    'tiny-keys',
+    'escaped-model',
+  ]) {
+    const shape = hostileShape(name);
+    it(`${name}: ${shape.verdict.forwarded ? 'forwarded byte for byte' : shape.verdict.message}`, async () => {
+      const body = shape.build(HUGE_BODY_BYTES);
+      const response = await post(body);
+      if (shape.verdict.forwarded) {
+        expect(response.status).toBe(200);
+        await response.json();
+        expect(stack.upstream.received[0]?.sha256).toBe(sha256(body));
+      } else {
+        await expectAnthropicError(response, invalid(shape.verdict.message));
+        expect(stack.upstream.arrived).toEqual([]);
+      }
+      const ordinary = await post(`{"model":"claude-haiku-4-5",${REST}}`);
+      expect(ordinary.status).toBe(200);
+      await ordinary.json();
+    });
+  }
 });
 
 describe('compressed bodies cannot be checked, so they are refused with 415', () => {

@@ -2,47 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ModelScan, type ScanProblem, scanModel } from '../../processor/policy/model-scanner.ts';
 import { runs } from '../support/fuzz.ts';
+import { agreesWithJsonParse, reference, utf8 } from '../support/json-reference.ts';
 
 const scan = (text: string): ModelScan => scanModel(Buffer.from(text, 'utf8'));
 const fail = (problem: ScanProblem): ModelScan => ({ ok: false, problem });
-
-/**
- * What the scan must say, derived from the platform alone: a fatal UTF-8
- * decoder (BOM kept, as JSON.parse sees it) and JSON.parse. JSON.parse keeps
- * the last of duplicate keys, so it cannot see a duplicate "model": that one
- * case is checked separately (see `agreesWithJsonParse`).
- */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function reference(body: Uint8Array): ModelScan {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return fail('invalid_utf8');
-  }
-  if (/^[ \t\n\r]*$/.test(text)) return fail('empty');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return fail('invalid_json');
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail('not_an_object');
-  if (!Object.hasOwn(value, 'model')) return fail('missing_model');
-  const model: unknown = Reflect.get(value, 'model');
-  return typeof model === 'string' ? { ok: true, model } : fail('model_not_a_string');
-}
-
-/** True when the scan agrees with the reference (a duplicate is only possible where a model exists). */
-function agreesWithJsonParse(body: Uint8Array): boolean {
-  const actual = scanModel(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-  const expected = reference(body);
-  if (!actual.ok && actual.problem === 'duplicate_model') {
-    return expected.ok || expected.problem === 'model_not_a_string';
-  }
-  return JSON.stringify(actual) === JSON.stringify(expected);
-}
 
 describe('scanModel: plain cases', () => {
   it('finds the model of an ordinary Messages request', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { indexCatalog } from '../../processor/policy/catalog.ts';
+import { indexCatalog, UNKNOWN_LONG_MODEL } from '../../processor/policy/catalog.ts';
 import type { HeaderList } from '../../processor/policy/headers.ts';
 import {
   decideOnBody,
@@ -356,6 +356,28 @@ describe('decideOnBody', () => {
         message: `unknown model: ${JSON.stringify(model)} (see GET /ai-gateway/anthropic/v1/models for the models this gateway serves)`,
       });
     }
+  });
+
+  it('answers 400 unknown model for a model written longer than any catalog id can be, escaped or not', () => {
+    const longest = Math.max(...[...policy.catalog.keys()].map((id) => id.length));
+    const escaped = (id: string) =>
+      [...id].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+    for (const model of [
+      'x'.repeat(6 * longest + 1),
+      `é${'a'.repeat(1024 * 1024)}`,
+      escaped('x'.repeat(longest + 1)),
+    ]) {
+      expect(decideOnBody(policy, alice, body(`{"model":"${model}"}`)), model.slice(0, 20)).toMatchObject({
+        status: 400,
+        message: UNKNOWN_LONG_MODEL.message,
+        reason: 'unknown_model',
+      });
+    }
+    // The longest id, every character escaped, is still read and allowed.
+    const id = [...policy.catalog.keys()].find((k) => k.length === longest) as string;
+    expect(decideOnBody(policy, alice, body(`{"model":"${escaped(id)}"}`))).toEqual(
+      decideOnBody(policy, alice, body(JSON.stringify({ model: id }))),
+    );
   });
 
   it('answers 400 for a model of another provider', () => {

@@ -128,5 +128,29 @@ export type { Logger };
  * An asynchronous write that fails with EPIPE makes pino stop writing instead.
  */
 export function flushLog(log: Logger): Promise<void> {
-  return new Promise((resolve) => log.flush(() => resolve()));
+  // A destination whose reader is gone may never call back: wait a second at most.
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1_000);
+    timer.unref();
+    log.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The log's reader is gone (the launcher died, so its end of the pipe is
+ * closed): drop what is still buffered rather than write it. Without this,
+ * the flush pino makes as the process exits retries the failing write for
+ * ever (EPIPE), and an orphaned processor never exits. pino does the same to
+ * its destination once it sees EPIPE; this covers the exit that comes first.
+ */
+export function abandonLog(log: Logger): void {
+  const destination = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { flushSync?: () => void; write?: (chunk: string) => boolean }
+    | undefined;
+  if (destination === undefined) return;
+  destination.flushSync = () => {};
+  destination.write = () => true;
 }

@@ -8,7 +8,7 @@ import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { spendNow } from './cost/spend-endpoint.ts';
 import { type RunningServer, startExtProcServer } from './extproc/server.ts';
-import { createLogger, flushLog } from './log.ts';
+import { abandonLog, createLogger, flushLog } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { type RunningMetricsServer, startMetricsServer } from './metrics/server.ts';
 import { AddressInUseError, listenOn } from './ops/address-in-use.ts';
@@ -149,6 +149,7 @@ async function main(): Promise<number> {
   await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');
   await flushLog(log);
+  if (signal === 'launcher gone') abandonLog(log);
   return 0;
 }
 
@@ -158,9 +159,20 @@ function boundAddress(address: string, port: number | undefined): string {
   return `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
 }
 
+/**
+ * Once stopped, the process must end even if its log cannot: a log pipe
+ * nobody reads any more (the launcher gone) can leave a write retrying for
+ * ever. The timer is unref'd: it fires only if something else still keeps
+ * the process alive a second after it stopped serving.
+ */
+function exitSoonAnyway(code: number): void {
+  setTimeout(() => process.exit(code), 1_000).unref();
+}
+
 main().then(
   (code) => {
     process.exitCode = code;
+    exitSoonAnyway(code);
   },
   (error: unknown) => {
     const log = createLogger('error');
@@ -168,6 +180,7 @@ main().then(
       log.fatal({ address: error.address, setting: error.setting }, error.message);
     } else log.fatal({ err: error }, 'processor failed to start');
     process.exitCode = 1;
+    exitSoonAnyway(1);
     return flushLog(log);
   },
 );

@@ -246,9 +246,12 @@ describe("a workspace's monthly budget, counted in Redis", () => {
       month: { spentUsd: 0.0006, budgetUsd: 0.0005, reached: true },
     });
     expect(row(report, 'token', 'member')).toMatchObject({ day: { spentUsd: 0.0006, budgetUsd: null } });
-    const lines = await stack.waitForLog(
-      (e) => e.msg === 'access' && e.tokenId === 'member' && e.status === 200,
-    );
-    expect(lines.map((line) => line.costUsd)).toEqual([0.0003, 0.0003]);
+    // Access lines cross a pipe in batches: wait for both.
+    const costs = () =>
+      stack.processorLog
+        .map((line) => JSON.parse(line) as LogEntry)
+        .filter((e) => e.msg === 'access' && e.tokenId === 'member' && e.status === 200)
+        .map((line) => line.costUsd);
+    await expect.poll(costs, { timeout: 10_000 }).toEqual([0.0003, 0.0003]);
   });
 });

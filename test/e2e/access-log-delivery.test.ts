@@ -87,9 +87,14 @@ describe('a processor that is away', () => {
     await expect
       .poll(() => envoyCounter(running, 'cluster.processor_access_log.upstream_rq_503'), { timeout: 10_000 })
       .toBeGreaterThan(failedStreams);
-    expect(
-      await envoyCounter(running, 'access_logs.grpc_access_log.grpc_entries_flushed'),
-    ).toBeGreaterThanOrEqual(4);
+    // Envoy flushes each worker's buffer on its own timer, so the three 503
+    // entries may leave in more than one flush: wait for all of them. An entry
+    // goes to `flushed` when it reaches the send buffer of a stream that then
+    // fails, or to `flush_failed` when the stream cannot be opened at all.
+    const attempted = async () =>
+      (await envoyCounter(running, 'access_logs.grpc_access_log.grpc_entries_flushed')) +
+      (await envoyCounter(running, 'access_logs.grpc_access_log.grpc_entries_flush_failed'));
+    await expect.poll(attempted, { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
 
     await running.startProcessor();
     await expect.poll(() => post(running), { timeout: 10_000 }).toBe(200);

@@ -238,6 +238,15 @@ describe('request trailers never reach the upstream', () => {
   });
 
   describe('property-tested trailer blocks', () => {
+    /** HTTP/2 forbids these (RFC 9113 §8.2.2; `te` unless "trailers"): Envoy may reset the stream. */
+    const CONNECTION_SPECIFIC = [
+      'connection',
+      'keep-alive',
+      'proxy-connection',
+      'transfer-encoding',
+      'upgrade',
+      'te',
+    ];
     /** Names Envoy takes in a trailer whatever their value. */
     const plainName = fc.oneof(
       fc.constantFrom(
@@ -250,7 +259,9 @@ describe('request trailers never reach the upstream', () => {
         'x_api_key',
         'grpc-status',
       ),
-      fc.stringMatching(/^[a-z][a-z0-9_-]{0,24}$/),
+      // A generated name can spell a connection-specific one (`te` came up in
+      // CI): those belong to strictName, whose refusal is asserted apart.
+      fc.stringMatching(/^[a-z][a-z0-9_-]{0,24}$/).filter((name) => !CONNECTION_SPECIFIC.includes(name)),
     );
     /** Names Envoy may refuse in a trailer (always, or for some values). */
     const strictName = fc.constantFrom(
@@ -258,11 +269,7 @@ describe('request trailers never reach the upstream', () => {
       ':authority',
       'X-Api-Key',
       'Authorization',
-      'connection',
-      'keep-alive',
-      'transfer-encoding',
-      'upgrade',
-      'te',
+      ...CONNECTION_SPECIFIC,
       'host',
       'content-length',
     );

@@ -65,17 +65,29 @@ async function start(config: Record<string, unknown> = {}, address = '127.0.0.1:
     waitFor: (msg) => {
       const seen = log.find((entry) => entry.msg === msg);
       if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ msg, resolve }));
+      const arrived = new Promise<LogEntry>((resolve) => waiters.push({ msg, resolve }));
+      return within(arrived, () => `no "${msg}" line; the log so far: ${messagesOf(log)}`);
     },
   };
 }
 
-const exitCode = (processor: RunningProcessor): Promise<number | null> =>
-  new Promise((resolve) => {
-    const child = processor.process;
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
+const messagesOf = (log: readonly LogEntry[]) => JSON.stringify(log.map((entry) => entry.msg));
+
+/** `promise`, or a failure that says what was awaited, well inside the test's own timeout. */
+function within<T>(promise: Promise<T>, missing: () => string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(missing())), ms);
   });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+const exitCode = (processor: RunningProcessor): Promise<number | null> => {
+  const child = processor.process;
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return within(exited, () => `processor ${child.pid} has not exited`);
+};
 
 const messagesBody = JSON.stringify({
   model: 'claude-sonnet-4-6',

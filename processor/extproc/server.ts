@@ -106,6 +106,10 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     maxMessageBytes: options.maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES,
     methods: { [policyPath]: policyMethod, [accessLogPath]: accessLogStream, ...options.health?.methods },
     ...(options.keepalive === undefined ? {} : { keepalive: keepalive(options.keepalive, options) }),
+    onError: (error, where) => {
+      metrics?.grpcErrors.inc({ where });
+      options.log.warn({ err: error, where }, `gRPC ${where} failed`);
+    },
   });
   return {
     server,

@@ -225,18 +225,18 @@ export function createProcessHandler(deps: ExtProcDeps): (call: ProcessStream) =
 
     call.on('data', (request: ProcessingRequest__Output) => {
       if (ended) return;
-      if (pending !== undefined) {
-        const previous = pending;
-        pending = previous.then(() => answer(request));
-        return;
-      }
-      const started = answer(request);
-      if (started !== undefined) {
-        const mine: Promise<void> = started.finally(() => {
-          if (pending === mine) pending = undefined;
-        });
-        pending = mine;
-      }
+      const previous = pending;
+      const started = previous === undefined ? answer(request) : previous.then(() => answer(request));
+      if (started === undefined) return;
+      // Answered after this event (a body scanned in slices, or one behind a
+      // pending answer): the server frees a received message once its event
+      // is handled unless held (processor/grpc/call.ts).
+      const release = call.hold();
+      const mine: Promise<void> = started.finally(() => {
+        release();
+        if (pending === mine) pending = undefined;
+      });
+      pending = mine;
     });
     call.on('end', () => {
       if (pending === undefined) end();

@@ -1,20 +1,28 @@
 // One gRPC call on one HTTP/2 stream: length-prefixed messages in, messages
 // and a status out. Only what the processor's peers use is here: no
 // compression (Envoy sends none; a compressed message is refused with
-// UNIMPLEMENTED), no deadlines of ours (Envoy times its own messages out).
+// UNIMPLEMENTED). A deadline the client sends (`grpc-timeout`: health probes
+// do; Envoy's ext_proc and access-log streams do not) ends the call with
+// DEADLINE_EXCEEDED.
 //
 // Events: 'data' (a decoded message), 'end' (the peer has sent all it will),
 // 'cancelled' (the stream went away before this side finished: a reset, a
-// lost connection, a forced shutdown), 'error' (a message this side could not
-// take: too large, compressed, undecodable; the call is then finished with
-// that status), 'finish' (this side has sent its status), 'close' (the
-// stream is gone, always last).
+// lost connection, a forced shutdown, the deadline), 'error' (a message this
+// side could not take: too large, compressed, undecodable; or a write that
+// failed; the call is then finished with that status), 'finish' (this side
+// has sent its status), 'close' (the stream is gone, always last).
+//
+// A message's Buffer fields (a request body) are views of the received bytes,
+// never copies, and are valid while its 'data' event is being handled: a
+// message that spanned DATA frames is freed as soon as its listeners return
+// (see `release`), so a handler that answers it later holds it (`hold`).
 import { EventEmitter } from 'node:events';
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
 export const Status = {
   OK: 0,
+  DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
@@ -33,6 +41,17 @@ export interface MessageCodec<Request, Response> {
 }
 
 const PREFIX_BYTES = 5;
+/** grpc-timeout's units (gRPC over HTTP/2), in milliseconds. */
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1_000,
+  m: 1,
+  u: 0.001,
+  n: 0.000_001,
+};
+/** A positive integer of at most 8 digits, then the unit. */
+const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const EMPTY = Buffer.alloc(0);
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
 
@@ -46,6 +65,9 @@ export class ServerCall<Request, Response> extends EventEmitter {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private expected = -1;
+  private deadline: NodeJS.Timeout | undefined;
+  /** The buffer `take` joined the message being handled into, if it spanned chunks. */
+  private joined: Buffer | undefined;
 
   private readonly stream: ServerHttp2Stream;
   private readonly codec: MessageCodec<Request, Response>;
@@ -79,12 +101,15 @@ export class ServerCall<Request, Response> extends EventEmitter {
     // 'close' says all there is to say.
     stream.on('error', () => {});
     stream.on('close', () => {
+      clearTimeout(this.deadline);
       if (!this.finished) {
         this.finished = true;
         this.emit('cancelled');
       }
       this.emit('close');
     });
+    const timeout = metadata['grpc-timeout'];
+    if (timeout !== undefined) this.startDeadline(timeout);
   }
 
   /** Whether nothing more can be written: this side has sent its status, or the stream is gone. */
@@ -113,14 +138,31 @@ export class ServerCall<Request, Response> extends EventEmitter {
     framed.writeUInt32BE(payload.length, 1);
     payload.copy(framed, PREFIX_BYTES);
     this.sendHeaders();
-    this.stream.write(framed);
+    this.stream.write(framed, this.written);
   }
+
+  /**
+   * A write that fails on a stream still open fails the call: the handler
+   * hears 'error', the client INTERNAL, and later writes are dropped. (A
+   * stream that is reset or destroyed under a pending write closes first,
+   * and the call was cancelled then; Node reports the write as ECANCELED
+   * after.)
+   */
+  private readonly written = (error: Error | null | undefined): void => {
+    if (error !== null && error !== undefined && !this.finished)
+      this.fail({ code: Status.INTERNAL, details: 'could not write the message' });
+  };
 
   /** Finishes the call with OK, or with `error`'s status. */
   end(error?: CallError): void {
     if (this.finished) return;
     this.finished = true;
     this.emit('finish');
+    this.sendStatus(error);
+  }
+
+  private sendStatus(error: CallError | undefined): void {
+    clearTimeout(this.deadline);
     if (this.stream.closed) return;
     const status = error === undefined ? Status.OK : error.code;
     const trailers: Record<string, string> = { 'grpc-status': String(status) };
@@ -157,6 +199,29 @@ export class ServerCall<Request, Response> extends EventEmitter {
     });
   }
 
+  /**
+   * The client's deadline: once it passes, the call is cancelled for the
+   * handler and the client gets DEADLINE_EXCEEDED (a value that is not a
+   * grpc-timeout fails the call at once with INTERNAL, as grpc-js does).
+   */
+  private startDeadline(value: string | string[]): void {
+    const match = typeof value === 'string' ? TIMEOUT.exec(value) : null;
+    if (match === null) {
+      this.end({ code: Status.INTERNAL, details: `invalid grpc-timeout ${String(value)}` });
+      return;
+    }
+    const ms = Number(match[1]) * (TIMEOUT_UNIT_MS[match[2] as string] as number);
+    this.deadline = setTimeout(() => {
+      if (this.finished) return;
+      this.finished = true;
+      this.chunks = [];
+      this.buffered = 0;
+      this.emit('cancelled');
+      this.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: 'deadline exceeded' });
+    }, ms);
+    this.deadline.unref();
+  }
+
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
@@ -187,25 +252,61 @@ export class ServerCall<Request, Response> extends EventEmitter {
       if (this.buffered < this.expected) return;
       const bytes = this.take(this.expected);
       this.expected = -1;
-      let message: Request;
-      try {
-        message = this.codec.deserialize(bytes);
-      } catch {
-        this.fail({ code: Status.INTERNAL, details: 'could not decode the message' });
-        return;
-      }
-      try {
-        this.emit('data', message);
-      } catch {
-        // A handler that throws fails its call, never the process.
-        this.fail({ code: Status.INTERNAL, details: 'the message could not be handled' });
-        return;
-      }
-      if (this.finished) return;
+      const handled = this.handle(bytes);
+      this.release();
+      if (!handled || this.finished) return;
     }
   }
 
-  /** The next `length` received bytes, joined only when they span chunks. */
+  /** Decodes one message and hands it to the listeners; false if the call failed. */
+  private handle(bytes: Buffer): boolean {
+    let message: Request;
+    try {
+      message = this.codec.deserialize(bytes);
+    } catch {
+      this.fail({ code: Status.INTERNAL, details: 'could not decode the message' });
+      return false;
+    }
+    try {
+      this.emit('data', message);
+    } catch {
+      // A handler that throws fails its call, never the process.
+      this.fail({ code: Status.INTERNAL, details: 'the message could not be handled' });
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Keeps the message being handled valid past its 'data' event, for a
+   * handler that answers it later (a body scanned in slices, an answer that
+   * waits for the one before): call it during the event, and the function it
+   * returns once done with the message, which frees it then.
+   */
+  hold(): () => void {
+    const joined = this.joined;
+    this.joined = undefined;
+    return () => {
+      if (joined !== undefined && joined.buffer.byteLength > 0) (joined.buffer as ArrayBuffer).transfer(0);
+    };
+  }
+
+  /**
+   * Frees a joined message (a 200 KB body: the copy it must cost) once it has
+   * been handled, instead of leaving it to the collector: bodies are almost
+   * all external memory, and V8 answers external memory that piles up with
+   * full collections (processor/ops/garbage-collection.ts). Detaching the
+   * buffer releases it at once; every view of it (the decoded body) then
+   * reads as empty, never as someone else's bytes. Only a buffer of the
+   * call's own: one within a received chunk belongs to Node.
+   */
+  private release(): void {
+    if (this.joined === undefined) return;
+    (this.joined.buffer as ArrayBuffer).transfer(0);
+    this.joined = undefined;
+  }
+
+  /** The next `length` received bytes: a view of a chunk, or joined (once) when they span chunks. */
   private take(length: number): Buffer {
     if (length === 0) return EMPTY;
     this.buffered -= length;
@@ -215,7 +316,9 @@ export class ServerCall<Request, Response> extends EventEmitter {
       else this.chunks[0] = first.subarray(length);
       return first.subarray(0, length);
     }
-    const out = Buffer.allocUnsafe(length);
+    // Its own memory, not a slice of Node's shared pool: `release` may detach it.
+    const out = Buffer.allocUnsafeSlow(length);
+    if (length > PREFIX_BYTES) this.joined = out;
     let filled = 0;
     while (filled < length) {
       const chunk = this.chunks[0] as Buffer;

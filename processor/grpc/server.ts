@@ -91,6 +91,13 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   /** Pings every connection and closes one whose peer does not answer; no pings without it. */
   readonly keepalive?: Keepalive;
+  /**
+   * Told of each connection (`session`) or stream that fails: a protocol
+   * error (the rapid-reset guard's among them), a lost socket, a reset with
+   * an error code (a client's CANCEL is not one). The calls on it are
+   * cancelled either way; this is to count and log it.
+   */
+  readonly onError?: (error: Error, where: 'session' | 'stream') => void;
 }
 
 export interface Keepalive {
@@ -115,16 +122,20 @@ export interface GrpcServer {
 }
 
 /**
- * An Envoy may reset every ext_proc stream it is done with: one without
- * graceful ext_proc close always does, and any does with a stream the
- * processor has ended unless told NO_ERROR first (call.ts). Node's HTTP/2
- * server counts each reset against a rapid-reset guard (a burst of 1,000,
- * then 33 a second) and, past it, sends GOAWAY: under sustained load that
- * dropped connections and failed in-flight streams. The peer is Envoy, so
- * the guard is raised far above any request rate
- * (test/e2e/sustained-load.test.ts).
+ * Node's guard against rapid resets (CVE-2023-44487), a token bucket per
+ * connection: each RST_STREAM received takes a token; when none is left the
+ * connection is closed with GOAWAY. Envoy sends none in its normal course:
+ * it half-closes each ext_proc stream (ext_proc_graceful_grpc_close), the
+ * server resets the ones it ends first itself, with NO_ERROR (call.ts), and
+ * the access-log streams are long-lived. It resets a stream when the request
+ * it decides goes away first (a client that disconnects during its upload, a
+ * message timeout): Node's default (a burst of 1,000, then 33 a second)
+ * would close a connection, and fail every request on it, in a storm of
+ * those. Ten times the burst and thirty times the rate still stop a client
+ * that resets streams as fast as it can open them
+ * (test/integration/grpc-server.test.ts).
  */
-const RESET_TOLERANCE = { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 };
+export const RAPID_RESET_GUARD = { streamResetBurst: 10_000, streamResetRate: 1_000 } as const;
 
 const UNIMPLEMENTED_TRAILERS = {
   ':status': 200,
@@ -136,7 +147,7 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer>
   const calls = new Set<CallInFlight>();
   const sessions = new Set<Http2Session>();
   const server = createServer({
-    ...RESET_TOLERANCE,
+    ...RAPID_RESET_GUARD,
     // Node's accounting of a session's buffered memory refuses streams once
     // past it (10 MB by default); a 32 MB body in flight is normal here.
     maxSessionMemory: Number.MAX_SAFE_INTEGER,
@@ -145,20 +156,21 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer>
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
     // A connection that fails is Envoy's to retry; its streams are cancelled.
-    session.on('error', () => {});
+    session.on('error', (error) => options.onError?.(error, 'session'));
     if (options.keepalive !== undefined && options.keepalive.intervalMs > 0) {
       keepAlive(session, options.keepalive);
     }
   });
   server.on('stream', (stream: ServerHttp2Stream, headers) => {
-    stream.on('error', () => {});
-    const method = options.methods[headers[':path'] ?? ''];
+    stream.on('error', (error) => options.onError?.(error, 'stream'));
     const contentType = headers['content-type'];
-    if (
-      method === undefined ||
-      typeof contentType !== 'string' ||
-      !contentType.startsWith('application/grpc')
-    ) {
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      // Not gRPC at all: gRPC over HTTP/2 answers 415, with no gRPC status.
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    const method = options.methods[headers[':path'] ?? ''];
+    if (method === undefined) {
       stream.respond(
         {
           ...UNIMPLEMENTED_TRAILERS,

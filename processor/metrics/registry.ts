@@ -28,6 +28,8 @@ export interface GatewayMetrics {
   readonly costUnknown: Counter<'workspace' | 'model'>;
   /** The configuration in force and its reloads (processor/config/live.ts). */
   readonly config: ConfigMetrics;
+  /** Connections and streams of the processor's gRPC server that failed. */
+  readonly grpcErrors: Counter<'where'>;
 }
 
 export interface ConfigMetrics {
@@ -158,5 +160,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
         registers,
       }),
     },
+    grpcErrors: new Counter({
+      name: 'gateway_processor_grpc_errors_total',
+      help: "Failures on the processor's gRPC server, by where: session (a connection: protocol error, rapid-reset guard, lost socket) or stream (a reset with an error code, a failed write).",
+      labelNames: ['where'] as const,
+      registers,
+    }),
   };
 }

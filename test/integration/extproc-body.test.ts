@@ -1,14 +1,28 @@
 // The request_body phase over a real gRPC connection: the model decides, and a
 // body of Anthropic's maximum size (32 MiB) fits in one ext_proc message.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { requestBody, requestHeaders } from '../support/extproc-client.ts';
+import { loadExtProcService } from '../../processor/extproc/protos.ts';
+import { createLogger } from '../../processor/log.ts';
+import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import { MemoryQuotaStore } from '../../processor/quota/memory-store.ts';
+import { Quotas } from '../../processor/quota/quotas.ts';
+import type { QuotaStore } from '../../processor/quota/store.ts';
+import { createExtProcClient, requestBody, requestHeaders } from '../support/extproc-client.ts';
 import {
   expectBodyContinues,
   expectForwardedHeaders,
   expectGatewayError,
 } from '../support/extproc-expect.ts';
-import { type GatewayFixture, gatewayFixture, useTestProcessor } from '../support/extproc-server.ts';
+import {
+  buildTestConfig,
+  type GatewayFixture,
+  gatewayFixture,
+  startTestProcessor,
+  useTestProcessor,
+} from '../support/extproc-server.ts';
 
 const fixture: GatewayFixture = gatewayFixture();
 const shared = useTestProcessor(fixture);
@@ -172,5 +186,70 @@ describe('a body of the maximum size', () => {
     await after.exchange(requestHeaders({ headers: [['x-api-key', fixture.token]] }));
     expectBodyContinues(await after.exchange(requestBody(messagesBody('claude-sonnet-4-6'))));
     await after.close();
+  });
+});
+
+describe('a body that arrives while the headers are still being decided', () => {
+  it('is decided on whole: the server frees a received body after its event, the policy keeps a copy', async () => {
+    const token = mintToken();
+    const config = buildTestConfig(
+      {
+        workspaces: [{ id: 'default', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } }],
+        tokens: [
+          {
+            id: 'limited',
+            workspace: 'default',
+            sha256: hashToken(token).toString('hex'),
+            quota: { requests_per_minute: 100 },
+          },
+        ],
+      },
+      { ANTHROPIC_API_KEY: 'sk-ant-api03-pending-body-test' },
+    );
+    // A quota store as slow as a distant Redis: the headers' answer waits for it.
+    const memory = new MemoryQuotaStore();
+    const store: QuotaStore = {
+      admit: async (checks) => {
+        await sleep(300);
+        return memory.admit(checks);
+      },
+      charge: (checks, tokens) => memory.charge(checks, tokens),
+      read: (checks) => memory.read(checks),
+      close: () => memory.close(),
+    };
+    const quotas = new Quotas({
+      plan: () => config.quotaPlan,
+      store,
+      failOpen: false,
+      log: createLogger('silent'),
+    });
+    const processor = await startTestProcessor({ config, quotas, logLevel: 'silent' });
+    const client = createExtProcClient(processor.address);
+    try {
+      const stream = client.openStream();
+      // Both at once, so that the body (large enough to span HTTP/2 frames,
+      // so joined by the server) arrives before the headers are answered.
+      stream.send(requestHeaders({ headers: [['x-api-key', token]] }));
+      stream.send(requestBody(bodyOfSize(256 * 1024, 'claude-sonnet-4-6')));
+      expect((await stream.next()).request_headers).toBeDefined();
+      expectBodyContinues(await stream.next());
+      await stream.close();
+    } finally {
+      client.close();
+      await processor.stop();
+    }
+  });
+});
+
+describe('the body on its way to the scan', () => {
+  it('is decoded as a view of the received message, not a copy (protobufjs, as proto-loader sets it up)', () => {
+    const process = (loadExtProcService() as ServiceDefinition).Process;
+    const body = bodyOfSize(200 * 1024, 'claude-sonnet-4-6');
+    const message = process?.requestSerialize({
+      request_body: { body, end_of_stream: true },
+    } as never) as Buffer;
+    const decoded = process?.requestDeserialize(message) as { request_body: { body: Buffer } };
+    expect(decoded.request_body.body.equals(body)).toBe(true);
+    expect(decoded.request_body.body.buffer).toBe(message.buffer);
   });
 });

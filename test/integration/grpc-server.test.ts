@@ -2,8 +2,15 @@
 // codes, cancellation and shutdown, driven by a raw HTTP/2 client so that
 // every byte is the test's own. The ext_proc tests and the e2e tier run it
 // with grpc-js's client and with Envoy.
-import { type ClientHttp2Session, connect, constants, type IncomingHttpHeaders } from 'node:http2';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type ClientHttp2Session,
+  connect,
+  constants,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+  type Settings,
+} from 'node:http2';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ServerCall } from '../../processor/grpc/call.ts';
 import {
   defineMethod,
@@ -11,6 +18,7 @@ import {
   type GrpcServerOptions,
   type Keepalive,
   type Method,
+  RAPID_RESET_GUARD,
   startGrpcServer,
 } from '../../processor/grpc/server.ts';
 import { createHealth } from '../../processor/ops/health.ts';
@@ -42,6 +50,12 @@ function echoMethod(seen: EchoCall[] = []): Method {
           call.end();
           return;
         }
+        // 'big N': one message of N bytes, then the status, while the client is still sending.
+        if (text.startsWith('big ')) {
+          call.write('X'.repeat(Number(text.slice(4))));
+          call.end();
+          return;
+        }
         if (text !== 'hold') call.write(text.toUpperCase());
       });
       call.on('end', () => call.end());
@@ -67,15 +81,22 @@ interface Exchange {
   write(bytes: Buffer): void;
   end(): void;
   reset(): void;
+  /** RST_STREAM INTERNAL_ERROR alone, as Envoy resets a stream it fails (Node's close() half-closes first). */
+  abort(): void;
 }
 
 /** One call on `session`; the status comes from the trailers or a trailers-only answer. */
-function openCall(session: ClientHttp2Session, path = ECHO): Exchange {
+function openCall(
+  session: ClientHttp2Session,
+  path = ECHO,
+  metadata: Readonly<Record<string, string>> = {},
+): Exchange {
   const stream = session.request({
     ':method': 'POST',
     ':path': path,
     'content-type': 'application/grpc',
     te: 'trailers',
+    ...metadata,
   });
   const messages: string[] = [];
   let pending = Buffer.alloc(0);
@@ -116,6 +137,7 @@ function openCall(session: ClientHttp2Session, path = ECHO): Exchange {
     end: () => stream.end(),
     // CANCEL, as Envoy resets (NO_ERROR would half-close first).
     reset: () => stream.close(constants.NGHTTP2_CANCEL),
+    abort: () => stream.destroy(new Error('the client failed')),
   };
 }
 
@@ -128,20 +150,32 @@ afterEach(() => {
 
 async function start(
   methods: GrpcServerOptions['methods'],
-  options: { keepalive?: Keepalive; via?: (address: string) => Promise<string> } = {},
+  options: {
+    keepalive?: Keepalive;
+    via?: (address: string) => Promise<string>;
+    onError?: GrpcServerOptions['onError'];
+    maxMessageBytes?: number;
+  } = {},
 ) {
   const server = await startGrpcServer({
     address: '127.0.0.1:0',
-    maxMessageBytes: MAX_MESSAGE_BYTES,
+    maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
     methods,
     ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
   });
   servers.push(server);
   const address = `127.0.0.1:${server.port}`;
-  const session = connect(`http://${options.via === undefined ? address : await options.via(address)}`);
+  const session = connectTo(options.via === undefined ? address : await options.via(address));
+  return { server, session, address };
+}
+
+/** Another client connection, with its own HTTP/2 settings if given. */
+function connectTo(address: string, settings?: Settings): ClientHttp2Session {
+  const session = connect(`http://${address}`, settings === undefined ? {} : { settings });
   session.on('error', () => {});
   sessions.push(session);
-  return { server, session };
+  return session;
 }
 
 const until = async (condition: () => boolean): Promise<void> => {
@@ -374,5 +408,292 @@ describe('the health service on it', () => {
     // HealthCheckResponse.status: NOT_SERVING is 2, SERVING 1, SERVICE_UNKNOWN 3 (field 1, varint).
     expect(whole.messages.map((m) => Buffer.from(m).toString('hex'))).toEqual(['0802', '0801']);
     expect(unknown.messages.map((m) => Buffer.from(m).toString('hex'))).toEqual(['0803']);
+  });
+});
+
+describe('the gRPC server: what is not gRPC', () => {
+  it('answers a request that is not gRPC with 415 and no gRPC status, calling nothing', async () => {
+    const seen: EchoCall[] = [];
+    const { session } = await start({ [ECHO]: echoMethod(seen) });
+    for (const contentType of ['application/json', 'text/plain', undefined]) {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': ECHO,
+        ...(contentType === undefined ? {} : { 'content-type': contentType }),
+      });
+      stream.on('error', () => {});
+      stream.resume();
+      stream.end(frame('hello'));
+      const headers = await new Promise<IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+      expect(headers[':status']).toBe(415);
+      expect(headers['grpc-status']).toBeUndefined();
+    }
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('the gRPC server: deadlines', () => {
+  /** A method that answers nothing and records what its call tells it. */
+  function silentMethod(events: string[]): Method {
+    return defineMethod<string, string>({
+      deserialize: (bytes) => bytes.toString('utf8'),
+      serialize: (text) => Buffer.from(text, 'utf8'),
+      handle: (call) => {
+        for (const event of ['data', 'end', 'cancelled', 'finish', 'close'])
+          call.on(event, () => {
+            events.push(event);
+            // Whatever the handler does once cancelled goes nowhere.
+            if (event === 'cancelled') {
+              call.write('too late');
+              call.end();
+            }
+          });
+      },
+    });
+  }
+
+  it('ends a call whose grpc-timeout passes with DEADLINE_EXCEEDED, cancelled for its handler', async () => {
+    const events: string[] = [];
+    const { session } = await start({ [ECHO]: silentMethod(events) });
+    const call = openCall(session, ECHO, { 'grpc-timeout': '200m' });
+    call.write(frame('anyone there?'));
+    expect(await call.status).toEqual({ code: 4, message: 'deadline exceeded' });
+    await call.closed;
+    await vi.waitFor(() => expect(events).toEqual(['data', 'cancelled', 'close']));
+    expect(call.messages).toEqual([]);
+  });
+
+  it('lets a call that ends in time end as usual, and refuses a grpc-timeout that is not one', async () => {
+    const { session } = await start({ [ECHO]: echoMethod() });
+    const inTime = openCall(session, ECHO, { 'grpc-timeout': '10S' });
+    inTime.write(frame('quick'));
+    inTime.end();
+    expect(await inTime.status).toEqual({ code: 0, message: undefined });
+    expect(inTime.messages).toEqual(['QUICK']);
+    for (const timeout of ['1.5S', '123456789m', '10', 'soon']) {
+      const malformed = openCall(session, ECHO, { 'grpc-timeout': timeout });
+      malformed.write(frame('hello'));
+      expect(await malformed.status).toEqual({ code: 13, message: `invalid grpc-timeout ${timeout}` });
+      expect(malformed.messages).toEqual([]);
+    }
+  });
+});
+
+describe('the gRPC server: failures are told', () => {
+  it('fails a call whose write fails: its handler hears an error, the client INTERNAL', async () => {
+    const seen: EchoCall[] = [];
+    const { session } = await start({ [ECHO]: echoMethod(seen) });
+    const call = openCall(session);
+    call.write(frame('first'));
+    await vi.waitFor(() => expect(call.messages).toEqual(['FIRST']));
+    const handled = seen[0] as EchoCall;
+    const errors: string[] = [];
+    handled.on('error', (error: Error) => errors.push(error.message));
+    // A fault injected into the live stream: its next write fails, as a failing native write would.
+    const stream = (handled as unknown as { stream: ServerHttp2Stream }).stream;
+    stream.write = ((_chunk: unknown, done: (error: Error) => void) => {
+      process.nextTick(done, new Error('injected write failure'));
+      return false;
+    }) as typeof stream.write;
+    call.write(frame('second'));
+    expect(await call.status).toEqual({ code: 13, message: 'could not write the message' });
+    expect(errors).toEqual(['could not write the message']);
+    expect(call.messages).toEqual(['FIRST']);
+  });
+
+  it('reports a stream the client resets with an error code, not one it cancels', async () => {
+    const seen: EchoCall[] = [];
+    const reported: Array<{ where: string; message: string }> = [];
+    const { session } = await start(
+      { [ECHO]: echoMethod(seen) },
+      { onError: (error, where) => reported.push({ where, message: error.message }) },
+    );
+    const cancelled = openCall(session);
+    cancelled.write(frame('hold'));
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    cancelled.reset();
+    await cancelled.closed;
+    const failed = openCall(session);
+    failed.write(frame('hold'));
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    failed.abort();
+    await vi.waitFor(() =>
+      expect(reported).toEqual([
+        { where: 'stream', message: expect.stringMatching(/NGHTTP2_INTERNAL_ERROR/) },
+      ]),
+    );
+  });
+});
+
+describe('the gRPC server: rapid resets', () => {
+  /** `count` calls at a time, as Envoy makes them: the server ends each first; the client cancels `cancelEvery`th one. */
+  async function traffic(session: ClientHttp2Session, count: number, cancelEvery: number) {
+    const results = { answered: 0, cancelled: 0 };
+    for (let batch = 0; batch < count / 100; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const call = openCall(session);
+          if ((batch * 100 + i) % cancelEvery === 0) {
+            call.write(frame('hold'));
+            call.reset();
+            await call.closed;
+            results.cancelled += 1;
+            return;
+          }
+          call.write(frame('bye'));
+          expect(await call.status).toEqual({ code: 0, message: undefined });
+          expect(call.messages).toEqual(['BYE']);
+          expect(await call.closed).toBe(constants.NGHTTP2_NO_ERROR);
+          results.answered += 1;
+        }),
+      );
+    }
+    return results;
+  }
+
+  it('serves thousands of calls on one connection, more client cancellations among them than Node allows by default', async () => {
+    const reported: string[] = [];
+    const { session } = await start(
+      { [ECHO]: echoMethod() },
+      { onError: (_error, where) => reported.push(where) },
+    );
+    let goaway = false;
+    session.on('goaway', () => {
+      goaway = true;
+    });
+    // 1,500 cancellations: more than Node's default burst of 1,000.
+    expect(await traffic(session, 4_500, 3)).toEqual({ answered: 3_000, cancelled: 1_500 });
+    expect(goaway).toBe(false);
+    expect(session.closed).toBe(false);
+    expect(reported).toEqual([]);
+  }, 60_000);
+
+  it('closes a connection whose client resets streams as fast as it opens them, and only that one', async () => {
+    const reported: string[] = [];
+    const { session: bystander, address } = await start(
+      { [ECHO]: echoMethod() },
+      { onError: (_error, where) => reported.push(where) },
+    );
+    const attacker = connectTo(address);
+    const goaway = new Promise<number>((resolve) => attacker.once('goaway', resolve));
+    const closed = new Promise((resolve) => attacker.once('close', resolve));
+    const limit = 3 * RAPID_RESET_GUARD.streamResetBurst;
+    let sent = 0;
+    while (!attacker.closed && !attacker.destroyed && sent < limit) {
+      for (let i = 0; i < 100; i++) {
+        const stream = attacker.request({
+          ':method': 'POST',
+          ':path': ECHO,
+          'content-type': 'application/grpc',
+        });
+        stream.on('error', () => {});
+        stream.close(constants.NGHTTP2_CANCEL);
+        sent += 1;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(sent).toBeLessThan(limit);
+    expect(sent).toBeGreaterThan(RAPID_RESET_GUARD.streamResetBurst);
+    expect(await goaway).toBe(constants.NGHTTP2_INTERNAL_ERROR);
+    await closed;
+    await vi.waitFor(() => expect(reported).toContain('session'));
+    // The server and its other connections go on.
+    expect(await traffic(bystander, 100, 10)).toEqual({ answered: 90, cancelled: 10 });
+  }, 60_000);
+});
+
+describe('the gRPC server: the reset after the status', () => {
+  it('never cuts the last message or the trailers, even through a tiny flow-control window', async () => {
+    const { address } = await start({ [ECHO]: echoMethod() });
+    // Sixteen bytes of window per stream: every message waits for the client's WINDOW_UPDATEs.
+    const session = connectTo(address, { initialWindowSize: 16 });
+    for (const size of [0, 10, 11, 12, 16, 17, 20_000]) {
+      const call = openCall(session);
+      // The client is still sending when the server ends the call: the server resets it, after its status.
+      call.write(frame(`big ${size}`));
+      expect(await call.status).toEqual({ code: 0, message: undefined });
+      expect(call.messages).toEqual(['X'.repeat(size)]);
+      expect(await call.closed).toBe(constants.NGHTTP2_NO_ERROR);
+    }
+  });
+});
+
+describe("the gRPC server: a message's bytes", () => {
+  interface Kept {
+    readonly bytes: Buffer;
+    /** What the bytes read while the message was being handled. */
+    readonly during: string;
+    /** Whether they were a view of a larger buffer (the received bytes) then. */
+    readonly view: boolean;
+  }
+
+  /** A method whose messages are their bytes as received, kept past their event. */
+  function keepingMethod(kept: Kept[]): Method {
+    return defineMethod<Buffer, string>({
+      deserialize: (bytes) => bytes,
+      serialize: (text) => Buffer.from(text, 'utf8'),
+      handle: (call) => {
+        call.on('data', (bytes: Buffer) => {
+          kept.push({ bytes, during: bytes.toString('utf8'), view: bytes.buffer.byteLength > bytes.length });
+          call.write('ok');
+        });
+        call.on('end', () => call.end());
+      },
+    });
+  }
+
+  it('hands over a message that arrives in one chunk as a view of the received bytes, never copied', async () => {
+    const kept: Kept[] = [];
+    const { session } = await start({ [ECHO]: keepingMethod(kept) });
+    const call = openCall(session);
+    call.write(frame('a'.repeat(1000)));
+    call.end();
+    expect((await call.status).code).toBe(0);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]?.during).toBe('a'.repeat(1000));
+    expect(kept[0]?.view).toBe(true);
+    // Node's memory, not the server's: left as it is.
+    expect(kept[0]?.bytes.toString('utf8')).toBe('a'.repeat(1000));
+  });
+
+  it('joins a message that spans chunks once, and frees it as soon as its event is handled', async () => {
+    const kept: Kept[] = [];
+    const { session } = await start({ [ECHO]: keepingMethod(kept) }, { maxMessageBytes: 64 * 1024 });
+    const call = openCall(session);
+    // Over 16 KiB: more than one HTTP/2 DATA frame, each a chunk of its own.
+    call.write(frame('b'.repeat(20_000)));
+    call.end();
+    expect((await call.status).code).toBe(0);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]?.during).toBe('b'.repeat(20_000));
+    // Its own buffer, exactly the message, then released: a view kept past the event reads empty.
+    expect(kept[0]?.view).toBe(false);
+    expect(kept[0]?.bytes.length).toBe(0);
+  });
+
+  it('keeps a message held during its event until the handler lets it go', async () => {
+    const later: { bytes: Buffer; release: () => void }[] = [];
+    const method = defineMethod<Buffer, string>({
+      deserialize: (bytes) => bytes,
+      serialize: (text) => Buffer.from(text, 'utf8'),
+      handle: (call) => {
+        call.on('data', (bytes: Buffer) => later.push({ bytes, release: call.hold() }));
+        call.on('end', () => {
+          const [held] = later;
+          // Past its event, read as a handler answering later would.
+          call.write(held?.bytes.toString('utf8') === 'c'.repeat(20_000) ? 'intact' : 'lost');
+          held?.release();
+          call.write(held?.bytes.length === 0 ? 'freed' : 'kept');
+          call.end();
+        });
+      },
+    });
+    const { session } = await start({ [ECHO]: method }, { maxMessageBytes: 64 * 1024 });
+    const call = openCall(session);
+    call.write(frame('c'.repeat(20_000)));
+    call.end();
+    const status = await call.status;
+    expect(status.code).toBe(0);
+    expect(call.messages).toEqual(['intact', 'freed']);
   });
 });

@@ -15,7 +15,7 @@ import { startMockUpstream } from './lib/mock-upstream.ts';
 import { runLoad } from './lib/oha.ts';
 import { removeHttpFilter } from './lib/plain-envoy.ts';
 import { sampleProcess } from './lib/proc.ts';
-import { sortedCopy, summarize } from './lib/stats.ts';
+import { median, sortedCopy, summarize } from './lib/stats.ts';
 import {
   type ProcessorVariant,
   type SystemUnderTest,
@@ -72,6 +72,7 @@ const VARIANTS: Readonly<Record<string, ProcessorVariant | 'envoy'>> = {
   },
   'gateway-one-worker': { processor: 'gateway', envoyArgs: ['--concurrency', '1'] },
   'floor-one-worker': { processor: 'floor', envoyArgs: ['--concurrency', '1'] },
+  'gateway-grpc-js': { processor: 'gateway-grpc-js' },
   'floor-grpc-js': { processor: 'floor', floorArgs: ['--grpc-js'] },
   'floor-grpc-js-no-metering': { processor: 'floor', floorArgs: ['--grpc-js'], bootstrap: noMetering },
   'floor-raw-decoded': { processor: 'floor', floorArgs: ['--raw', '--decode'] },
@@ -105,7 +106,12 @@ try {
     const system =
       variant === 'envoy'
         ? await startSystem('envoy', mock.url, { processorTransport: 'unix' })
-        : await startWithProcessor(mock.url, { processorTransport: 'unix' }, variant.processor, variant);
+        : await startWithProcessor(
+            mock.url,
+            { processorTransport: 'unix' },
+            variant.processor === 'floor' ? 'floor' : 'gateway',
+            variant,
+          );
     started.push({ name, system });
   }
   const load = (system: SystemUnderTest, concurrency: number, seconds: number, rate?: number) =>
@@ -122,8 +128,12 @@ try {
   const latencies = new Map<string, number[]>();
   const cpuMs = new Map<string, Record<string, number>>();
   const elapsed = new Map<string, number>();
+  /** Envoy plus processor CPU per request, µs, of each round. */
+  const totalPerRound = new Map<string, number[]>();
   for (let round = 0; round < Number(args.rounds); round++) {
-    for (const { name, system } of started) {
+    // Each round starts with the next variant, so none always runs first (or after the same neighbour).
+    const order = [...started.slice(round % started.length), ...started.slice(0, round % started.length)];
+    for (const { name, system } of order) {
       const before = Object.entries(system.processes).map(
         ([role, pid]) => [role, sampleProcess(pid).cpuMs] as const,
       );
@@ -140,9 +150,16 @@ try {
         );
       }
       const cpu = cpuMs.get(name) ?? {};
-      for (const [role, ms] of before)
-        cpu[role] = (cpu[role] ?? 0) + sampleProcess(system.processes[role] as number).cpuMs - ms;
+      let roundMs = 0;
+      for (const [role, ms] of before) {
+        const used = sampleProcess(system.processes[role] as number).cpuMs - ms;
+        cpu[role] = (cpu[role] ?? 0) + used;
+        roundMs += used;
+      }
       cpuMs.set(name, cpu);
+      const perRound = totalPerRound.get(name) ?? [];
+      perRound.push((roundMs * 1000) / result.latenciesMs.length);
+      totalPerRound.set(name, perRound);
       latencies.set(name, [...(latencies.get(name) ?? []), ...result.latenciesMs]);
       elapsed.set(name, (elapsed.get(name) ?? 0) + result.elapsedSeconds);
     }
@@ -162,6 +179,16 @@ try {
     const rate = samples.length / (elapsed.get(name) ?? 1);
     process.stdout.write(
       `${name} | ${s.p50.toFixed(3)} | ${s.p99.toFixed(3)} | ${s.p999.toFixed(3)} | ${rate.toFixed(0)} | ${cpu}\n`,
+    );
+  }
+  // Per round, so that a reader sees the spread, not only the mean.
+  process.stdout.write(
+    "variant | all processes' CPU µs per request: median (min to max) of the rounds | each round\n",
+  );
+  for (const { name } of started) {
+    const rounds = totalPerRound.get(name) ?? [];
+    process.stdout.write(
+      `${name} | ${median(rounds).toFixed(0)} (${Math.min(...rounds).toFixed(0)} to ${Math.max(...rounds).toFixed(0)}) | by round: ${rounds.map((r) => r.toFixed(0)).join(' ')}\n`,
     );
   }
 } finally {

@@ -108,7 +108,11 @@ async function startFloor(address: string, pipelined: boolean, onListening: (por
   onListening(server.port);
 }
 
-/** grpc-js's server, with the reset tolerance processor/grpc/server.ts sets (through a private field). */
+/**
+ * grpc-js's server. It sends no RST_STREAM NO_ERROR after its status, so Envoy
+ * resets a share of the streams it ends: past Node's rapid-reset guard the
+ * connection would close, so the guard is raised (through a private field).
+ */
 function startGrpcJsFloor(address: string, onListening: (port: number) => void): void {
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const internals = server as unknown as { commonServerOptions: Record<string, unknown> };

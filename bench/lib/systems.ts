@@ -100,16 +100,28 @@ interface ProcessorUnderTest {
 }
 
 const FLOOR_PROCESSOR = join(REPO_ROOT, 'bench/lib/floor-processor.ts');
+const GRPC_JS_GATEWAY = join(REPO_ROOT, 'bench/lib/grpc-js-gateway.ts');
 
 /** The empty processor (bench/lib/floor-processor.ts), as a child process. */
-async function startFloorProcessor(
+function startFloorProcessor(address: string, args: readonly string[] = []): Promise<ProcessorUnderTest> {
+  return startBenchProcessor([FLOOR_PROCESSOR, address, ...args], address);
+}
+
+/**
+ * A processor of the benchmark's own (the empty one, or the gateway's on
+ * grpc-js), as a child process: ready once it prints the processor's
+ * "listening" line.
+ */
+async function startBenchProcessor(
+  args: readonly string[],
   address: string,
-  args: readonly string[] = [],
+  env?: NodeJS.ProcessEnv,
 ): Promise<ProcessorUnderTest> {
   let bound: string | undefined;
   const server = await spawnServer({
     command: process.execPath,
-    args: [FLOOR_PROCESSOR, address, ...args],
+    args,
+    ...(env === undefined ? {} : { env }),
     ready: (output) => {
       const line = output.split('\n').find((l) => l.includes('ext_proc processor listening'));
       if (line === undefined) return false;
@@ -123,8 +135,8 @@ async function startFloorProcessor(
 
 /** A variant of Envoy-with-a-processor, for bench/variants.ts; the defaults are the systems (c) and (f). */
 export interface ProcessorVariant {
-  /** The gateway's processor, or the empty one. */
-  readonly processor: 'gateway' | 'floor';
+  /** The gateway's processor, the same on grpc-js's server (grpc-js-gateway.ts), or the empty one. */
+  readonly processor: 'gateway' | 'gateway-grpc-js' | 'floor';
   /** More arguments for the empty processor (floor-processor.ts). */
   readonly floorArgs?: readonly string[];
   /** A change to the rendered bootstrap (a copy); none by default. */
@@ -150,11 +162,13 @@ export async function startWithProcessor(
   const processor: ProcessorUnderTest =
     variant.processor === 'floor'
       ? await startFloorProcessor(address, variant.floorArgs)
-      : await startProcessor({ env }).then((p) => ({
-          address: p.address,
-          pid: p.process.pid as number,
-          stop: () => p.stop(),
-        }));
+      : variant.processor === 'gateway-grpc-js'
+        ? await startBenchProcessor([GRPC_JS_GATEWAY], address, env)
+        : await startProcessor({ env }).then((p) => ({
+            address: p.address,
+            pid: p.process.pid as number,
+            stop: () => p.stop(),
+          }));
   try {
     const rendered = renderBootstrap({
       ...settings,

@@ -122,19 +122,22 @@ export type { Logger };
 
 /**
  * Writes out what the logger has queued, asynchronously, before the process
- * exits. At exit pino flushes synchronously, and sonic-boom (4.2) retries a
+ * exits: true once written, false if the write failed or never ended. At
+ * exit pino flushes synchronously, and sonic-boom (4.2) retries a
  * synchronous write that fails for any reason, EPIPE included, forever: a
  * processor whose reader is gone (its launcher was killed) would never exit.
  * An asynchronous write that fails with EPIPE makes pino stop writing instead.
  */
-export function flushLog(log: Logger): Promise<void> {
-  // A destination whose reader is gone may never call back: wait a second at most.
+export function flushLog(log: Logger): Promise<boolean> {
+  // A destination whose reader is gone may never call back: wait a few seconds at most.
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, 1_000);
+    const timer = setTimeout(() => resolve(false), 3_000);
     timer.unref();
-    log.flush(() => {
+    log.flush((error) => {
       clearTimeout(timer);
-      resolve();
+      // sonic-boom ends a flush with fsync, which a pipe refuses (EINVAL)
+      // once the bytes are written: that is a flush done.
+      resolve(error === undefined || error === null || (error as NodeJS.ErrnoException).code === 'EINVAL');
     });
   });
 }

@@ -148,8 +148,11 @@ async function main(): Promise<number> {
   const outcome = await shutDownGracefully({ server, health, timeoutMs, log, interrupt });
   await Promise.allSettled([quotas.close(), metricsServer?.close()]);
   log.info({ outcome }, 'processor stopped');
-  await flushLog(log);
-  if (signal === 'launcher gone') abandonLog(log);
+  // Only a log that could not be written is dropped: the launcher's IPC
+  // channel can close while its reader of the log is still there (and then
+  // the last lines, why it stopped, must reach it).
+  const written = await flushLog(log);
+  if (signal === 'launcher gone' && !written) abandonLog(log);
   return 0;
 }
 

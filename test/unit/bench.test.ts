@@ -6,9 +6,11 @@ import { latencyChart } from '../../bench/lib/chart.ts';
 import { PROCESSOR_FILTERS, renderPlainEnvoyBootstrap } from '../../bench/lib/plain-envoy.ts';
 import { moduleOf } from '../../bench/lib/profile-summary.ts';
 import { phaseOf } from '../../bench/lib/raw-floor.ts';
-import type { ClosedLoopResult } from '../../bench/lib/results.ts';
+import type { ClosedLoopResult, RunResults } from '../../bench/lib/results.ts';
 import { streamEvents } from '../../bench/lib/sse-upstream.ts';
 import { percentile, sortedCopy, summarize } from '../../bench/lib/stats.ts';
+import type { SystemName } from '../../bench/lib/systems.ts';
+import { evaluateTargets } from '../../bench/report.ts';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
@@ -137,5 +139,67 @@ describe('bench chart', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<polyline/g)).toHaveLength(4);
     expect(svg).toContain('(c) this gateway');
+  });
+});
+
+describe('bench targets', () => {
+  const latency = (p50: number, p99: number) => ({ p50, p99, p999: p99, max: p99, count: 100 });
+  const closed = (
+    system: SystemName,
+    body: 'small' | 'large',
+    concurrency: number,
+    p99: number,
+    rps: number,
+  ) => ({
+    system,
+    body,
+    concurrency,
+    latency: latency(p99 / 2, p99),
+    rps: [rps, rps],
+    failures: 0,
+  });
+  const results = (gatewayRate16: number, processorUs: number): RunResults =>
+    ({
+      closedLoop: [
+        closed('envoy', 'small', 1, 0.5, 3000),
+        closed('gateway', 'small', 1, 1.4, 900),
+        closed('envoy', 'small', 16, 0.9, 10_000),
+        closed('gateway', 'small', 16, 4, gatewayRate16),
+        closed('envoy', 'large', 1, 0.7, 1000),
+        closed('gateway', 'large', 1, 5.6, 200),
+        closed('portkey', 'large', 1, 12, 80),
+        closed('envoy', 'large', 16, 4, 8000),
+        closed('gateway', 'large', 16, 20, 1000),
+      ],
+      cost: [
+        {
+          system: 'gateway',
+          requests: 1000,
+          cpuMsPer1000: { envoy: 150, processor: processorUs },
+          rssBytes: {},
+        },
+        { system: 'envoy', requests: 1000, cpuMsPer1000: { envoy: 57 }, rssBytes: {} },
+      ],
+      throughput: [
+        { system: 'gateway', best: 3000, steps: [] },
+        { system: 'envoy', best: 10_000, steps: [] },
+      ],
+      sse: [],
+      huge: [],
+    }) as unknown as RunResults;
+  const met = (r: RunResults) => Object.fromEntries(evaluateTargets(r).map((t) => [t.target, t.met]));
+
+  it("judges each of the issue's rows against plain Envoy in the same run, limits included", () => {
+    const at = met(results(3500, 130));
+    expect(at['throughput at p99 ≤ 5 ms, 6 KB: ≥ 0.3× plain Envoy']).toBe(true);
+    expect(at['closed-loop rate at concurrency 16, 6 KB: ≥ 0.35× plain Envoy']).toBe(true);
+    expect(at['closed-loop rate at concurrency 16, 200 KB: ≥ 0.25× plain Envoy']).toBe(false);
+    expect(at['added p99 at concurrency 1 over plain Envoy, 6 KB: ≤ 1.0 ms']).toBe(true);
+    expect(at["p99 at concurrency 1, 200 KB: below Portkey's, and ≤ 5 ms above plain Envoy"]).toBe(true);
+    expect(at['CPU per request at concurrency 16, 6 KB, processor: ≤ 130 µs']).toBe(true);
+    expect(at['CPU per request at concurrency 16, 6 KB, Envoy: ≤ 150 µs']).toBe(true);
+    const below = met(results(3499, 131));
+    expect(below['closed-loop rate at concurrency 16, 6 KB: ≥ 0.35× plain Envoy']).toBe(false);
+    expect(below['CPU per request at concurrency 16, 6 KB, processor: ≤ 130 µs']).toBe(false);
   });
 });

@@ -21,8 +21,8 @@ import { HealthImplementation } from 'grpc-health-check';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import { type AccessLogCall, createAccessLogService } from '../../processor/accesslog/service.ts';
 import { loadConfig } from '../../processor/config/load.ts';
+import { createPolicyStreamHandler, type PolicyStream } from '../../processor/extproc/policy-stream.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
-import { createProcessHandler, type ProcessStream } from '../../processor/extproc/service.ts';
 import { createLogger } from '../../processor/log.ts';
 import { createMetrics } from '../../processor/metrics/registry.ts';
 import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
@@ -58,7 +58,7 @@ const server = new Server({
 const internals = server as unknown as { commonServerOptions: Record<string, unknown> };
 Object.assign(internals.commonServerOptions, { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 });
 
-const policyHandler = createProcessHandler({
+const policyHandler = createPolicyStreamHandler({
   policy: () => policy,
   limits: { maxRequestBodyBytes: settings.limits.max_request_body_bytes },
   log,
@@ -78,8 +78,9 @@ server.addService(loadExtProcService(), {
     };
     call.once('finish', done);
     call.once('close', done);
-    // grpc-js's duplex call has the events and methods the handler uses.
-    policyHandler(call as unknown as ProcessStream);
+    // grpc-js's duplex call has the events and methods the handler uses, but
+    // for hold(): grpc-js never frees a received message under its handler.
+    policyHandler(Object.assign(call, { hold: () => () => {} }) as unknown as PolicyStream);
   },
 });
 server.addService(loadAccessLogService(), {

@@ -58,7 +58,7 @@ export async function readSpend(
   store: SpendReport['store'],
   plan: QuotaPlan,
   subjects: readonly SpendSubject[],
-  read: (checks: readonly QuotaCheck[]) => ReadResult | Promise<ReadResult>,
+  read: (checks: readonly QuotaCheck[]) => Promise<ReadResult>,
 ): Promise<SpendReport> {
   const checks = subjects.flatMap((subject) => spendChecksOf(plan, subject.scope, subject.id));
   const result = await read(checks);

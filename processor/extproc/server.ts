@@ -17,9 +17,9 @@ import {
 } from '../grpc/server.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { Health } from '../ops/health.ts';
+import type { Quotas } from '../quota/quotas.ts';
+import { createPolicyStreamHandler, type PolicyStream, type PolicyStreamDeps } from './policy-stream.ts';
 import { loadExtProcService } from './protos.ts';
-import type { ExtProcDeps, ProcessStream } from './service.ts';
-import { createProcessHandler } from './service.ts';
 
 /** Room for the protobuf framing around a body of the maximum size. */
 const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
@@ -31,10 +31,12 @@ const MESSAGE_OVERHEAD_BYTES = 64 * 1024;
  */
 const ACCESS_LOG_GRACE_MS = 3 * ACCESS_LOG_FLUSH_INTERVAL_MS;
 
-export interface ExtProcServerOptions extends Omit<ExtProcDeps, 'limits'> {
+export interface ExtProcServerOptions extends Omit<PolicyStreamDeps, 'limits' | 'quotas'> {
   /** host:port, or unix:/path. */
   readonly address: string;
   readonly maxRequestBodyBytes: number;
+  /** Admits requests on the policy stream, is charged from the access log; none when absent. */
+  readonly quotas?: Quotas | undefined;
   /** Served beside ext_proc (grpc.health.v1), when given. */
   readonly health?: Health;
   /** Pings on every connection (processor.keepalive_*); none when absent or 0. */
@@ -55,7 +57,7 @@ export interface RunningServer {
 }
 
 /** The ext_proc method's path and codec (protobufjs through @grpc/proto-loader), with `handle`. */
-export function extProcMethod(handle: (call: ProcessStream) => void): [string, Method] {
+export function extProcMethod(handle: (call: PolicyStream) => void): [string, Method] {
   return generatedMethod<ProcessingRequest__Output, ProcessingResponse>(
     'Process',
     (loadExtProcService() as ServiceDefinition).Process,
@@ -64,7 +66,7 @@ export function extProcMethod(handle: (call: ProcessStream) => void): [string, M
 }
 
 export async function startExtProcServer(options: ExtProcServerOptions): Promise<RunningServer> {
-  const policyHandler = createProcessHandler({
+  const policyHandler = createPolicyStreamHandler({
     policy: options.policy,
     limits: { maxRequestBodyBytes: options.maxRequestBodyBytes },
     log: options.log,

@@ -1,7 +1,8 @@
-// The gateway's decision on one request, in the two moments Envoy asks: when
-// the headers arrive (route, credential: decided before any body is buffered)
-// and when the whole body has arrived (the model). Plain values in, plain
-// decisions out; the ext_proc plumbing turns them into protos.
+// The request's rules, in the two moments Envoy asks: when the headers
+// arrive (route, credential: decided before any body is buffered) and when
+// the whole body has arrived (the model). Plain values in, plain decisions
+// out, synchronous; decision.ts adds the quotas and the body's scan in slices
+// to make the whole decision the policy stream asks for.
 
 import { suggestedBaseUrl } from './base-url.ts';
 import { type Catalog, checkModel, longestModelSpelling, UNKNOWN_LONG_MODEL } from './catalog.ts';
@@ -190,7 +191,7 @@ export function decideOnBodyWithModel(policy: Policy, forward: ForwardDecision, 
   return decideOnScan(policy, forward, scanModel(body, bodyScanOptions(policy)));
 }
 
-/** How the body's scan must be run for `policy` (the processor may run it in slices, extproc/body-scan.ts). */
+/** How the body's scan must be run for `policy` (decision.ts runs it in slices, body-scan.ts). */
 export function bodyScanOptions(policy: Policy): ScanOptions {
   return { maxModelBytes: longestModelSpelling(policy.catalog) };
 }

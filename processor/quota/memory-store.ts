@@ -1,5 +1,7 @@
 // Quota counters in this process's memory: one entry per configured counter,
-// reset when its window has passed. Nothing grows with traffic.
+// reset when its window has passed. Nothing grows with traffic. Its answers
+// are promises (the stores' one style, store.ts) settled at once: the counters
+// change when a method is called, before it returns.
 import { isRequestLimit, type QuotaCheck, windowId } from './limits.ts';
 import type { AdmitResult, QuotaStore, ReadResult } from './store.ts';
 
@@ -16,7 +18,7 @@ export class MemoryQuotaStore implements QuotaStore {
     this.clock = clock;
   }
 
-  admit(checks: readonly QuotaCheck[]): AdmitResult {
+  async admit(checks: readonly QuotaCheck[]): Promise<AdmitResult> {
     const now = this.clock();
     const over = checks.filter((check) => this.current(check, now).value >= check.max);
     if (over.length === 0) {
@@ -25,12 +27,12 @@ export class MemoryQuotaStore implements QuotaStore {
     return { over, now };
   }
 
-  charge(checks: readonly QuotaCheck[], amount: number): void {
+  async charge(checks: readonly QuotaCheck[], amount: number): Promise<void> {
     const now = this.clock();
     for (const check of checks) this.current(check, now).value += amount;
   }
 
-  read(checks: readonly QuotaCheck[]): ReadResult {
+  async read(checks: readonly QuotaCheck[]): Promise<ReadResult> {
     const now = this.clock();
     const values = checks.map((check) => {
       const count = this.counts.get(check.counter);

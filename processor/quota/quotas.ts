@@ -1,8 +1,8 @@
 // The quota and budget decision for one request, and the charging of the
 // tokens it used and of what it cost. Limits come from the configuration
-// (QuotaPlan); counters from a store. The memory store answers
-// synchronously, so with it the check costs a few map lookups and never a
-// promise; the Redis store costs one round trip.
+// (QuotaPlan); counters from a store. The check answers with a promise
+// whichever the store: with the memory store it costs a few map lookups and
+// is settled at once, with no I/O; with the Redis store, one round trip.
 // A store that fails is the configuration's choice: fail closed (503, the
 // default, like the rest of the gateway) or fail open (admit, unmetered).
 import type { Logger } from '../log.ts';
@@ -54,23 +54,18 @@ export class Quotas {
    * that cannot cost anything (`costly` false: count_tokens) is not held to
    * the budgets.
    */
-  admit(tokenId: string, workspaceId: string, costly = true): QuotaVerdict | Promise<QuotaVerdict> {
+  async admit(tokenId: string, workspaceId: string, costly = true): Promise<QuotaVerdict> {
     const planned = this.checks(tokenId, workspaceId);
     const checks = costly ? planned.all : planned.free;
     if (checks.length === 0) return undefined;
-    let result: AdmitResult | Promise<AdmitResult>;
+    let result: AdmitResult;
     try {
-      result = this.options.store.admit(checks);
+      result = await this.options.store.admit(checks);
     } catch (error) {
       return this.storeFailed('admit', error);
     }
-    if (result instanceof Promise) {
-      return result.then(
-        (admitted) => this.verdict(admitted),
-        (error: unknown) => this.storeFailed('admit', error),
-      );
-    }
-    return this.verdict(result);
+    this.storeRecovered();
+    return refusalFor(result.over, result.now);
   }
 
   /** Adds tokens reported after the response to the token and workspace counters. Never throws. */
@@ -99,26 +94,22 @@ export class Quotas {
 
   private add(counters: readonly QuotaCheck[], amount: number): void {
     if (counters.length === 0) return;
+    // Called now, not in a later turn: a check made after the charge sees it.
+    let done: Promise<void>;
     try {
-      const done = this.options.store.charge(counters, amount);
-      if (done instanceof Promise) {
-        done.then(
-          () => this.storeRecovered(),
-          (error: unknown) => this.storeFailed('charge', error),
-        );
-      }
+      done = this.options.store.charge(counters, amount);
     } catch (error) {
       this.storeFailed('charge', error);
+      return;
     }
+    done.then(
+      () => this.storeRecovered(),
+      (error: unknown) => this.storeFailed('charge', error),
+    );
   }
 
   close(): Promise<void> {
     return this.options.store.close();
-  }
-
-  private verdict(result: AdmitResult): QuotaVerdict {
-    this.storeRecovered();
-    return refusalFor(result.over, result.now);
   }
 
   private checks(tokenId: string, workspaceId: string): PlannedChecks {

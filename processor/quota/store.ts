@@ -1,5 +1,7 @@
-// Where quota counters live. The memory store answers synchronously (no I/O
-// on the request's path); the Redis store shares counters between replicas.
+// Where quota counters live. Every operation answers with a promise, one
+// style for both stores: the memory store's is settled at once (no I/O on the
+// request's path), the Redis store's after one round trip (it shares counters
+// between replicas).
 import type { QuotaCheck } from './limits.ts';
 
 export interface AdmitResult {
@@ -22,14 +24,14 @@ export interface QuotaStore {
    * every requests_per_minute counter among `checks`. Token counters are read,
    * not changed.
    */
-  admit(checks: readonly QuotaCheck[]): AdmitResult | Promise<AdmitResult>;
+  admit(checks: readonly QuotaCheck[]): Promise<AdmitResult>;
   /**
    * Adds `amount` to each of these counters: tokens to token counters
    * (tokens_per_minute, tokens_per_day), nano-dollars to spend counters
    * (usd_per_day, usd_per_month).
    */
-  charge(checks: readonly QuotaCheck[], amount: number): void | Promise<void>;
+  charge(checks: readonly QuotaCheck[], amount: number): Promise<void>;
   /** The current window's value of each counter (0 for one never charged), for `npm run cli -- spend`. */
-  read(checks: readonly QuotaCheck[]): ReadResult | Promise<ReadResult>;
+  read(checks: readonly QuotaCheck[]): Promise<ReadResult>;
   close(): Promise<void>;
 }

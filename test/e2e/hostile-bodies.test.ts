@@ -149,7 +149,7 @@ describe('the model check reads the model the upstream will read, or refuses', (
 });
 
 describe('32 MB bodies shaped to make the model scan work hard (bench/lib/hostile-shapes.ts)', () => {
-  // Scanned by the processor a slice at a time (processor/extproc/body-scan.ts),
+  // Scanned by the processor a slice at a time (processor/policy/body-scan.ts),
   // within Envoy's message timeout; the gateway then serves on.
   for (const name of [
     'deep-arrays-unclosed',

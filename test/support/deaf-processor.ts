@@ -6,8 +6,8 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import type { LoadedConfig } from '../../processor/config/load.ts';
+import { createPolicyStreamHandler } from '../../processor/extproc/policy-stream.ts';
 import { extProcMethod } from '../../processor/extproc/server.ts';
-import { createProcessHandler } from '../../processor/extproc/service.ts';
 import { type Method, startGrpcServer } from '../../processor/grpc/server.ts';
 import { createLogger } from '../../processor/log.ts';
 
@@ -21,7 +21,7 @@ export interface DeafProcessor {
 export async function startDeafProcessor(config: LoadedConfig): Promise<DeafProcessor> {
   const streams: ServerHttp2Stream[] = [];
   const [policyPath, policy] = extProcMethod(
-    createProcessHandler({
+    createPolicyStreamHandler({
       policy: () => config.policy,
       log: createLogger('silent'),
       limits: { maxRequestBodyBytes: config.settings.limits.max_request_body_bytes },

@@ -1,4 +1,4 @@
-// The processor's body scan in slices (processor/extproc/body-scan.ts): small
+// The processor's body scan in slices (processor/policy/body-scan.ts): small
 // and quick bodies are decided at once; a big body that needs many slices
 // lets other work run between them, gives the same verdict as one whole
 // scan, and stops when nobody waits for it any more.
@@ -6,15 +6,18 @@ import { setImmediate } from 'node:timers';
 import { describe, expect, it } from 'vitest';
 import { messagesBody } from '../../bench/lib/bodies.ts';
 import { hostileShape } from '../../bench/lib/hostile-shapes.ts';
-import { SCAN_SLICE_BYTES, scanBody } from '../../processor/extproc/body-scan.ts';
+import { SCAN_SLICE_BYTES, scanBody } from '../../processor/policy/body-scan.ts';
 import { scanModel } from '../../processor/policy/model-scanner.ts';
+import { settleTurn } from '../support/same-turn.ts';
 
 const never = () => false;
 
 describe('scanBody', () => {
-  it('decides a body of up to one slice at once', () => {
+  it('decides a body of up to one slice at once', async () => {
     const body = hostileShape('numbers').build(SCAN_SLICE_BYTES);
-    expect(scanBody(body, {}, never)).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
+    const { value, atOnce } = await settleTurn(() => scanBody(body, {}, never));
+    expect(value).toEqual({ ok: true, model: 'claude-sonnet-4-6' });
+    expect(atOnce).toBe(true);
   });
 
   it('reads plain text whole: a body that is mostly one 8 MiB prompt takes a slice or two', async () => {
@@ -48,10 +51,9 @@ describe('scanBody', () => {
       turns += 1;
       setImmediate(count);
     };
-    const scan = scanBody(body, {}, never);
-    expect(scan).toBeInstanceOf(Promise);
     setImmediate(count);
-    const verdict = await scan;
+    const { value: verdict, atOnce } = await settleTurn(() => scanBody(body, {}, never));
+    expect(atOnce).toBe(false);
     done = true;
     expect(verdict).toEqual(scanModel(body));
     // Other callbacks ran between the slices: about one per slice of 1 MiB.

@@ -20,6 +20,7 @@ import {
 } from '../../processor/quota/limits.ts';
 import { MemoryQuotaStore } from '../../processor/quota/memory-store.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
+import { settleTurn } from '../support/same-turn.ts';
 
 const T0 = Date.UTC(2026, 0, 15, 10, 30, 0);
 
@@ -84,30 +85,30 @@ describe('budget checks', () => {
 });
 
 describe('Quotas with budgets, over the memory store', () => {
-  it('admits while the spend is below the budget, refuses once it reaches it, until UTC midnight', () => {
+  it('admits while the spend is below the budget, refuses once it reaches it, until UTC midnight', async () => {
     const clock = { now: T0 };
     const plan: QuotaPlan = { tokens: new Map([['alice', { usd_per_day: 0.001 }]]), workspaces: new Map() };
     const { quotas: q } = quotas(plan, clock);
-    expect(q.admit('alice', 'research')).toBeUndefined();
+    expect(await q.admit('alice', 'research')).toBeUndefined();
     q.chargeCost('alice', 'research', usdToNano(0.000999));
-    expect(q.admit('alice', 'research')).toBeUndefined(); // $0.000999 of $0.001: not yet
+    expect(await q.admit('alice', 'research')).toBeUndefined(); // $0.000999 of $0.001: not yet
     q.chargeCost('alice', 'research', 1_000); // $0.000001 more: exactly the budget
-    const refused = q.admit('alice', 'research');
+    const { value: refused, atOnce } = await settleTurn(() => q.admit('alice', 'research'));
     expect(refused).toMatchObject({ status: 403, reason: 'budget_token_usd_per_day' });
-    expect(refused instanceof Promise).toBe(false);
+    expect(atOnce).toBe(true);
     clock.now = Date.UTC(2026, 0, 15, 23, 59, 59, 999);
-    expect(q.admit('alice', 'research')).toMatchObject({ reason: 'budget_token_usd_per_day' });
+    expect(await q.admit('alice', 'research')).toMatchObject({ reason: 'budget_token_usd_per_day' });
     clock.now = Date.UTC(2026, 0, 16);
-    expect(q.admit('alice', 'research')).toBeUndefined();
+    expect(await q.admit('alice', 'research')).toBeUndefined();
   });
 
-  it('never holds back count_tokens, which costs nothing', () => {
+  it('never holds back count_tokens, which costs nothing', async () => {
     const clock = { now: T0 };
     const plan: QuotaPlan = { tokens: new Map([['alice', { usd_per_day: 0.01 }]]), workspaces: new Map() };
     const { quotas: q } = quotas(plan, clock);
     q.chargeCost('alice', 'research', usdToNano(0.02));
-    expect(q.admit('alice', 'research', true)).toMatchObject({ reason: 'budget_token_usd_per_day' });
-    expect(q.admit('alice', 'research', false)).toBeUndefined();
+    expect(await q.admit('alice', 'research', true)).toMatchObject({ reason: 'budget_token_usd_per_day' });
+    expect(await q.admit('alice', 'research', false)).toBeUndefined();
   });
 
   it("adds up a workspace's tokens against its month, until the calendar month ends", async () => {
@@ -122,35 +123,35 @@ describe('Quotas with budgets, over the memory store', () => {
     expect(refused?.message).toContain('workspace "research" has spent its budget of $1.00 per month (UTC)');
     expect(refused?.message).toContain('it resets at 2026-03-01T00:00:00.000Z');
     clock.now = Date.UTC(2026, 2, 1);
-    expect(q.admit('carol', 'research')).toBeUndefined();
+    expect(await q.admit('carol', 'research')).toBeUndefined();
   });
 
-  it('a spent budget is named before a rate limit, and the one that lasts longest first', () => {
+  it('a spent budget is named before a rate limit, and the one that lasts longest first', async () => {
     const clock = { now: T0 };
     const plan: QuotaPlan = {
       tokens: new Map([['alice', { requests_per_minute: 1, usd_per_day: 1, usd_per_month: 2 }]]),
       workspaces: new Map(),
     };
     const { quotas: q } = quotas(plan, clock);
-    expect(q.admit('alice', 'w')).toBeUndefined();
-    expect(q.admit('alice', 'w')).toMatchObject({ status: 429 });
+    expect(await q.admit('alice', 'w')).toBeUndefined();
+    expect(await q.admit('alice', 'w')).toMatchObject({ status: 429 });
     q.chargeCost('alice', 'w', usdToNano(1));
-    expect(q.admit('alice', 'w')).toMatchObject({ reason: 'budget_token_usd_per_day' });
+    expect(await q.admit('alice', 'w')).toMatchObject({ reason: 'budget_token_usd_per_day' });
     q.chargeCost('alice', 'w', usdToNano(1));
-    expect(q.admit('alice', 'w')).toMatchObject({ reason: 'budget_token_usd_per_month' });
+    expect(await q.admit('alice', 'w')).toMatchObject({ reason: 'budget_token_usd_per_month' });
   });
 
   it('records spend of tokens and workspaces without a budget, per day and month', async () => {
     const clock = { now: T0 };
     const { quotas: q, store } = quotas({ tokens: new Map(), workspaces: new Map() }, clock);
-    expect(q.admit('bob', 'w')).toBeUndefined();
+    expect(await q.admit('bob', 'w')).toBeUndefined();
     q.chargeCost('bob', 'w', 1234);
     q.chargeCost('bob', 'w', 0); // nothing
     clock.now = T0 + DAY_MS;
     q.chargeCost('bob', 'w', 1000);
     const read = await q.read(spendChecks({ tokens: new Map(), workspaces: new Map() }, 'bob', 'w'));
     expect(read.values).toEqual([1000, 2234, 1000, 2234]);
-    expect(store.read([]).now).toBe(T0 + DAY_MS);
+    expect((await store.read([])).now).toBe(T0 + DAY_MS);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 import { MemoryQuotaStore } from '../../processor/quota/memory-store.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
 import type { QuotaStore } from '../../processor/quota/store.ts';
+import { settleTurn } from '../support/same-turn.ts';
 
 const T0 = Date.UTC(2026, 0, 15, 10, 30, 0); // on a minute boundary
 
@@ -82,32 +83,35 @@ describe('quotaExceeded', () => {
 });
 
 describe('Quotas over the memory store', () => {
-  it('admits up to requests_per_minute, refuses the next, and admits again in the next minute', () => {
+  it('admits up to requests_per_minute, refuses the next, and admits again in the next minute', async () => {
     const clock = { now: T0 + 1_000 };
     const quotas = memoryQuotas(clock);
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
-    const refused = quotas.admit('alice', 'research');
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
+    // The memory store answers at once: no I/O, no later turn of the event loop.
+    const { value: refused, atOnce } = await settleTurn(() => quotas.admit('alice', 'research'));
     expect(refused).toMatchObject({ status: 429, reason: 'quota_token_requests_per_minute' });
-    expect(refused instanceof Promise).toBe(false);
+    expect(atOnce).toBe(true);
     clock.now = T0 + MINUTE_MS;
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
   });
 
-  it('refuses once the tokens charged reach tokens_per_minute, until the minute ends', () => {
+  it('refuses once the tokens charged reach tokens_per_minute, until the minute ends', async () => {
     const clock = { now: T0 };
     const quotas = memoryQuotas(clock, {
       tokens: new Map([['alice', { requests_per_minute: 10, tokens_per_minute: 100 }]]),
       workspaces: new Map(),
     });
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
     quotas.charge('alice', 'research', 99);
     clock.now = T0 + MINUTE_MS - 1; // the same minute; the request counter too is near its end
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
     quotas.charge('alice', 'research', 1);
-    expect(quotas.admit('alice', 'research')).toMatchObject({ reason: 'quota_token_tokens_per_minute' });
+    expect(await quotas.admit('alice', 'research')).toMatchObject({
+      reason: 'quota_token_tokens_per_minute',
+    });
     clock.now = T0 + MINUTE_MS;
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
   });
 
   it("charges the workspace's daily budget from every token of it, and refuses at the budget", async () => {
@@ -119,27 +123,27 @@ describe('Quotas over the memory store', () => {
     const quotas = memoryQuotas(clock, shared);
     quotas.charge('alice', 'research', 600);
     quotas.charge('bob', 'research', 399);
-    expect(quotas.admit('carol', 'research')).toBeUndefined();
+    expect(await quotas.admit('carol', 'research')).toBeUndefined();
     quotas.charge('carol', 'research', 1);
     const refused = await quotas.admit('alice', 'research');
     expect(refused).toMatchObject({ reason: 'quota_workspace_tokens_per_day' });
     expect(refused?.message).toContain('workspace "research" has reached its limit of 1000 tokens per day');
-    expect(quotas.admit('dave', 'elsewhere')).toBeUndefined();
+    expect(await quotas.admit('dave', 'elsewhere')).toBeUndefined();
     clock.now = T0 + DAY_MS;
-    expect(quotas.admit('alice', 'research')).toBeUndefined();
+    expect(await quotas.admit('alice', 'research')).toBeUndefined();
   });
 
-  it('does not count a refused request', () => {
+  it('does not count a refused request', async () => {
     const clock = { now: T0 };
     const quotas = memoryQuotas(clock, {
       tokens: new Map([['a', { requests_per_minute: 1 }]]),
       workspaces: new Map(),
     });
-    expect(quotas.admit('a', 'w')).toBeUndefined();
-    for (let i = 0; i < 5; i += 1) expect(quotas.admit('a', 'w')).toBeDefined();
+    expect(await quotas.admit('a', 'w')).toBeUndefined();
+    for (let i = 0; i < 5; i += 1) expect(await quotas.admit('a', 'w')).toBeDefined();
     clock.now = T0 + MINUTE_MS;
-    expect(quotas.admit('a', 'w')).toBeUndefined();
-    expect(quotas.admit('a', 'w')).toBeDefined();
+    expect(await quotas.admit('a', 'w')).toBeUndefined();
+    expect(await quotas.admit('a', 'w')).toBeDefined();
   });
 });
 
@@ -181,14 +185,14 @@ describe('Quotas when the store fails', () => {
     });
   }
 
-  it('never touches the store for a token and workspace without limits', () => {
+  it('never touches the store for a token and workspace without limits', async () => {
     const quotas = new Quotas({
       plan: () => plan,
       store: failing('sync'),
       failOpen: false,
       log: silentLog().log,
     });
-    expect(quotas.admit('bob', 'other')).toBeUndefined();
+    expect(await quotas.admit('bob', 'other')).toBeUndefined();
     quotas.charge('bob', 'other', 10);
   });
 });

@@ -1,8 +1,8 @@
 // Scans a buffered request body for its model without holding the event loop
 // for long: a big body is scanned a slice at a time, and between two slices
 // the processor answers whatever else has arrived (other requests' headers and
-// bodies, health checks). The scan itself is the policy's
-// (policy/model-scanner.ts); only when it runs is decided here.
+// bodies, health checks). The scan itself is model-scanner.ts's; only when it
+// runs is decided here.
 //
 // Why: what a scan costs depends on the body's shape as well as its size. 32
 // MB of prose scans in about 30 ms of CPU, four bytes a step; 32 MB of
@@ -13,41 +13,42 @@
 // shapes. Plain text and whitespace are read whole, at full speed: 32 MB of
 // either takes 30 to 60 ms, about what an ordinary 32 MB body takes.
 import { setImmediate } from 'node:timers';
-import { type ModelScan, type ScanOptions, scanModel, startModelScan } from '../policy/model-scanner.ts';
+import { type ModelScan, type ScanOptions, scanModel, startModelScan } from './model-scanner.ts';
 
 /** Bodies up to this size are scanned at once; a bigger one, this much at a time. */
 export const SCAN_SLICE_BYTES = 1024 * 1024;
 
 /**
- * The body's scan: at once (a verdict) when it is small or turns out quick,
- * else a promise of the verdict, scanned a slice per turn of the event loop.
- * When `gone()` turns true between slices (nobody waits for the answer any
- * more), the scan stops and the promise gives undefined.
+ * The body's scan. A small body, or one whose first slice settles it, is
+ * scanned at once (the promise is settled before this returns); a bigger one
+ * a slice per turn of the event loop. When `gone()` turns true between
+ * slices (nobody waits for the answer any more), the scan stops and the
+ * promise gives undefined.
  */
 export function scanBody(
   body: Buffer,
   options: ScanOptions,
   gone: () => boolean,
   sliceBytes: number = SCAN_SLICE_BYTES,
-): ModelScan | Promise<ModelScan | undefined> {
-  if (body.length <= sliceBytes) return scanModel(body, options);
-  const scanner = startModelScan(body, options);
-  const first = scanner.advance(sliceBytes);
-  if (first !== undefined) return first;
-  return new Promise((resolve, reject) => {
+): Promise<ModelScan | undefined> {
+  // In a promise's executor: a scan that throws rejects the promise.
+  return new Promise((resolve) => {
+    if (body.length <= sliceBytes) {
+      resolve(scanModel(body, options));
+      return;
+    }
+    const scanner = startModelScan(body, options);
     const next = () => {
       if (gone()) {
         resolve(undefined);
         return;
       }
-      try {
-        const verdict = scanner.advance(sliceBytes);
-        if (verdict === undefined) setImmediate(next);
-        else resolve(verdict);
-      } catch (error) {
-        reject(error);
-      }
+      const verdict = scanner.advance(sliceBytes);
+      if (verdict === undefined) setImmediate(next);
+      else resolve(verdict);
     };
-    setImmediate(next);
+    const first = scanner.advance(sliceBytes);
+    if (first === undefined) setImmediate(next);
+    else resolve(first);
   });
 }

@@ -222,7 +222,7 @@ describe('when Redis cannot be reached', () => {
       await connected(store, PROBE_PLAN);
       await restartable.stop();
       await expect(store.admit(checksFor(PROBE_PLAN, 'probe', 'none'))).rejects.toThrow();
-      const again = await startRedis(restartable.port);
+      const again = await startRedis(restartable.socketPath);
       try {
         await connected(store, PROBE_PLAN);
       } finally {

@@ -1,13 +1,15 @@
 // Runs the processor (processor/main.ts) as a child process and waits until it
 // listens. Used by `npm start` and the end-to-end tests, so both run the
 // processor exactly as production does. An IPC channel ties it to this
-// process: when this process is gone, however it went, the channel closes
-// and the processor shuts down (processor/ops/parent.ts).
+// process: the processor says over it that it listens, and where
+// (processor/ops/ready-signal.ts); when this process is gone, however it
+// went, the channel closes and the processor shuts down (processor/ops/parent.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { listeningSignal } from './ops/ready-signal.ts';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
 
@@ -29,13 +31,20 @@ export interface StartProcessorOptions {
   readonly detached?: boolean;
   /** Aborting stops a processor still starting (SIGTERM): the promise then rejects. */
   readonly signal?: AbortSignal;
+  /**
+   * Another entry point that sends the same listening signal (the benchmark's
+   * processors); processor/main.ts by default.
+   */
+  readonly script?: string;
+  /** Its command-line arguments. */
+  readonly args?: readonly string[];
 }
 
 /** pino's level number for `error`: such a line says why a processor exited. */
 const ERROR_LEVEL = 50;
 
 export function startProcessor(options: StartProcessorOptions): Promise<RunningProcessor> {
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [options.script ?? MAIN, ...(options.args ?? [])], {
     env: options.env,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     detached: options.detached ?? false,
@@ -58,24 +67,25 @@ export function startProcessor(options: StartProcessorOptions): Promise<RunningP
     }, options.readyTimeoutMs ?? 15_000);
     let ready = false;
     let lastError: string | undefined;
+    const onMessage = (message: unknown) => {
+      const listening = listeningSignal(message);
+      if (listening === undefined) return;
+      ready = true;
+      child.off('message', onMessage);
+      clearTimeout(timer);
+      // Started: from now on only stop() stops it.
+      options.signal?.removeEventListener('abort', abort);
+      resolve({ process: child, address: listening.address, metricsPort: listening.metricsPort, stop });
+    };
+    child.on('message', onMessage);
     const lines = createInterface({ input: child.stdout as Readable });
     lines.on('line', (line) => {
       options.onLogLine?.(line);
       if (ready) return;
+      // An error line says why a processor that exits before listening failed.
       const entry = parseLine(line);
       if (typeof entry?.level === 'number' && entry.level >= ERROR_LEVEL && typeof entry.msg === 'string') {
         lastError = entry.msg;
-      }
-      if (entry?.msg === 'ext_proc processor listening' && typeof entry.address === 'string') {
-        ready = true;
-        clearTimeout(timer);
-        // Started: from now on only stop() stops it.
-        options.signal?.removeEventListener('abort', abort);
-        const address = entry.address.startsWith('unix:')
-          ? entry.address
-          : `${entry.address.slice(0, entry.address.lastIndexOf(':'))}:${String(entry.port)}`;
-        const metricsPort = typeof entry.metricsPort === 'number' ? entry.metricsPort : undefined;
-        resolve({ process: child, address, metricsPort, stop });
       }
     });
     // Its last lines (the reason it failed) are read before it counts as gone.

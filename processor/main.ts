@@ -16,6 +16,7 @@ import { tuneGarbageCollection } from './ops/garbage-collection.ts';
 import { createHealth } from './ops/health.ts';
 import { launcherGone } from './ops/parent.ts';
 import { type Registration, registerProcessor } from './ops/pid-file.ts';
+import { boundAddress, signalListening } from './ops/ready-signal.ts';
 import { shutDownGracefully } from './ops/shutdown.ts';
 import { removeStaleSocket } from './ops/stale-socket.ts';
 import { createQuotaStore } from './quota/create-store.ts';
@@ -120,6 +121,12 @@ async function main(): Promise<number> {
     // Reloading still works with SIGHUP; only the CLI cannot find this processor.
     log.warn({ err: error }, 'cannot write the pid file `npm run cli -- reload` reads');
   }
+  // Caught before the launcher hears that this listens: it may stop it at once.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    void orphaned.then(() => resolve('launcher gone'));
+  });
   log.info(
     {
       address,
@@ -129,12 +136,10 @@ async function main(): Promise<number> {
     },
     'ext_proc processor listening',
   );
+  // The launcher, if any, waits for this, not for the log line above.
+  signalListening({ address: boundAddress(address, port), metricsPort: metricsServer?.port });
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-    void orphaned.then(() => resolve('launcher gone'));
-  });
+  const signal = await stopped;
   const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;
   log.info({ signal, timeoutMs }, 'shutting down: no new streams, finishing the ones in flight');
   live.close();
@@ -154,12 +159,6 @@ async function main(): Promise<number> {
   const written = await flushLog(log);
   if (signal === 'launcher gone' && !written) abandonLog(log);
   return 0;
-}
-
-/** `host:port` with the port it listens on (a configured 0 is an ephemeral port), or the `unix:` path. */
-function boundAddress(address: string, port: number | undefined): string {
-  if (address.startsWith('unix:') || port === undefined) return address;
-  return `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
 }
 
 /**

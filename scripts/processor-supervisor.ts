@@ -68,7 +68,7 @@ export async function superviseProcessor(options: SupervisorOptions): Promise<Su
       const how = signalCode === null ? `code ${exitCode}` : `signal ${signalCode}`;
       retry(`processor (pid ${processor.process.pid}) exited (${how})`);
     };
-    // It may have exited before the line that said it listens was read.
+    // It may have exited before its listening signal was handled.
     if (processor.process.exitCode !== null || processor.process.signalCode !== null) exited();
     else processor.process.once('exit', exited);
   };

@@ -9,7 +9,8 @@
 // own work (token, route, model scan, quotas, usage, access line, metrics).
 //
 // Run as `node bench/lib/floor-processor.ts <address> [--pipelined | --grpc-js
-// | --raw [--decode]]`; prints the same "listening" line as the processor.
+// | --raw [--decode]]`, by processor/child.ts: it sends the launcher the same
+// listening signal as the processor (processor/ops/ready-signal.ts).
 // `--pipelined` is for Envoy's STREAMED body mode with
 // send_body_without_waiting_for_header_response (bench/variants.ts): it holds
 // its answer to the headers until the body's last chunk, then answers the
@@ -33,6 +34,7 @@ import { extProcMethod } from '../../processor/extproc/server.ts';
 import { startGrpcServer } from '../../processor/grpc/server.ts';
 import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
 import { createHealth, HEALTH_SERVICES } from '../../processor/ops/health.ts';
+import { boundAddress, signalListening } from '../../processor/ops/ready-signal.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import { startRawFloor } from './raw-floor.ts';
@@ -146,7 +148,7 @@ const address = process.argv[2];
 if (address === undefined)
   throw new Error('usage: floor-processor.ts <address> [--pipelined | --grpc-js | --raw [--decode]]');
 const listening = (port: number) =>
-  process.stdout.write(`${JSON.stringify({ msg: 'ext_proc processor listening', address, port })}\n`);
+  signalListening({ address: boundAddress(address, port), metricsPort: undefined });
 if (process.argv.includes('--raw')) startRawFloor(address, listening, process.argv.includes('--decode'));
 else if (process.argv.includes('--grpc-js')) startGrpcJsFloor(address, listening);
 else await startFloor(address, process.argv.includes('--pipelined'), listening);

@@ -9,7 +9,8 @@
 // configuration, no graceful shutdown.
 //
 // Run as `node bench/lib/grpc-js-gateway.ts` with the processor's
-// environment; prints the processor's "listening" line.
+// environment, by processor/child.ts: it sends the launcher the processor's
+// listening signal (processor/ops/ready-signal.ts).
 import {
   Server,
   ServerCredentials,
@@ -27,6 +28,7 @@ import { createLogger } from '../../processor/log.ts';
 import { createMetrics } from '../../processor/metrics/registry.ts';
 import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
 import { HEALTH_SERVICES } from '../../processor/ops/health.ts';
+import { boundAddress, signalListening } from '../../processor/ops/ready-signal.ts';
 import { createQuotaStore } from '../../processor/quota/create-store.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
 
@@ -104,6 +106,7 @@ const { address } = settings.processor;
 server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
   if (error) throw error;
   log.info({ address, port }, 'ext_proc processor listening');
+  signalListening({ address: boundAddress(address, port), metricsPort: undefined });
 });
 process.once('SIGTERM', () => {
   server.forceShutdown();

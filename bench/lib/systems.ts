@@ -104,33 +104,22 @@ const GRPC_JS_GATEWAY = join(REPO_ROOT, 'bench/lib/grpc-js-gateway.ts');
 
 /** The empty processor (bench/lib/floor-processor.ts), as a child process. */
 function startFloorProcessor(address: string, args: readonly string[] = []): Promise<ProcessorUnderTest> {
-  return startBenchProcessor([FLOOR_PROCESSOR, address, ...args], address);
+  return startBenchProcessor(FLOOR_PROCESSOR, [address, ...args], process.env);
 }
 
 /**
- * A processor of the benchmark's own (the empty one, or the gateway's on
- * grpc-js), as a child process: ready once it prints the processor's
- * "listening" line.
+ * A processor as a child process, by the launcher `npm start` uses: the
+ * gateway's own (processor/main.ts) or one of the benchmark's (`script`: the
+ * empty one, or the gateway's on grpc-js). Ready once it sends the listening
+ * signal (processor/ops/ready-signal.ts).
  */
 async function startBenchProcessor(
+  script: string | undefined,
   args: readonly string[],
-  address: string,
-  env?: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv,
 ): Promise<ProcessorUnderTest> {
-  let bound: string | undefined;
-  const server = await spawnServer({
-    command: process.execPath,
-    args,
-    ...(env === undefined ? {} : { env }),
-    ready: (output) => {
-      const line = output.split('\n').find((l) => l.includes('ext_proc processor listening'));
-      if (line === undefined) return false;
-      const { port } = JSON.parse(line) as { port: number };
-      bound = address.startsWith('unix:') ? address : `127.0.0.1:${port}`;
-      return true;
-    },
-  });
-  return { address: bound as string, pid: server.pid, stop: () => server.stop() };
+  const processor = await startProcessor({ env, ...(script === undefined ? {} : { script }), args });
+  return { address: processor.address, pid: processor.process.pid as number, stop: () => processor.stop() };
 }
 
 /** A variant of Envoy-with-a-processor, for bench/variants.ts; the defaults are the systems (c) and (f). */
@@ -163,12 +152,8 @@ export async function startWithProcessor(
     variant.processor === 'floor'
       ? await startFloorProcessor(address, variant.floorArgs)
       : variant.processor === 'gateway-grpc-js'
-        ? await startBenchProcessor([GRPC_JS_GATEWAY], address, env)
-        : await startProcessor({ env }).then((p) => ({
-            address: p.address,
-            pid: p.process.pid as number,
-            stop: () => p.stop(),
-          }));
+        ? await startBenchProcessor(GRPC_JS_GATEWAY, [], env)
+        : await startBenchProcessor(undefined, [], env);
   try {
     const rendered = renderBootstrap({
       ...settings,

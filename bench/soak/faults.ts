@@ -1,6 +1,6 @@
 // The faults a soak injects while traffic runs, each on its own period:
 // SIGKILL of the processor (the launcher must bring it back), a Redis that goes
-// away and comes back on the same port, and configuration reloads. The
+// away and comes back on the same socket, and configuration reloads. The
 // upstream's resets and 529s are kinds of request (scenario.ts).
 import { writeFileSync } from 'node:fs';
 import type { RunningRedis } from '../../test/support/redis-server.ts';
@@ -59,7 +59,7 @@ export function startFaults(targets: FaultTargets, periods: FaultPeriods): Fault
         await redis.stop();
         counts.redisRestarts += 1;
         await new Promise((resolve) => setTimeout(resolve, periods.redisDownMs));
-        redis = await startRedis(redis.port);
+        redis = await startRedis(redis.socketPath);
       });
     }, periods.restartRedisMs),
     setInterval(() => {

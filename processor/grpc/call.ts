@@ -188,8 +188,8 @@ export class ServerCall<Request, Response> extends EventEmitter {
    * with NO_ERROR, HTTP/2's way for a server that has answered before the
    * request ended (RFC 9113, 8.1). Envoy keeps an ext_proc stream open until
    * told, and otherwise resets it itself with INTERNAL_ERROR, which Node
-   * turns into an error with a formatted stack trace: 9% of the processor's
-   * CPU, for every stream the processor ends first.
+   * turns into an error with a formatted stack trace, for every stream the
+   * processor ends first: what that cost is in docs/benchmarks.md, "Findings".
    */
   private stopPeer(): void {
     // Not at once: called while Node is still writing the last frames, a

@@ -1,8 +1,9 @@
 // A gRPC server for the processor, on node:http2: every request pays for
 // its ext_proc streams, and grpc-js's per-call machinery (interceptors,
-// metadata objects, promise chains per message) was about 30% of an empty
-// processor's CPU per request, and a quarter of the gateway's
-// (docs/benchmarks.md, "Where the cost is"). This serves the few methods the
+// metadata objects, promise chains per message) was the largest share of an
+// empty processor's CPU per request, and a large one of the gateway's (the
+// figures: docs/benchmarks.md, "Where the cost is" and "The gRPC server
+// rule"). This serves the few methods the
 // processor has, each a path with a handler; a call's messages are framed and
 // decoded by call.ts, with protobufjs's codecs as before.
 //

@@ -10,11 +10,11 @@ const MEASURED_V8_MAJOR = 13;
  * instead of starting a full collection each time it has grown by a fixed
  * 64 MB. Request bodies are almost all external memory and die young, so with
  * V8's default a 200 KB body costs a full collection every few dozen
- * requests, several milliseconds each on the one thread that answers Envoy.
- * Measured in docs/benchmarks.md ("Changes, each measured"): at concurrency 1
- * with 200 KB bodies, 251 full collections become 56 and the p99 falls from
- * 20.6 to 6.0 ms; 6 KB bodies do not change. The price is memory that waits
- * longer for its collection (docs/operations.md, "Memory").
+ * requests, each a pause of the one thread that answers Envoy. With the
+ * flag, 200 KB bodies cause far fewer full collections and a lower p99, and
+ * 6 KB bodies do not change: the figures are in docs/benchmarks.md ("Changes,
+ * each measured"). The price is memory that waits longer for its collection
+ * (docs/operations.md, "Memory").
  *
  * A V8 flag set from code rather than on the command line, so that every way
  * of starting the processor (npm start, the image, `node processor/main.ts`)

@@ -4,14 +4,14 @@
 // bodies, health checks). The scan itself is model-scanner.ts's; only when it
 // runs is decided here.
 //
-// Why: what a scan costs depends on the body's shape as well as its size. 32
-// MB of prose scans in about 30 ms of CPU, four bytes a step; 32 MB of
-// `[0,0,0,…`, `[[[[…` or `{"":0,"":0,…` is a token or a nesting level every
-// byte or two and takes 10 to 15 times as long. In one go that held every
-// other request for up to a second or two (docs/security.md, "Hostile body
-// shapes"). A slice is about 1 MiB of the body: 10 to 20 ms of the worst
-// shapes. Plain text and whitespace are read whole, at full speed: 32 MB of
-// either takes 30 to 60 ms, about what an ordinary 32 MB body takes.
+// Why: what a scan costs depends on the body's shape as well as its size.
+// Prose is read four bytes a step; `[0,0,0,…`, `[[[[…` or `{"":0,"":0,…` is
+// a token or a nesting level every byte or two and takes many times as long.
+// In one go, 32 MB of such a shape held every other request for the whole
+// scan (the figures: docs/security.md, "Hostile body shapes"). A slice is
+// about 1 MiB of the body (SCAN_SLICE_BYTES), a short hold even for the worst
+// shapes. Plain text and whitespace are read whole, at full speed, about as
+// an ordinary body of that size.
 import { setImmediate } from 'node:timers';
 import { type ModelScan, type ScanOptions, scanModel, startModelScan } from './model-scanner.ts';
 

@@ -333,12 +333,13 @@ for (const c of '0123456789abcdefABCDEF') HEX_DIGIT[c.charCodeAt(0)] = 1;
  */
 function skipStringFrom(b: Buffer, i: number, limit: number, s: Scanner): number {
   // Bounded by b.length alone: bounding the four-byte loop by the limit too
-  // made plain text 20 to 40% slower (bench/scanner.ts).
+  // made plain text measurably slower (bench/scanner.ts measures it).
   const end = b.length;
   const stop = STRING_STOP;
   while (i < end) {
     // Prompts are long runs of plain text: test four bytes per step with one
-    // branch (about twice as fast as a byte at a time), then look closer.
+    // branch (faster than a byte at a time: docs/benchmarks.md, "Changes, each
+    // measured"), then look closer.
     while (
       i + 4 <= end &&
       ((stop[b[i] as number] as number) |
@@ -428,8 +429,9 @@ const isDigit = (c: number | undefined): boolean => c !== undefined && c >= ZERO
  * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? from its first byte; returns
  * the index after it, INVALID, or SUSPENDED in its digits (resumeNumber goes
  * on): a number can be 32 MB of digits, and its loop is the one that has run
- * least in a processor (its one long run went at Maglev's pace, five times
- * slower than prose). Kept small, so that it is inlined where it is hot.
+ * least in a processor (its one long run went at Maglev's pace, well behind
+ * prose; bench/scanner.ts measures it). Kept small, so that it is inlined
+ * where it is hot.
  */
 function skipNumber(b: Buffer, i: number, limit: number, s: Scanner): number {
   if (b[i] === MINUS) i += 1;

@@ -44,7 +44,6 @@ async function accessLine(stack: GatewayStack, inputTokens: number): Promise<Log
       e.msg === 'access' && (e.usage as { input_tokens?: number } | undefined)?.input_tokens === inputTokens,
     10_000,
   );
-  if (line === undefined) throw new Error(`no access line with ${inputTokens} input tokens`);
   return line;
 }
 
@@ -199,7 +198,7 @@ describe("a workspace's monthly budget, counted in Redis", () => {
       config: config({ quotas: { store: 'redis', redis: { url: { env: 'REDIS_URL' } } } }),
       env: { CAPPED_TOKEN, MEMBER_TOKEN, REDIS_URL: redis.url },
     });
-    expect(await stack.waitForLog((e) => e.msg === 'quota store connected (redis)', 10_000)).not.toEqual([]);
+    await stack.waitForLog((e) => e.msg === 'quota store connected (redis)', 10_000);
   });
   afterAll(async () => {
     await stack?.stop();

@@ -52,6 +52,7 @@ const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
     'the benchmark and the soak: minutes of load (test/e2e/soak.test.ts runs 20 s of the soak)',
   ],
   [/^FUZZ_RUNS=/, 'the hour-long fuzzing run'],
+  [/^npm run test:|^npx vitest /, 'a part of the suite (docs/testing.md), this test perhaps among it'],
   [/^kubectl /, 'needs a Kubernetes cluster'],
   [/^apt-get /, 'installs a system package'],
   [/^export REDIS_URL=|^GATEWAY_CONFIG=gateway\.yaml /, "needs Redis and the reader's own gateway.yaml"],

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeSse, pacedSseResponder, textStreamEvents } from '../support/fake-upstream.ts';
 import { GATEWAY_TOKEN, type GatewayStack, seedRequest, startStack } from '../support/gateway-stack.ts';
 
@@ -64,14 +64,18 @@ describe('processor down', () => {
 
     await stack.startProcessor();
     // Envoy reconnects on its own; no restart of Envoy.
-    let recovered: Response | undefined;
-    for (let attempt = 0; attempt < 50; attempt += 1) {
-      recovered = await send(stack);
-      if (recovered.status === 200) break;
-      await recovered.arrayBuffer();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(recovered?.status).toBe(200);
+    const recovered = await vi.waitFor(
+      async () => {
+        const response = await send(stack);
+        if (response.status !== 200) {
+          await response.arrayBuffer();
+          throw new Error(`still answered ${response.status}`);
+        }
+        return response;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(recovered.status).toBe(200);
     expect(stack.upstream.received.length).toBeGreaterThan(0);
   });
 });

@@ -294,10 +294,7 @@ describe('chunked uploads and cut-short bodies', () => {
       socket.on('error', () => {});
     });
     // Wait until Envoy has seen the connection go with the request unfinished.
-    for (let attempt = 0; attempt < 200 && (await resets()) === before; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    expect(await resets()).toBeGreaterThan(before);
+    await expect.poll(resets, { timeout: 5_000, interval: 25 }).toBeGreaterThan(before);
     expect(stack.upstream.arrived).toEqual([]);
   });
 

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
 import { type GatewayStack, type LogEntry, seedRequest, startStack } from '../support/gateway-stack.ts';
 
@@ -44,15 +44,16 @@ async function status(apiKey: string, model?: string): Promise<number> {
 /** Runs `change`, then waits for the processor's next log entry with message `msg`. */
 async function changeAndWaitFor(change: () => void, msg: string): Promise<LogEntry> {
   const match = (entry: LogEntry) => entry.msg === msg;
-  const before = (await stack.waitForLog(match, 0)).length;
+  const before = stack.logged(match).length;
   change();
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const found = await stack.waitForLog(match, 0);
-    const next = found[before];
-    if (next !== undefined) return next;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no new "${msg}" log entry`);
+  return vi.waitFor(
+    () => {
+      const next = stack.logged(match)[before];
+      if (next === undefined) throw new Error(`no new "${msg}" log entry`);
+      return next;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 }
 
 beforeAll(async () => {

@@ -104,10 +104,11 @@ describe('npm start without configuration', () => {
     started = { ...started, processorPid: restarted };
     await untilServed(started.port, 0);
     expect(upstream.received).toHaveLength(1);
-    // The killed one left its socket file; the new one removed it before binding.
-    expect(logEntries(gateway).map((entry) => entry.msg)).toContain(
-      'removed the socket file a stopped processor left behind',
-    );
+    // The killed one left its socket file; the new one removed it before binding (its log
+    // lines may trail the launcher's report: it hears of the start over the IPC channel).
+    await expect
+      .poll(() => logEntries(gateway).map((entry) => entry.msg))
+      .toContain('removed the socket file a stopped processor left behind');
     // The same Envoy all along.
     expect(isRunning(started.envoyPid)).toBe(true);
     expect(gateway.stderr()).not.toMatch(/envoy \(pid \d+\) exited/);

@@ -6,7 +6,7 @@
 // back on the same address, traffic flows again without restarting Envoy.
 // Then the processor's own code failing for one request, seen end to end.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoadedConfig } from '../../processor/config/load.ts';
 import type { CatalogModel } from '../../processor/policy/catalog.ts';
 import type { Policy } from '../../processor/policy/request-policy.ts';
@@ -82,14 +82,18 @@ function send(stack: GatewayStack, model = 'claude-sonnet-4-6', extra: Record<st
 }
 
 /** Sends until the gateway answers 200 (Envoy reconnects to the processor on its own). */
-async function untilOk(stack: GatewayStack): Promise<Response> {
-  let response = await send(stack);
-  for (let attempt = 0; attempt < 100 && response.status !== 200; attempt += 1) {
-    await response.arrayBuffer();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    response = await send(stack);
-  }
-  return response;
+function untilOk(stack: GatewayStack): Promise<Response> {
+  return vi.waitFor(
+    async () => {
+      const response = await send(stack);
+      if (response.status !== 200) {
+        await response.arrayBuffer();
+        throw new Error(`still answered ${response.status}`);
+      }
+      return response;
+    },
+    { timeout: 15_000, interval: 100 },
+  );
 }
 
 describe('a misbehaving processor', () => {

@@ -21,12 +21,15 @@ async function extProcStat(name: string): Promise<number> {
   return Number(match[1]);
 }
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+/** Once Envoy counts more ext_proc messages received than `answered`: the processor has answered the headers. */
+function headersDecided(answered: number): Promise<void> {
+  return expect
+    .poll(() => extProcStat('stream_msgs_received'), {
+      timeout: 5_000,
+      interval: 25,
+      message: 'the headers decision',
+    })
+    .toBeGreaterThan(answered);
 }
 
 function processorExit(): Promise<number | null> {
@@ -68,10 +71,10 @@ describe('SIGTERM with a request in flight', () => {
       req.on('error', reject);
       req.write(body.subarray(0, half));
       // The processor has answered the headers; Envoy is buffering the body.
-      void until(async () => (await extProcStat('stream_msgs_received')) > answered, 'the headers decision')
+      void headersDecided(answered)
         .then(async () => {
           stack.processor.process.kill('SIGTERM');
-          await until(async () => (await stack.waitForLog(shuttingDown, 0)).length > 0, 'shutting down');
+          await stack.waitForLog(shuttingDown);
           req.end(body.subarray(half));
         })
         .catch(reject);
@@ -183,7 +186,7 @@ describe('SIGTERM with a request in flight', () => {
       req.on('error', reject);
       req.write(body.subarray(0, 10));
     });
-    await until(async () => (await extProcStat('stream_msgs_received')) > answered, 'the headers decision');
+    await headersDecided(answered);
     stack.processor.process.kill('SIGTERM');
     expect(await processorExit()).toBe(0);
     const [stopped] = await stack.waitForLog((entry) => entry.msg === 'processor stopped');

@@ -178,10 +178,8 @@ function connectTo(address: string, settings?: Settings): ClientHttp2Session {
   return session;
 }
 
-const until = async (condition: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(condition()).toBe(true);
-};
+/** How long expect.poll waits here for what a connection does next. */
+const SOON = { timeout: 2_000, interval: 10 };
 
 describe('the gRPC server: framing and status', () => {
   it('reassembles a message sent a byte at a time and splits several sent in one write', async () => {
@@ -206,7 +204,7 @@ describe('the gRPC server: framing and status', () => {
     const over = openCall(session);
     const received: string[] = [];
     over.write(frame('b'.repeat(MAX_MESSAGE_BYTES + 1)));
-    await until(() => seen.length === 2);
+    await expect.poll(() => seen.length, SOON).toBe(2);
     seen[1]?.on('data', (text: string) => received.push(text));
     const status = await over.status;
     expect(status.code).toBe(8);
@@ -272,7 +270,7 @@ describe('the gRPC server: cancellation and shutdown', () => {
     const { session } = await start({ [ECHO]: echoMethod(seen) });
     const call = openCall(session);
     call.write(frame('hold'));
-    await until(() => seen.length === 1);
+    await expect.poll(() => seen.length, SOON).toBe(1);
     const events: string[] = [];
     for (const event of listenFor) seen[0]?.on(event, () => events.push(event));
     return { session, call, handled: seen[0] as EchoCall, events };
@@ -281,14 +279,14 @@ describe('the gRPC server: cancellation and shutdown', () => {
   it('tells the handler a call was cancelled when the connection is lost', async () => {
     const { session, events } = await heldCall(['end', 'cancelled', 'finish', 'close']);
     session.destroy();
-    await until(() => events.includes('close'));
+    await expect.poll(() => events, SOON).toContain('close');
     expect(events).toEqual(['cancelled', 'close']);
   });
 
   it('ends a call the client resets, and ignores writes to it afterwards', async () => {
     const { call, handled, events } = await heldCall(['end', 'cancelled', 'close']);
     call.reset();
-    await until(() => events.includes('close'));
+    await expect.poll(() => events, SOON).toContain('close');
     // Node reports the peer's end of input before the reset: the handler hears
     // one or the other, then 'close'.
     expect(events.at(-1)).toBe('close');
@@ -304,20 +302,20 @@ describe('the gRPC server: cancellation and shutdown', () => {
     const { server, session } = await start({ [ECHO]: echoMethod(seen) });
     const inFlight = openCall(session);
     inFlight.write(frame('hold'));
-    await until(() => seen.length === 1);
+    await expect.poll(() => seen.length, SOON).toBe(1);
     let drained = false;
     server.tryShutdown(() => {
       drained = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(drained).toBe(false);
+    // A new call refused proves the shutdown has begun; the call in flight still holds it open.
     const late = openCall(session);
     await expect(late.status).rejects.toThrow(/without a status/);
+    expect(drained).toBe(false);
     inFlight.write(frame('still here'));
     inFlight.end();
     expect((await inFlight.status).code).toBe(0);
     expect(inFlight.messages).toEqual(['STILL HERE']);
-    await until(() => drained);
+    await expect.poll(() => drained, SOON).toBe(true);
   });
 
   it('cancels what is left at forceShutdown', async () => {
@@ -325,14 +323,14 @@ describe('the gRPC server: cancellation and shutdown', () => {
     const { server, session } = await start({ [ECHO]: echoMethod(seen) });
     const call = openCall(session);
     call.write(frame('hold'));
-    await until(() => seen.length === 1);
+    await expect.poll(() => seen.length, SOON).toBe(1);
     let cancelled = false;
     seen[0]?.on('cancelled', () => {
       cancelled = true;
     });
     server.forceShutdown();
     await expect(call.status).rejects.toThrow(/without a status/);
-    await until(() => cancelled);
+    await expect.poll(() => cancelled, SOON).toBe(true);
   });
 });
 
@@ -352,7 +350,7 @@ describe('the gRPC server: keepalive', () => {
     session.on('ping', () => {
       pings += 1;
     });
-    await until(() => pings >= 5);
+    await expect.poll(() => pings, SOON).toBeGreaterThanOrEqual(5);
     const call = openCall(session);
     call.write(frame('still here'));
     call.end();
@@ -378,13 +376,13 @@ describe('the gRPC server: keepalive', () => {
     );
     const call = openCall(session);
     call.write(frame('hold'));
-    await until(() => seen.length === 1);
+    await expect.poll(() => seen.length, SOON).toBe(1);
     let cancelled = false;
     seen[0]?.on('cancelled', () => {
       cancelled = true;
     });
     const [connection] = proxy?.blackhole() ?? [];
-    await until(() => connection?.targetOpen === false);
+    await expect.poll(() => connection?.targetOpen, SOON).toBe(false);
     expect(cancelled).toBe(true);
     expect(timeouts).toEqual([{ remoteAddress: '127.0.0.1' }]);
   });
@@ -399,9 +397,9 @@ describe('the health service on it', () => {
     whole.write(frame(Buffer.alloc(0)));
     const unknown = openCall(session, '/grpc.health.v1.Health/Watch');
     unknown.write(frame(Buffer.of(0x0a, 0x01, 0x78)));
-    await until(() => whole.messages.length === 1 && unknown.messages.length === 1);
+    await expect.poll(() => [whole.messages.length, unknown.messages.length], SOON).toEqual([1, 1]);
     health.set('SERVING');
-    await until(() => whole.messages.length === 2);
+    await expect.poll(() => whole.messages.length, SOON).toBe(2);
     health.closeWatches();
     expect((await whole.status).code).toBe(0);
     expect((await unknown.status).code).toBe(0);

@@ -4,7 +4,7 @@
 // into access lines, metrics and quota charges, including for a response cut
 // short and for values no upstream should send.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_LOGGED_PATH_CHARS } from '../../processor/extproc/metadata.ts';
 import { createLogger } from '../../processor/log.ts';
 import { createMetrics, type GatewayMetrics } from '../../processor/metrics/registry.ts';
@@ -67,13 +67,16 @@ afterAll(async () => {
   await processor?.stop();
 });
 
-async function accessRecord(requestId: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i += 1) {
-    const found = processor.logRecords().find((r) => r.msg === 'access' && r.requestId === requestId);
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no access record for ${requestId}`);
+/** The access record of `requestId`, once the processor has logged it. */
+function accessRecord(requestId: string): Promise<Record<string, unknown>> {
+  return vi.waitFor(
+    () => {
+      const found = processor.logRecords().find((r) => r.msg === 'access' && r.requestId === requestId);
+      if (found === undefined) throw new Error(`no access record for ${requestId}`);
+      return found;
+    },
+    { timeout: 2_000, interval: 10 },
+  );
 }
 
 describe('policy stream: facts for the access log', () => {

@@ -3,7 +3,7 @@
 // an unreachable Redis fails closed (503) or open, as configured; a restarted
 // Redis (which has forgotten the scripts) is used again.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../processor/log.ts';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
 import { checksFor, type QuotaPlan } from '../../processor/quota/limits.ts';
@@ -67,15 +67,7 @@ async function replica(keyPrefix: string, url = redis.url, failOpen = false): Pr
 /** Until the store has connected (it connects in the background). */
 async function connected(store: RedisQuotaStore, plan: QuotaPlan): Promise<void> {
   const probe = checksFor(plan, 'probe', 'none');
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      await store.admit(probe);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error('redis store never connected');
+  await vi.waitFor(() => store.admit(probe), { timeout: 10_000, interval: 50 });
 }
 
 beforeAll(async () => {
@@ -145,13 +137,15 @@ describe('two processors sharing one Redis', () => {
     accessLog.close();
 
     // The charge is written after the response; wait until the other replica sees it.
-    let refused: Awaited<ReturnType<typeof policyExchange>> | undefined;
-    for (let i = 0; i < 50 && refused === undefined; i += 1) {
-      const exchange = await policyExchange(b, { token });
-      if (exchange.headers.response === 'immediate_response') refused = exchange;
-      else await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(refused?.facts.reason).toBe('quota_workspace_tokens_per_minute');
+    const refused = await vi.waitFor(
+      async () => {
+        const exchange = await policyExchange(b, { token });
+        if (exchange.headers.response !== 'immediate_response') throw new Error('b still admits the token');
+        return exchange;
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+    expect(refused.facts.reason).toBe('quota_workspace_tokens_per_minute');
   });
 
   it('admit atomically: concurrent requests from both never pass the limit', async () => {
@@ -222,7 +216,7 @@ describe('when Redis cannot be reached', () => {
       await connected(store, PROBE_PLAN);
       await restartable.stop();
       await expect(store.admit(checksFor(PROBE_PLAN, 'probe', 'none'))).rejects.toThrow();
-      const again = await startRedis(restartable.port);
+      const again = await startRedis(restartable.socketPath);
       try {
         await connected(store, PROBE_PLAN);
       } finally {

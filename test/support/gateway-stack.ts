@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
 import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
@@ -17,6 +17,7 @@ export const GATEWAY_TOKEN = 'agw_e2e_gateway_token_0123456789abcdefghijklmnop';
 export const UPSTREAM_KEY = 'sk-ant-e2e-upstream-key-0123456789';
 
 export type LogEntry = Record<string, unknown>;
+type NonEmpty<T> = [T, ...T[]];
 
 export interface StackOptions {
   /** Extra configuration file content (merged over the defaults). */
@@ -66,11 +67,14 @@ export interface GatewayStack {
   readonly processorLog: string[];
   /** What Envoy itself wrote, with `captureEnvoyLog`. */
   readonly envoyLog: string[];
+  /** The processor's parsed log entries that match, of those that have arrived so far. */
+  logged(match: (entry: LogEntry) => boolean): LogEntry[];
   /**
    * The processor's parsed log entries that match, once at least one has
-   * arrived (lines cross a pipe, so they may trail the HTTP response).
+   * arrived (lines cross a pipe, so they may trail the HTTP response); fails
+   * after `timeoutMs` (5 s), saying what it waited for and what the log held.
    */
-  waitForLog(match: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry[]>;
+  waitForLog(match: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<NonEmpty<LogEntry>>;
   stopProcessor(): Promise<void>;
   /** Starts the real processor (again) on the address Envoy dials. */
   startProcessor(): Promise<void>;
@@ -144,14 +148,16 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     },
     processorLog,
     envoyLog,
-    waitForLog: async (match, timeoutMs = 5_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = processorLog.map((line) => JSON.parse(line) as LogEntry).filter(match);
-        if (found.length > 0 || Date.now() > deadline) return found;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
+    logged: (match) => logged(processorLog, match),
+    waitForLog: (match, timeoutMs = 5_000) =>
+      vi.waitFor(
+        () => {
+          const [first, ...rest] = logged(processorLog, match);
+          if (first === undefined) throw new Error(noLogEntry(processorLog, match, timeoutMs));
+          return [first, ...rest] satisfies NonEmpty<LogEntry>;
+        },
+        { timeout: timeoutMs, interval: 20 },
+      ),
     stopProcessor: async () => {
       await processor?.stop();
     },
@@ -166,7 +172,24 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
   return stack;
 }
 
-/** The seed's request body. */
+function logged(lines: readonly string[], match: (entry: LogEntry) => boolean): LogEntry[] {
+  return lines.map((line) => JSON.parse(line) as LogEntry).filter(match);
+}
+
+/** What a timed-out waitForLog says: what it looked for, and the last lines the processor wrote. */
+function noLogEntry(
+  lines: readonly string[],
+  match: (entry: LogEntry) => boolean,
+  timeoutMs: number,
+): string {
+  const last = lines.slice(-10);
+  return [
+    `no processor log entry matched ${match.toString()} within ${timeoutMs} ms;`,
+    `of its ${lines.length} lines, the last ${last.length}:`,
+    ...last.map((line) => `  ${line}`),
+  ].join('\n');
+}
+
 /**
  * One stack for a test file: started before its tests, stopped after them,
  * and the fake upstream's record cleared before each test. The object returned
@@ -218,6 +241,7 @@ export function useStack(options: StackOptions = {}): GatewayStack {
     get envoyLog() {
       return started().envoyLog;
     },
+    logged: (match) => started().logged(match),
     waitForLog: (match, timeoutMs) => started().waitForLog(match, timeoutMs),
     stopProcessor: () => started().stopProcessor(),
     startProcessor: () => started().startProcessor(),
@@ -225,6 +249,7 @@ export function useStack(options: StackOptions = {}): GatewayStack {
   };
 }
 
+/** The seed's request body. */
 export function seedRequest(model = 'claude-sonnet-4-6', extra: Record<string, unknown> = {}) {
   return { model, max_tokens: 1024, messages: [{ role: 'user', content: 'What is Neon?' }], ...extra };
 }

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { GATEWAY_TOKEN, seedRequest } from './gateway-stack.ts';
 
 const GATEWAY = join(import.meta.dirname, '../../scripts/gateway.ts');
@@ -57,17 +57,20 @@ export function launch(env: NodeJS.ProcessEnv): Launched {
   void exited.then(() => {
     ended = true;
   });
-  const waitFor = (pattern: RegExp, from: 'stderr' | 'stdout' = 'stderr', timeoutMs = 30_000) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs;
-      const poll = () => {
-        const match = pattern.exec(from === 'stderr' ? stderr : stdout);
-        if (match) resolve(match);
-        else if (ended || Date.now() > deadline) reject(new Error(`no ${pattern} in:\n${stderr}`));
-        else setTimeout(poll, 25);
-      };
-      poll();
-    });
+  const waitFor = async (pattern: RegExp, from: 'stderr' | 'stdout' = 'stderr', timeoutMs = 30_000) => {
+    const missing = () => new Error(`no ${pattern} in:\n${stderr}`);
+    // A launcher that has exited writes nothing more: stop waiting then (null), not at the timeout.
+    const match = await vi.waitFor(
+      () => {
+        const found = pattern.exec(from === 'stderr' ? stderr : stdout);
+        if (found === null && !ended) throw missing();
+        return found;
+      },
+      { timeout: timeoutMs, interval: 25 },
+    );
+    if (match === null) throw missing();
+    return match;
+  };
   return { child, stdout: () => stdout, stderr: () => stderr, waitFor, exited };
 }
 

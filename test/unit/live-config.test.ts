@@ -167,18 +167,16 @@ describe('createLiveConfig: metrics', () => {
 });
 
 describe('createLiveConfig: watch', () => {
-  async function until(condition: () => boolean): Promise<void> {
-    for (let attempt = 0; attempt < 200 && !condition(); attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
+  /** A file watcher's event arrives in its own time. */
+  const WATCHED = { timeout: 5_000, interval: 25 };
 
   it('reloads when the file is written in place', async () => {
     const { live, write, logged } = setUp({ tokens: [tokenEntry('alice')] });
     live.watch();
     write({ tokens: [tokenEntry('bob')] });
-    await until(() => logged('configuration reloaded').length > 0);
-    expect(logged('configuration reloaded')).toEqual([expect.objectContaining({ trigger: 'file change' })]);
+    await expect
+      .poll(() => logged('configuration reloaded'), WATCHED)
+      .toEqual([expect.objectContaining({ trigger: 'file change' })]);
     expect(knows(live.current(), 'bob')).toBe(true);
   });
 
@@ -188,8 +186,7 @@ describe('createLiveConfig: watch', () => {
     const next = join(dir, 'next.json.tmp');
     writeFileSync(next, JSON.stringify({ tokens: [tokenEntry('carol')] }));
     renameSync(next, path);
-    await until(() => knows(live.current(), 'carol'));
-    expect(knows(live.current(), 'carol')).toBe(true);
+    await expect.poll(() => knows(live.current(), 'carol'), WATCHED).toBe(true);
     expect(logged('configuration reloaded').length).toBeGreaterThan(0);
   });
 });

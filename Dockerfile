@@ -27,7 +27,7 @@ EXPOSE 50051
 # Asks the processor's grpc.health.v1 service: SERVING from the moment
 # ext_proc listens, NOT_SERVING once a shutdown begins.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "processor/ops/healthcheck.ts"]
+  CMD ["node", "processor/health/healthcheck.ts"]
 
 # SIGTERM (docker stop) drains: requests being decided finish, then exit 0.
 # SIGHUP (docker kill -s HUP) reloads the configuration. The container is the

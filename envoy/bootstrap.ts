@@ -9,13 +9,13 @@ import {
 } from '../processor/accesslog/names.ts';
 import type { Settings } from '../processor/config/load.ts';
 import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
+import { EXT_PROC_SERVICE } from '../processor/health/names.ts';
 import {
   JSON_USAGE_RULES,
   STREAM_USAGE_RULES,
   USAGE_NAMESPACE,
   type UsageRule,
 } from '../processor/metering/usage-metadata.ts';
-import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
 import {
   type AnthropicErrorType,
   MALFORMED_REQUEST_MESSAGE,
@@ -166,7 +166,7 @@ function isHostName(address: string): boolean {
 }
 
 /**
- * Envoy asks the processor's grpc.health.v1 service (processor/ops/health.ts)
+ * Envoy asks the processor's grpc.health.v1 service (processor/health/service.ts)
  * and stops choosing a replica that answers NOT_SERVING (one shutting down) or
  * does not answer. With every replica unhealthy (one processor that is down),
  * Envoy's panic mode still tries them: a request then gets the processor's

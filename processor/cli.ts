@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { spendCommand } from './cli/spend.ts';
 import { type Environment, loadConfig } from './config/load.ts';
-import { listProcessors, type ProcessorRecord, readProcessor, runDirectory } from './ops/pid-file.ts';
+import { listProcessors, type ProcessorRecord, readProcessor, runDirectory } from './lifecycle/pid-file.ts';
 import { hashToken, mintToken } from './policy/tokens.ts';
 
 export interface CliIo {

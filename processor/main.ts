@@ -8,19 +8,19 @@ import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { spendNow } from './cost/spend-endpoint.ts';
 import { type RunningServer, startExtProcServer } from './extproc/server.ts';
+import { createHealth } from './health/service.ts';
+import { launcherGone } from './lifecycle/parent.ts';
+import { type Registration, registerProcessor } from './lifecycle/pid-file.ts';
+import { boundAddress, signalListening } from './lifecycle/ready-signal.ts';
+import { shutDownGracefully } from './lifecycle/shutdown.ts';
+import { AddressInUseError, listenOn } from './listen/address-in-use.ts';
+import { removeStaleSocket } from './listen/stale-socket.ts';
 import { abandonLog, createLogger, flushLog } from './log.ts';
 import { createMetrics } from './metrics/registry.ts';
 import { type RunningMetricsServer, startMetricsServer } from './metrics/server.ts';
-import { AddressInUseError, listenOn } from './ops/address-in-use.ts';
-import { tuneGarbageCollection } from './ops/garbage-collection.ts';
-import { createHealth } from './ops/health.ts';
-import { launcherGone } from './ops/parent.ts';
-import { type Registration, registerProcessor } from './ops/pid-file.ts';
-import { boundAddress, signalListening } from './ops/ready-signal.ts';
-import { shutDownGracefully } from './ops/shutdown.ts';
-import { removeStaleSocket } from './ops/stale-socket.ts';
 import { createQuotaStore } from './quota/create-store.ts';
 import { Quotas } from './quota/quotas.ts';
+import { tuneGarbageCollection } from './runtime/garbage-collection.ts';
 
 async function main(): Promise<number> {
   tuneGarbageCollection();

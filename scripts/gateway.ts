@@ -5,7 +5,7 @@
 // (no new requests), then the processor (it drains). Ctrl-C, SIGTERM and
 // SIGHUP (the terminal closing) stop the gateway; a second one stops it at
 // once. Killed any other way, the children stop by themselves (scripts/
-// parent-death.ts, processor/ops/parent.ts). A processor that dies is
+// parent-death.ts, processor/lifecycle/parent.ts). A processor that dies is
 // restarted (scripts/processor-supervisor.ts); Envoy dying stops the gateway
 // with exit code 1. docs/operations.md, "The gateway's processes".
 import type { EnvoyAdmin } from '../envoy/admin.ts';
@@ -13,8 +13,8 @@ import { renderBootstrap } from '../envoy/bootstrap.ts';
 import { launcherLogLevel } from '../envoy/log-levels.ts';
 import { EnvoyBindError, startEnvoy } from '../envoy/run.ts';
 import { loadConfig, type Settings } from '../processor/config/load.ts';
-import { AddressInUseError, settingName } from '../processor/ops/address-in-use.ts';
-import { socketInUse } from '../processor/ops/stale-socket.ts';
+import { AddressInUseError, settingName } from '../processor/listen/address-in-use.ts';
+import { socketInUse } from '../processor/listen/stale-socket.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 import { mintToken } from '../processor/policy/tokens.ts';
 import { parentDeathWrapper } from './parent-death.ts';

@@ -1,7 +1,7 @@
 // Envoy must not outlive `npm start`: killed by any signal (SIGKILL
 // included), the launcher cannot stop it, and an orphaned Envoy would keep
 // the port, serving with nobody reading its log. The processor watches a
-// pipe from the launcher (processor/ops/parent.ts); Envoy, a binary we do not
+// pipe from the launcher (processor/lifecycle/parent.ts); Envoy, a binary we do not
 // change, is started through setpriv (util-linux), which sets Linux's
 // parent-death signal and then becomes Envoy (same pid): when the launcher
 // dies, the kernel sends Envoy SIGTERM, and Envoy exits.

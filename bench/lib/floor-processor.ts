@@ -10,7 +10,7 @@
 //
 // Run as `node bench/lib/floor-processor.ts <address> [--pipelined | --grpc-js
 // | --raw [--decode]]`, by processor/child.ts: it sends the launcher the same
-// listening signal as the processor (processor/ops/ready-signal.ts).
+// listening signal as the processor (processor/lifecycle/ready-signal.ts).
 // `--pipelined` is for Envoy's STREAMED body mode with
 // send_body_without_waiting_for_header_response (bench/variants.ts): it holds
 // its answer to the headers until the body's last chunk, then answers the
@@ -32,9 +32,9 @@ import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
 import { extProcMethod } from '../../processor/extproc/server.ts';
 import { startGrpcServer } from '../../processor/grpc/server.ts';
-import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
-import { createHealth, HEALTH_SERVICES } from '../../processor/ops/health.ts';
-import { boundAddress, signalListening } from '../../processor/ops/ready-signal.ts';
+import { createHealth, HEALTH_SERVICES } from '../../processor/health/service.ts';
+import { boundAddress, signalListening } from '../../processor/lifecycle/ready-signal.ts';
+import { tuneGarbageCollection } from '../../processor/runtime/garbage-collection.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import { startRawFloor } from './raw-floor.ts';

@@ -10,7 +10,7 @@
 //
 // Run as `node bench/lib/grpc-js-gateway.ts` with the processor's
 // environment, by processor/child.ts: it sends the launcher the processor's
-// listening signal (processor/ops/ready-signal.ts).
+// listening signal (processor/lifecycle/ready-signal.ts).
 import {
   Server,
   ServerCredentials,
@@ -24,13 +24,13 @@ import { type AccessLogCall, createAccessLogService } from '../../processor/acce
 import { loadConfig } from '../../processor/config/load.ts';
 import { createPolicyStreamHandler, type PolicyStream } from '../../processor/extproc/policy-stream.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
+import { HEALTH_SERVICES } from '../../processor/health/service.ts';
+import { boundAddress, signalListening } from '../../processor/lifecycle/ready-signal.ts';
 import { createLogger } from '../../processor/log.ts';
 import { createMetrics } from '../../processor/metrics/registry.ts';
-import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
-import { HEALTH_SERVICES } from '../../processor/ops/health.ts';
-import { boundAddress, signalListening } from '../../processor/ops/ready-signal.ts';
 import { createQuotaStore } from '../../processor/quota/create-store.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
+import { tuneGarbageCollection } from '../../processor/runtime/garbage-collection.ts';
 
 tuneGarbageCollection();
 const loaded = loadConfig(process.env);

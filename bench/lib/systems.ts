@@ -111,7 +111,7 @@ function startFloorProcessor(address: string, args: readonly string[] = []): Pro
  * A processor as a child process, by the launcher `npm start` uses: the
  * gateway's own (processor/main.ts) or one of the benchmark's (`script`: the
  * empty one, or the gateway's on grpc-js). Ready once it sends the listening
- * signal (processor/ops/ready-signal.ts).
+ * signal (processor/lifecycle/ready-signal.ts).
  */
 async function startBenchProcessor(
   script: string | undefined,

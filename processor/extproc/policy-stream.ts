@@ -192,7 +192,7 @@ function callerFacts(caller: Caller | undefined): RequestFacts {
  * Envoy closes it at the end of the HTTP exchange, keeps a long streamed
  * response independent of the policy stream: Envoy would otherwise cut the
  * response when a restarting processor drops the stream, and a shutdown
- * (processor/ops/shutdown.ts) would wait for it.
+ * (processor/lifecycle/shutdown.ts) would wait for it.
  */
 function isFinal(request: ProcessingRequest__Output, response: ProcessingResponse): boolean {
   if (response.immediate_response !== undefined) return true;

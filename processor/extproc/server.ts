@@ -15,8 +15,8 @@ import {
   type Method,
   startGrpcServer,
 } from '../grpc/server.ts';
+import type { Health } from '../health/service.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
-import type { Health } from '../ops/health.ts';
 import type { Quotas } from '../quota/quotas.ts';
 import { createPolicyStreamHandler, type PolicyStream, type PolicyStreamDeps } from './policy-stream.ts';
 import { loadExtProcService } from './protos.ts';

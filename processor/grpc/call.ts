@@ -295,7 +295,7 @@ export class ServerCall<Request, Response> extends EventEmitter {
    * Frees a joined message (a 200 KB body: the copy it must cost) once it has
    * been handled, instead of leaving it to the collector: bodies are almost
    * all external memory, and V8 answers external memory that piles up with
-   * full collections (processor/ops/garbage-collection.ts). Detaching the
+   * full collections (processor/runtime/garbage-collection.ts). Detaching the
    * buffer releases it at once; every view of it (the decoded body) then
    * reads as empty, never as someone else's bytes. Only a buffer of the
    * call's own: one within a received chunk belongs to Node.

@@ -90,7 +90,7 @@ describe('docker compose up (testcontainers)', () => {
       expect(elsewhere.status).toBe(404);
 
       const processor = environment.getContainer('processor-1');
-      const health = await processor.exec(['node', 'processor/ops/healthcheck.ts']);
+      const health = await processor.exec(['node', 'processor/health/healthcheck.ts']);
       expect(health.exitCode).toBe(0);
       expect(health.output).toContain('SERVING');
       const user = await processor.exec(['id', '-u']);

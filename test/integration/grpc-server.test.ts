@@ -21,7 +21,7 @@ import {
   RAPID_RESET_GUARD,
   startGrpcServer,
 } from '../../processor/grpc/server.ts';
-import { createHealth } from '../../processor/ops/health.ts';
+import { createHealth } from '../../processor/health/service.ts';
 import { type BlackholeProxy, startBlackholeProxy } from '../support/blackhole-proxy.ts';
 
 const ECHO = '/test.Echo/Upper';

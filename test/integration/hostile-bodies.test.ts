@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HUGE_BODY_BYTES } from '../../bench/lib/bodies.ts';
 import { type HostileShape, hostileShape } from '../../bench/lib/hostile-shapes.ts';
 import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
-import { checkHealth } from '../../processor/ops/health-client.ts';
+import { checkHealth } from '../../processor/health/client.ts';
 import { mintToken } from '../../processor/policy/tokens.ts';
 import {
   createExtProcClient,

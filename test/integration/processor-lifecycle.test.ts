@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
-import { checkHealth, watchHealth } from '../../processor/ops/health-client.ts';
-import { EXT_PROC_SERVICE } from '../../processor/ops/health-names.ts';
+import { checkHealth, watchHealth } from '../../processor/health/client.ts';
+import { EXT_PROC_SERVICE } from '../../processor/health/names.ts';
 import { mintToken } from '../../processor/policy/tokens.ts';
 import { createExtProcClient, requestBody, requestHeaders } from '../support/extproc-client.ts';
 import { expectBodyContinues, expectForwardedHeaders } from '../support/extproc-expect.ts';
@@ -106,7 +106,7 @@ describe('health', () => {
   it('passes the container HEALTHCHECK command while serving, and fails it once stopped', async () => {
     const { processor } = await start();
     const run = promisify(execFile);
-    const script = join(import.meta.dirname, '../../processor/ops/healthcheck.ts');
+    const script = join(import.meta.dirname, '../../processor/health/healthcheck.ts');
     const ok = await run(process.execPath, [script, processor.address]);
     expect(ok.stdout).toContain('SERVING');
 

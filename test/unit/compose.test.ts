@@ -206,7 +206,7 @@ describe('Dockerfile', () => {
 
   it('has a health check that asks the processor’s health service', () => {
     const check = instructions.find((line) => line.startsWith('HEALTHCHECK '));
-    expect(check).toContain('processor/ops/healthcheck.ts');
+    expect(check).toContain('processor/health/healthcheck.ts');
     expect(instructions.at(-1)).toBe('CMD ["node", "processor/main.ts"]');
   });
 
@@ -229,7 +229,7 @@ describe('Dockerfile', () => {
     const { files, packages } = runtimeImports([
       'processor/main.ts',
       'processor/cli.ts',
-      'processor/ops/healthcheck.ts',
+      'processor/health/healthcheck.ts',
     ]);
     expect(files.length).toBeGreaterThan(10);
     for (const file of files) {

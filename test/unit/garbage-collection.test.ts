@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tuneGarbageCollection } from '../../processor/ops/garbage-collection.ts';
+import { tuneGarbageCollection } from '../../processor/runtime/garbage-collection.ts';
 
 describe('tuneGarbageCollection', () => {
   it('applies on the V8 this project runs on, the one the setting was measured on', () => {

@@ -1,7 +1,7 @@
-// The listening signal a processor sends its launcher (processor/ops/ready-signal.ts):
+// The listening signal a processor sends its launcher (processor/lifecycle/ready-signal.ts):
 // what the launcher accepts as one, and the bound address it carries.
 import { describe, expect, it } from 'vitest';
-import { boundAddress, listeningSignal } from '../../processor/ops/ready-signal.ts';
+import { boundAddress, listeningSignal } from '../../processor/lifecycle/ready-signal.ts';
 
 describe('the listening signal', () => {
   it('carries the address and, when metrics are on, their port', () => {

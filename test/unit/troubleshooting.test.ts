@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildConfig } from '../../processor/config/load.ts';
-import { AddressInUseError, settingName } from '../../processor/ops/address-in-use.ts';
+import { AddressInUseError, settingName } from '../../processor/listen/address-in-use.ts';
 import { unknownModel } from '../../processor/policy/catalog.ts';
 import { INVALID_CREDENTIAL, modelNotPermitted, renderErrorBody } from '../../processor/policy/errors.ts';
 import { matchRoute } from '../../processor/policy/routes.ts';

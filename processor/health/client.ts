@@ -1,5 +1,5 @@
 // A client of the processor's grpc.health.v1 service: the container's
-// HEALTHCHECK (processor/ops/healthcheck.ts) and the tests ask through it.
+// HEALTHCHECK (processor/health/healthcheck.ts) and the tests ask through it.
 import { type Client, credentials, makeClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { service } from 'grpc-health-check';
 

@@ -1,6 +1,6 @@
 // How a launcher (`npm start`, the tests, the benchmark) learns that the
 // processor it started listens, and where: one message over the IPC channel
-// that ties them (processor/ops/parent.ts), sent once ext_proc is bound and
+// that ties them (processor/lifecycle/parent.ts), sent once ext_proc is bound and
 // the health service answers SERVING. A message with a shape, not the wording
 // of a log line, which is written for people and free to change; and the
 // launcher needs the bound port where the configuration said 0. Run any other

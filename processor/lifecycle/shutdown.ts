@@ -8,8 +8,8 @@
 // passing goes on, its usage read by Envoy, and its entry goes to the
 // processor that is up when it ends.
 import type { GrpcServer } from '../grpc/server.ts';
+import type { Health } from '../health/service.ts';
 import type { Logger } from '../log.ts';
-import type { Health } from './health.ts';
 
 export type ShutdownOutcome = 'drained' | 'deadline' | 'interrupted';
 

@@ -1,8 +1,8 @@
-// `node processor/ops/healthcheck.ts [ADDRESS]`: asks the processor's health
+// `node processor/health/healthcheck.ts [ADDRESS]`: asks the processor's health
 // service and exits 0 when it is SERVING, 1 otherwise. The container image's
 // HEALTHCHECK; ADDRESS defaults to GATEWAY_PROCESSOR_ADDRESS (a wildcard
 // listen address is dialled on this machine).
-import { checkHealth, dialAddress } from './health-client.ts';
+import { checkHealth, dialAddress } from './client.ts';
 
 const address = dialAddress(process.argv[2] ?? process.env.GATEWAY_PROCESSOR_ADDRESS ?? '127.0.0.1:50051');
 checkHealth(address).then(

@@ -1,8 +1,8 @@
 // `node bench/body-path.ts <git-ref>`: the processor's CPU per request for
 // one body size, at <git-ref> against this working tree, without Envoy in
 // the measurement. Each processor runs as `npm start` runs it
-// (processor/child.ts), and a client speaks ext_proc to it as Envoy does: one
-// HTTP/2 stream per request, the headers message, then the whole buffered
+// (scripts/processor-child.ts), and a client speaks ext_proc to it as Envoy
+// does: one HTTP/2 stream per request, the headers message, then the whole buffered
 // body in one request_body message, framed by node:http2 in DATA frames of
 // the size the processor allows and paced by its flow-control windows. The
 // processors run alternately, each round on a fresh one; CPU comes from
@@ -11,22 +11,22 @@
 // noise around them (bench/compare.ts does that).
 //
 //   node bench/body-path.ts HEAD~1 --bytes 204800 --rounds 6 --requests 3000
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type ClientHttp2Session, connect } from 'node:http2';
 import { connect as connectSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import type { RunningProcessor, StartProcessorOptions } from '../processor/child.ts';
 import { loadExtProcService } from '../processor/extproc/protos.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
+import { startProcessor } from '../scripts/processor-child.ts';
 import { messagesBody } from './lib/bodies.ts';
 import { sampleProcess } from './lib/proc.ts';
 import { median } from './lib/stats.ts';
-import { GATEWAY_TOKEN, REPO_ROOT, UPSTREAM_KEY } from './lib/systems.ts';
+import { GATEWAY_TOKEN, UPSTREAM_KEY } from './lib/systems.ts';
+import { type StartProcessor, treeAt } from './lib/tree.ts';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -40,20 +40,7 @@ const { values: args, positionals } = parseArgs({
 const ref = positionals[0];
 if (ref === undefined) throw new Error('usage: node bench/body-path.ts <git-ref> [--bytes N] [--rounds N]');
 
-type Start = (options: StartProcessorOptions) => Promise<RunningProcessor>;
-
 const dir = mkdtempSync(join(tmpdir(), 'gateway-body-path-'));
-/** The tree at `ref`, exported beside this one and sharing its node_modules. */
-async function checkout(): Promise<Start> {
-  const tree = join(dir, 'tree');
-  execFileSync('sh', [
-    '-c',
-    `mkdir -p "${tree}" && git -C "${REPO_ROOT}" archive "${ref}" | tar -x -C "${tree}"`,
-  ]);
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(tree, 'node_modules'));
-  symlinkSync(join(REPO_ROOT, 'protos/generated'), join(tree, 'protos/generated'));
-  return ((await import(join(tree, 'processor/child.ts'))) as { startProcessor: Start }).startProcessor;
-}
 
 const PROCESS = (loadExtProcService() as ServiceDefinition).Process;
 if (PROCESS === undefined) throw new Error('no Process method');
@@ -121,7 +108,7 @@ function request(session: ClientHttp2Session): Promise<void> {
   });
 }
 
-async function measure(start: Start): Promise<number> {
+async function measure(start: StartProcessor): Promise<number> {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     ANTHROPIC_API_KEY: UPSTREAM_KEY,
@@ -159,12 +146,8 @@ async function measure(start: Start): Promise<number> {
 }
 
 const variants = [
-  { name: ref, start: await checkout(), results: [] as number[] },
-  {
-    name: 'working tree',
-    start: (await import('../processor/child.ts')).startProcessor as Start,
-    results: [] as number[],
-  },
+  { name: ref, start: await treeAt(ref, join(dir, 'tree')), results: [] as number[] },
+  { name: 'working tree', start: startProcessor, results: [] as number[] },
 ];
 try {
   for (let round = 0; round < Number(args.rounds); round++) {

@@ -4,22 +4,22 @@
 // weighs on both alike. Prints, per variant, the median over the rounds of:
 // p50 and p99 at concurrency 1, and the processor's and Envoy's CPU per
 // 1,000 requests at concurrency 16. Used to measure each hot-path change.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderBootstrap } from '../envoy/bootstrap.ts';
 import { startEnvoy } from '../envoy/run.ts';
-import type { RunningProcessor, StartProcessorOptions } from '../processor/child.ts';
 import { loadConfig } from '../processor/config/load.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
+import { startProcessor } from '../scripts/processor-child.ts';
 import { writeBody } from './lib/bodies.ts';
 import { startMockUpstream } from './lib/mock-upstream.ts';
 import { runLoad } from './lib/oha.ts';
 import { sampleProcess } from './lib/proc.ts';
 import { median, summarize } from './lib/stats.ts';
-import { GATEWAY_TOKEN, REPO_ROOT, UPSTREAM_KEY } from './lib/systems.ts';
+import { GATEWAY_TOKEN, UPSTREAM_KEY } from './lib/systems.ts';
+import { type StartProcessor, treeAt } from './lib/tree.ts';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -35,25 +35,10 @@ const transports = args['processor-transport'].split(',');
 const ref = positionals[0];
 if (ref === undefined) throw new Error('usage: node bench/compare.ts <git-ref> [--rounds N] [--seconds S]');
 
-type Start = (options: StartProcessorOptions) => Promise<RunningProcessor>;
-
-/** The tree at `ref`, exported beside this one and sharing its node_modules. */
-async function checkout(dir: string): Promise<Start> {
-  execFileSync('sh', ['-c', `git -C "${REPO_ROOT}" archive "${ref}" | tar -x -C "${dir}"`]);
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
-  symlinkSync(join(REPO_ROOT, 'protos/generated'), join(dir, 'protos/generated'));
-  const child = (await import(join(dir, 'processor/child.ts'))) as { startProcessor: Start };
-  return child.startProcessor;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'gateway-compare-'));
-const variants: Array<{ name: string; start: Start; transport: string }> = [
-  { name: ref, start: await checkout(dir), transport: transports[0] ?? 'tcp' },
-  {
-    name: 'working tree',
-    start: (await import('../processor/child.ts')).startProcessor,
-    transport: transports[1] ?? transports[0] ?? 'tcp',
-  },
+const variants: Array<{ name: string; start: StartProcessor; transport: string }> = [
+  { name: ref, start: await treeAt(ref, dir), transport: transports[0] ?? 'tcp' },
+  { name: 'working tree', start: startProcessor, transport: transports[1] ?? transports[0] ?? 'tcp' },
 ];
 for (const variant of variants) if (transports.length > 1) variant.name += ` (${variant.transport})`;
 const body = writeBody(dir, 'body', Number(args.bytes));
@@ -61,7 +46,7 @@ const mock = await startMockUpstream();
 const results = new Map<string, { p50: number[]; p99: number[]; processor: number[]; envoy: number[] }>();
 const log = (message: string) => process.stderr.write(`[compare] ${message}\n`);
 
-async function measure(start: Start, transport: string) {
+async function measure(start: StartProcessor, transport: string) {
   const unix = transport === 'unix';
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),

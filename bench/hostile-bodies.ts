@@ -25,14 +25,13 @@
 // many bodies of a shape at the same time (growth is still divided by one
 // body's size); --ref measures the processor of another commit (exported
 // beside this tree, sharing its node_modules) instead of this tree's.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { RunningProcessor, StartProcessorOptions } from '../processor/child.ts';
 import type { ProcessingResponse__Output } from '../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { startProcessor } from '../scripts/processor-child.ts';
 import { immediateBody, requestBody, requestHeaders } from '../test/support/extproc-client.ts';
 import { messagesBody } from './lib/bodies.ts';
 import { HOSTILE_SHAPES, type HostileShape } from './lib/hostile-shapes.ts';
@@ -40,7 +39,8 @@ import { startLoopProbe } from './lib/loop-probe.ts';
 import { resetPeak, sampleProcess } from './lib/proc.ts';
 import { connectRawExtProc, frame, type RawExtProc } from './lib/raw-extproc.ts';
 import { median } from './lib/stats.ts';
-import { GATEWAY_TOKEN, REPO_ROOT, UPSTREAM_KEY } from './lib/systems.ts';
+import { GATEWAY_TOKEN, UPSTREAM_KEY } from './lib/systems.ts';
+import { type StartProcessor, treeAt } from './lib/tree.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,22 +60,7 @@ const shapes = HOSTILE_SHAPES.filter((shape) => wanted === undefined || wanted.i
 if (shapes.length === 0) throw new Error(`no shape among ${args.shapes}`);
 const log = (message: string) => process.stderr.write(`[hostile] ${message}\n`);
 
-type Start = (options: StartProcessorOptions) => Promise<RunningProcessor>;
-
 const dir = mkdtempSync(join(tmpdir(), 'gateway-hostile-'));
-
-/** The processor of this tree, or of `--ref` exported beside it. */
-async function processorStarter(): Promise<Start> {
-  if (args.ref === undefined) return (await import('../processor/child.ts')).startProcessor;
-  const tree = join(dir, 'tree');
-  execFileSync('sh', [
-    '-c',
-    `mkdir -p "${tree}" && git -C "${REPO_ROOT}" archive "${args.ref}" | tar -x -C "${tree}"`,
-  ]);
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(tree, 'node_modules'));
-  symlinkSync(join(REPO_ROOT, 'protos/generated'), join(tree, 'protos/generated'));
-  return ((await import(join(tree, 'processor/child.ts'))) as { startProcessor: Start }).startProcessor;
-}
 
 interface Sample {
   readonly answer: string;
@@ -130,7 +115,7 @@ async function decide(client: RawExtProc, bodyFrame: Buffer): Promise<string> {
 
 let samplesTaken = 0;
 
-async function measureOnce(start: Start, shape: HostileShape): Promise<Sample> {
+async function measureOnce(start: StartProcessor, shape: HostileShape): Promise<Sample> {
   samplesTaken += 1;
   const monitorFile = join(dir, `loop-${samplesTaken}.json`);
   const env: NodeJS.ProcessEnv = {
@@ -186,7 +171,8 @@ async function measureOnce(start: Start, shape: HostileShape): Promise<Sample> {
   }
 }
 
-const start = await processorStarter();
+// The processor of this tree, or of `--ref` exported beside it.
+const start = args.ref === undefined ? startProcessor : await treeAt(args.ref, join(dir, 'tree'));
 const samples = new Map<string, Sample[]>(shapes.map((shape) => [shape.name, []]));
 try {
   for (let round = 0; round < rounds; round++) {

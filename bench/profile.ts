@@ -28,7 +28,7 @@ const body = writeBody(dir, 'body', Number(args.bytes));
 const mock = await startMockUpstream();
 let requests = 0;
 try {
-  // The processor inherits NODE_OPTIONS (processor/child.ts passes the environment on).
+  // The processor inherits NODE_OPTIONS (scripts/processor-child.ts passes the environment on).
   const options = process.env.NODE_OPTIONS;
   process.env.NODE_OPTIONS = `${options ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
   const gateway = await startSystem('gateway', mock.url, { processorTransport: transport }).finally(() => {

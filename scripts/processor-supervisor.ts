@@ -4,7 +4,7 @@
 // start, even where the configuration said port 0. Envoy keeps running
 // meanwhile and fails closed: requests are answered 503 `api_error` and
 // nothing reaches the upstream, until the new processor listens.
-import { type RunningProcessor, startProcessor } from '../processor/child.ts';
+import { type RunningProcessor, startProcessor } from './processor-child.ts';
 import { nextAttempt, RESTART_BACKOFF, type RestartBackoff, restartDelayMs } from './restart-backoff.ts';
 
 export interface SupervisorOptions {

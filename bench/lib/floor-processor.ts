@@ -9,8 +9,9 @@
 // own work (token, route, model scan, quotas, usage, access line, metrics).
 //
 // Run as `node bench/lib/floor-processor.ts <address> [--pipelined | --grpc-js
-// | --raw [--decode]]`, by processor/child.ts: it sends the launcher the same
-// listening signal as the processor (processor/lifecycle/ready-signal.ts).
+// | --raw [--decode]]`, by scripts/processor-child.ts: it sends the launcher
+// the same listening signal as the processor
+// (processor/lifecycle/ready-signal.ts).
 // `--pipelined` is for Envoy's STREAMED body mode with
 // send_body_without_waiting_for_header_response (bench/variants.ts): it holds
 // its answer to the headers until the body's last chunk, then answers the

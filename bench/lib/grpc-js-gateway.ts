@@ -9,8 +9,8 @@
 // configuration, no graceful shutdown.
 //
 // Run as `node bench/lib/grpc-js-gateway.ts` with the processor's
-// environment, by processor/child.ts: it sends the launcher the processor's
-// listening signal (processor/lifecycle/ready-signal.ts).
+// environment, by scripts/processor-child.ts: it sends the launcher the
+// processor's listening signal (processor/lifecycle/ready-signal.ts).
 import {
   Server,
   ServerCredentials,

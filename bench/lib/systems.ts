@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { startEnvoy } from '../../envoy/run.ts';
-import { startProcessor } from '../../processor/child.ts';
 import { loadConfig, type Settings } from '../../processor/config/load.ts';
 import { BASE_PATH } from '../../processor/policy/routes.ts';
+import { startProcessor } from '../../scripts/processor-child.ts';
 import { renderPlainEnvoyBootstrap } from './plain-envoy.ts';
 import { answers, freePort, spawnServer } from './spawned.ts';
 

@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
 import { readProcessor } from '../../processor/lifecycle/pid-file.ts';
 import { mintToken } from '../../processor/policy/tokens.ts';
+import { type RunningProcessor, startProcessor } from '../../scripts/processor-child.ts';
 import { createExtProcClient, requestHeaders } from '../support/extproc-client.ts';
 import { expectForwardedHeaders } from '../support/extproc-expect.ts';
 

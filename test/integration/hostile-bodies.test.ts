@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HUGE_BODY_BYTES } from '../../bench/lib/bodies.ts';
 import { type HostileShape, hostileShape } from '../../bench/lib/hostile-shapes.ts';
-import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
 import { checkHealth } from '../../processor/health/client.ts';
 import { mintToken } from '../../processor/policy/tokens.ts';
+import { type RunningProcessor, startProcessor } from '../../scripts/processor-child.ts';
 import {
   createExtProcClient,
   type ExtProcClient,

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
 import { checkHealth, watchHealth } from '../../processor/health/client.ts';
 import { EXT_PROC_SERVICE } from '../../processor/health/names.ts';
 import { mintToken } from '../../processor/policy/tokens.ts';
+import { type RunningProcessor, startProcessor } from '../../scripts/processor-child.ts';
 import { createExtProcClient, requestBody, requestHeaders } from '../support/extproc-client.ts';
 import { expectBodyContinues, expectForwardedHeaders } from '../support/extproc-expect.ts';
 

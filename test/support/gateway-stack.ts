@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
-import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
 import { loadConfig } from '../../processor/config/load.ts';
 import { BASE_PATH } from '../../processor/policy/routes.ts';
+import { type RunningProcessor, startProcessor } from '../../scripts/processor-child.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
 import type { TestCa } from './test-ca.ts';
 

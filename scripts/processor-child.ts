@@ -1,17 +1,18 @@
 // Runs the processor (processor/main.ts) as a child process and waits until it
-// listens. Used by `npm start` and the end-to-end tests, so both run the
-// processor exactly as production does. An IPC channel ties it to this
-// process: the processor says over it that it listens, and where
-// (processor/lifecycle/ready-signal.ts); when this process is gone, however it
-// went, the channel closes and the processor shuts down (processor/lifecycle/parent.ts).
+// listens. Used by `npm start` (scripts/processor-supervisor.ts), the tests and
+// the benchmark, so all run the processor exactly as production does. An IPC
+// channel ties it to this process: the processor says over it that it
+// listens, and where (processor/lifecycle/ready-signal.ts); when this process
+// is gone, however it went, the channel closes and the processor shuts down
+// (processor/lifecycle/parent.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { listeningSignal } from './lifecycle/ready-signal.ts';
+import { listeningSignal } from '../processor/lifecycle/ready-signal.ts';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../processor/main.ts');
 
 export interface RunningProcessor {
   readonly process: ChildProcess;

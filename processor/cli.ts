@@ -37,7 +37,8 @@ interface Command {
   readonly help: string;
   readonly options: ParseArgsOptionsConfig;
   readonly maxPositionals: number;
-  run(values: Values, positionals: readonly string[], io: CliIo): number | Promise<number>;
+  /** Async, whether or not it waits for anything: a UsageError it throws rejects, and runCli reports it. */
+  run(values: Values, positionals: readonly string[], io: CliIo): Promise<number>;
 }
 
 /** Characters a terminal would act on: C0 and C1 controls, line and bidi controls. */
@@ -72,7 +73,7 @@ const mintTokenCommand: Command = {
 The token is printed once; the configuration stores only its SHA-256.`,
   options: { id: { type: 'string' }, workspace: { type: 'string' } },
   maxPositionals: 0,
-  run(values, _positionals, io) {
+  async run(values, _positionals, io) {
     const id = typeof values.id === 'string' ? values.id : 'my-token';
     const workspace = typeof values.workspace === 'string' ? values.workspace : 'default';
     for (const [flag, value] of [
@@ -101,7 +102,7 @@ const hashTokenCommand: Command = {
   help: 'Reads the token on standard input (one trailing newline or space is ignored).',
   options: {},
   maxPositionals: 0,
-  run(_values, _positionals, io) {
+  async run(_values, _positionals, io) {
     const token = io.stdin().trim();
     if (token === '') throw new UsageError('no token on stdin');
     io.stdout(`${hashToken(token).toString('hex')}\n`);
@@ -118,7 +119,7 @@ prints every problem at once: the schema's and those across entries. Exit 0 when
 valid, 1 when it has problems.`,
   options: {},
   maxPositionals: 1,
-  run(_values, positionals, io) {
+  async run(_values, positionals, io) {
     const loaded = loadConfig(io.env, positionals[0] ?? io.env.GATEWAY_CONFIG);
     if (!loaded.ok) {
       io.stderr(`${loaded.problems.map((p) => `problem: ${p}`).join('\n')}\n`);
@@ -213,8 +214,9 @@ With the Redis store it reads Redis; with the memory store it asks the running
 processor (its metrics port), whose counters are that one process's.`,
   options: { json: { type: 'boolean' } },
   maxPositionals: 1,
-  run: (values, positionals, io) =>
-    spendCommand([...positionals, ...(values.json === true ? ['--json'] : [])], io.env, io),
+  async run(values, positionals, io) {
+    return spendCommand([...positionals, ...(values.json === true ? ['--json'] : [])], io.env, io);
+  },
 };
 
 const COMMANDS: readonly Command[] = [

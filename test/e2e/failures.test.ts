@@ -4,17 +4,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSse, pacedSseResponder, textStreamEvents } from '../support/fake-upstream.ts';
-import { GATEWAY_TOKEN, type GatewayStack, seedRequest, startStack } from '../support/gateway-stack.ts';
-
-function send(stack: GatewayStack) {
-  return fetch(`${stack.baseUrl}/v1/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
-    body: JSON.stringify(seedRequest()),
-  });
-}
+import {
+  GATEWAY_TOKEN,
+  type GatewayStack,
+  seedRequest,
+  sendSeed,
+  startStack,
+  untilOk,
+} from '../support/gateway-stack.ts';
 
 /** What the TypeScript SDK makes of the same failure. */
 async function sdkErrorOf(stack: GatewayStack): Promise<unknown> {
@@ -43,11 +42,11 @@ describe('processor down', () => {
   });
 
   it('fails closed with an Anthropic-shaped 503, and recovers when the processor is back', async () => {
-    expect((await send(stack)).status).toBe(200);
+    expect((await sendSeed(stack)).status).toBe(200);
     await stack.stopProcessor();
     stack.upstream.reset();
 
-    const response = await send(stack);
+    const response = await sendSeed(stack);
     expect(response.status).toBe(503);
     expect(await errorOf(response)).toEqual({
       type: 'error',
@@ -64,17 +63,7 @@ describe('processor down', () => {
 
     await stack.startProcessor();
     // Envoy reconnects on its own; no restart of Envoy.
-    const recovered = await vi.waitFor(
-      async () => {
-        const response = await send(stack);
-        if (response.status !== 200) {
-          await response.arrayBuffer();
-          throw new Error(`still answered ${response.status}`);
-        }
-        return response;
-      },
-      { timeout: 10_000, interval: 100 },
-    );
+    const recovered = await untilOk(stack, 10_000);
     expect(recovered.status).toBe(200);
     expect(stack.upstream.received.length).toBeGreaterThan(0);
   });
@@ -91,12 +80,12 @@ describe('processor too slow', () => {
   });
 
   it('fails closed when the processor does not answer within the message timeout', async () => {
-    expect((await send(stack)).status).toBe(200);
+    expect((await sendSeed(stack)).status).toBe(200);
     stack.upstream.reset();
     // A stopped process keeps its socket: Envoy's stream opens and waits for an answer.
     stack.processor.process.kill('SIGSTOP');
     try {
-      const response = await send(stack);
+      const response = await sendSeed(stack);
       expect(response.status).toBe(504);
       expect(await errorOf(response)).toEqual({
         type: 'error',
@@ -109,7 +98,7 @@ describe('processor too slow', () => {
     } finally {
       stack.processor.process.kill('SIGCONT');
     }
-    expect((await send(stack)).status).toBe(200);
+    expect((await sendSeed(stack)).status).toBe(200);
   });
 });
 
@@ -128,7 +117,7 @@ describe('upstream unreachable', () => {
   });
 
   it('answers 503 api_error', async () => {
-    const response = await send(stack);
+    const response = await sendSeed(stack);
     expect(response.status).toBe(503);
     expect(await errorOf(response)).toEqual({
       type: 'error',
@@ -159,7 +148,7 @@ describe('upstream timeout', () => {
   });
 
   it('answers 504 timeout_error', async () => {
-    const response = await send(stack);
+    const response = await sendSeed(stack);
     expect(response.status).toBe(504);
     expect(await errorOf(response)).toEqual({
       type: 'error',
@@ -184,11 +173,7 @@ describe('a stream longer than the upstream timeout', () => {
     const events = textStreamEvents('claude-sonnet-4-6', pieces);
     stack.upstream.queue(pacedSseResponder(events, 250));
     const started = Date.now();
-    const response = await fetch(`${stack.baseUrl}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
-      body: JSON.stringify(seedRequest('claude-sonnet-4-6', { stream: true })),
-    });
+    const response = await sendSeed(stack, 'claude-sonnet-4-6', { stream: true });
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(Date.now() - started).toBeGreaterThan(2_000);

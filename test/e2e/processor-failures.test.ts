@@ -6,7 +6,7 @@
 // back on the same address, traffic flows again without restarting Envoy.
 // Then the processor's own code failing for one request, seen end to end.
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../../processor/config/load.ts';
 import type { CatalogModel } from '../../processor/policy/catalog.ts';
 import type { Policy } from '../../processor/policy/request-policy.ts';
@@ -17,8 +17,10 @@ import {
   GATEWAY_TOKEN,
   type GatewayStack,
   seedRequest,
+  sendSeed,
   startStack,
   UPSTREAM_KEY,
+  untilOk,
 } from '../support/gateway-stack.ts';
 import {
   ROGUE_BEHAVIOURS,
@@ -70,32 +72,6 @@ const EXPECTED: Readonly<Record<RogueBehaviour, Expected>> = {
 
 const body = JSON.stringify(seedRequest());
 
-function send(stack: GatewayStack, model = 'claude-sonnet-4-6', extra: Record<string, unknown> = {}) {
-  return fetch(`${stack.baseUrl}/v1/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
-    body:
-      model === 'claude-sonnet-4-6' && Object.keys(extra).length === 0
-        ? body
-        : JSON.stringify(seedRequest(model, extra)),
-  });
-}
-
-/** Sends until the gateway answers 200 (Envoy reconnects to the processor on its own). */
-function untilOk(stack: GatewayStack): Promise<Response> {
-  return vi.waitFor(
-    async () => {
-      const response = await send(stack);
-      if (response.status !== 200) {
-        await response.arrayBuffer();
-        throw new Error(`still answered ${response.status}`);
-      }
-      return response;
-    },
-    { timeout: 15_000, interval: 100 },
-  );
-}
-
 describe('a misbehaving processor', () => {
   let stack: GatewayStack;
   let address: string;
@@ -122,7 +98,7 @@ describe('a misbehaving processor', () => {
       stack.upstream.reset();
       const rogue = await startRogueProcessor(behaviour, address);
       try {
-        await expectAnthropicError(await send(stack), expected);
+        await expectAnthropicError(await sendSeed(stack), expected);
         // Not vacuous: the rogue was asked.
         expect(rogue.received()).toBeGreaterThan(0);
         if (behaviour === 'crash') expect(await rogue.exited).toBe('SIGKILL');
@@ -216,14 +192,14 @@ describe('an exception inside the processor, through Envoy', () => {
       release = resolve;
     });
     stack.upstream.queue(sseResponder(events, async (index) => (index === 1 ? held : undefined)));
-    const streaming = await send(stack, 'claude-sonnet-4-6', { stream: true });
+    const streaming = await sendSeed(stack, 'claude-sonnet-4-6', { stream: true });
     expect(streaming.status).toBe(200);
     const reader = (streaming.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let text = decoder.decode((await reader.read()).value, { stream: true });
     expect(text).toContain('event: message_start');
 
-    const failed = await expectAnthropicError(await send(stack, 'claude-explode'), INTERNAL);
+    const failed = await expectAnthropicError(await sendSeed(stack, 'claude-explode'), INTERNAL);
     const logged = processor.logRecords().filter((record) => record.msg === 'policy failed; answering 500');
     expect(logged.map((record) => record.requestId)).toContain(failed.requestId);
     expect(stack.upstream.arrived.filter(({ url }) => url === '/v1/messages')).toHaveLength(1);
@@ -238,7 +214,7 @@ describe('an exception inside the processor, through Envoy', () => {
     expect(text.match(/^event: /gm)).toHaveLength(events.length);
     expect(text).toContain('"text":" streaming"');
     // ... and new requests are served.
-    const next = await send(stack);
+    const next = await sendSeed(stack);
     expect(next.status).toBe(200);
     await next.json();
 

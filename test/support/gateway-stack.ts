@@ -253,3 +253,34 @@ export function useStack(options: StackOptions = {}): GatewayStack {
 export function seedRequest(model = 'claude-sonnet-4-6', extra: Record<string, unknown> = {}) {
   return { model, max_tokens: 1024, messages: [{ role: 'user', content: 'What is Neon?' }], ...extra };
 }
+
+/** POSTs the seed request (or the same for `model`, with `extra` fields) to the gateway with its token. */
+export function sendSeed(
+  stack: GatewayStack,
+  model = 'claude-sonnet-4-6',
+  extra: Record<string, unknown> = {},
+): Promise<Response> {
+  return fetch(`${stack.baseUrl}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_TOKEN },
+    body: JSON.stringify(seedRequest(model, extra)),
+  });
+}
+
+/**
+ * Sends the seed request until the gateway answers 200 (Envoy reconnects to a
+ * restarted processor on its own); the 200 response, its body unread.
+ */
+export function untilOk(stack: GatewayStack, timeoutMs = 15_000): Promise<Response> {
+  return vi.waitFor(
+    async () => {
+      const response = await sendSeed(stack);
+      if (response.status !== 200) {
+        await response.arrayBuffer();
+        throw new Error(`still answered ${response.status}`);
+      }
+      return response;
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
+}

@@ -18,12 +18,11 @@ import { connect as connectSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ServiceDefinition } from '@grpc/grpc-js';
-import { loadExtProcService } from '../processor/extproc/protos.ts';
 import { BASE_PATH } from '../processor/policy/routes.ts';
 import { startProcessor } from '../scripts/processor-child.ts';
 import { messagesBody } from './lib/bodies.ts';
 import { sampleProcess } from './lib/proc.ts';
+import { frame } from './lib/raw-extproc.ts';
 import { median } from './lib/stats.ts';
 import { GATEWAY_TOKEN, UPSTREAM_KEY } from './lib/systems.ts';
 import { type StartProcessor, treeAt } from './lib/tree.ts';
@@ -42,13 +41,10 @@ if (ref === undefined) throw new Error('usage: node bench/body-path.ts <git-ref>
 
 const dir = mkdtempSync(join(tmpdir(), 'gateway-body-path-'));
 
-const PROCESS = (loadExtProcService() as ServiceDefinition).Process;
-if (PROCESS === undefined) throw new Error('no Process method');
-const encode = PROCESS.requestSerialize as (message: unknown) => Buffer;
 const body = messagesBody(Number(args.bytes));
 const header = (key: string, value: string) => ({ key, raw_value: Buffer.from(value, 'latin1') });
-const headersMessage = () =>
-  encode({
+const framedHeaders = () =>
+  frame({
     request_headers: {
       headers: {
         headers: [
@@ -66,16 +62,7 @@ const headersMessage = () =>
       end_of_stream: false,
     },
   });
-const bodyMessage = encode({ request_body: { body, end_of_stream: true } });
-
-function frame(message: Buffer): Buffer {
-  const framed = Buffer.allocUnsafe(5 + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  message.copy(framed, 5);
-  return framed;
-}
-const framedBody = frame(bodyMessage);
+const framedBody = frame({ request_body: { body, end_of_stream: true } });
 
 /** One request's stream: headers, wait for the answer, the body, wait for the status. */
 function request(session: ClientHttp2Session): Promise<void> {
@@ -104,7 +91,7 @@ function request(session: ClientHttp2Session): Promise<void> {
     });
     stream.on('error', () => {});
     stream.on('close', () => reject(new Error('closed without a status')));
-    stream.write(frame(headersMessage()));
+    stream.write(framedHeaders());
   });
 }
 

@@ -18,14 +18,7 @@
 // headers (with the approval) and every chunk at once. `--grpc-js` is the same
 // empty processor on grpc-js's server, which the processor used before;
 // `--raw` one that does not even decode (raw-floor.ts).
-import {
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-  type ServerReadableStream,
-  type sendUnaryData,
-} from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import type { ServerDuplexStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import { accessLogMethod } from '../../processor/accesslog/service.ts';
 import { withApproval } from '../../processor/extproc/approval.ts';
@@ -33,11 +26,12 @@ import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
 import { extProcMethod } from '../../processor/extproc/server.ts';
 import { startGrpcServer } from '../../processor/grpc/server.ts';
-import { createHealth, HEALTH_SERVICES } from '../../processor/health/service.ts';
+import { createHealth } from '../../processor/health/service.ts';
 import { boundAddress, signalListening } from '../../processor/lifecycle/ready-signal.ts';
 import { tuneGarbageCollection } from '../../processor/runtime/garbage-collection.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { createGrpcJsServer, listenGrpcJs } from './grpc-js-server.ts';
 import { startRawFloor } from './raw-floor.ts';
 
 /** What both servers' calls offer, as far as these handlers use them. */
@@ -111,15 +105,9 @@ async function startFloor(address: string, pipelined: boolean, onListening: (por
   onListening(server.port);
 }
 
-/**
- * grpc-js's server. It sends no RST_STREAM NO_ERROR after its status, so Envoy
- * resets a share of the streams it ends: past Node's rapid-reset guard the
- * connection would close, so the guard is raised (through a private field).
- */
+/** The same on grpc-js's server (grpc-js-server.ts says what it needs raised). */
 function startGrpcJsFloor(address: string, onListening: (port: number) => void): void {
-  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  const internals = server as unknown as { commonServerOptions: Record<string, unknown> };
-  Object.assign(internals.commonServerOptions, { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 });
+  const server = createGrpcJsServer({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   server.addService(loadExtProcService(), {
     Process: (call: ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>) => {
       call.on('end', () => call.end());
@@ -134,13 +122,7 @@ function startGrpcJsFloor(address: string, onListening: (port: number) => void):
       call.on('error', () => {});
     },
   });
-  new HealthImplementation(
-    Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'SERVING' as const])),
-  ).addToServer(server);
-  server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
-    if (error) throw error;
-    onListening(port);
-  });
+  listenGrpcJs(server, address, onListening);
 }
 
 // The same runtime as the processor's, so that the floor differs from it only in the work.

@@ -11,26 +11,19 @@
 // Run as `node bench/lib/grpc-js-gateway.ts` with the processor's
 // environment, by scripts/processor-child.ts: it sends the launcher the
 // processor's listening signal (processor/lifecycle/ready-signal.ts).
-import {
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-  type ServerReadableStream,
-  type sendUnaryData,
-} from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import type { ServerDuplexStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import { type AccessLogCall, createAccessLogService } from '../../processor/accesslog/service.ts';
 import { loadConfig } from '../../processor/config/load.ts';
 import { createPolicyStreamHandler, type PolicyStream } from '../../processor/extproc/policy-stream.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
-import { HEALTH_SERVICES } from '../../processor/health/service.ts';
 import { boundAddress, signalListening } from '../../processor/lifecycle/ready-signal.ts';
 import { createLogger } from '../../processor/log.ts';
 import { createMetrics } from '../../processor/metrics/registry.ts';
 import { createQuotaStore } from '../../processor/quota/create-store.ts';
 import { Quotas } from '../../processor/quota/quotas.ts';
 import { tuneGarbageCollection } from '../../processor/runtime/garbage-collection.ts';
+import { createGrpcJsServer, listenGrpcJs } from './grpc-js-server.ts';
 
 tuneGarbageCollection();
 const loaded = loadConfig(process.env);
@@ -46,19 +39,13 @@ const quotas = new Quotas({
   metrics,
 });
 
-const server = new Server({
+const server = createGrpcJsServer({
   'grpc.max_receive_message_length': settings.limits.max_request_body_bytes + 64 * 1024,
   'grpc.keepalive_time_ms': settings.processor.keepalive_interval_seconds * 1000,
   'grpc.keepalive_timeout_ms': settings.processor.keepalive_timeout_seconds * 1000,
   // Its per-call bookkeeping is of no use here.
   'grpc.enable_channelz': 0,
 });
-// Envoy resets a share of the streams grpc-js ends (grpc-js sends no
-// RST_STREAM NO_ERROR after its status): past Node's rapid-reset guard (a
-// burst of 1,000, then 33 a second) the connection would be closed, so the
-// guard is raised, through a private field, as the processor did on grpc-js.
-const internals = server as unknown as { commonServerOptions: Record<string, unknown> };
-Object.assign(internals.commonServerOptions, { streamResetBurst: 1_000_000, streamResetRate: 1_000_000 });
 
 const policyHandler = createPolicyStreamHandler({
   policy: () => policy,
@@ -98,13 +85,8 @@ server.addService(loadAccessLogService(), {
     accessLog.handle(adapted as unknown as AccessLogCall);
   },
 });
-new HealthImplementation(
-  Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'SERVING' as const])),
-).addToServer(server);
-
 const { address } = settings.processor;
-server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
-  if (error) throw error;
+listenGrpcJs(server, address, (port) => {
   log.info({ address, port }, 'ext_proc processor listening');
   signalListening({ address: boundAddress(address, port), metricsPort: undefined });
 });

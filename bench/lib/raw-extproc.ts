@@ -8,6 +8,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import type { ProcessingRequest } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { grpcFrame } from './grpc-frame.ts';
 
 const method = (loadExtProcService() as ServiceDefinition).Process as unknown as {
   path: string;
@@ -17,12 +18,7 @@ const method = (loadExtProcService() as ServiceDefinition).Process as unknown as
 
 /** A message in gRPC's length-prefixed framing, ready to write. */
 export function frame(message: ProcessingRequest): Buffer {
-  const payload = method.requestSerialize(message);
-  const framed = Buffer.allocUnsafe(5 + payload.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(payload.length, 1);
-  payload.copy(framed, 5);
-  return framed;
+  return grpcFrame(method.requestSerialize(message));
 }
 
 export interface RawExtProc {

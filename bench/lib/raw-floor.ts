@@ -10,6 +10,7 @@ import { createServer, type ServerHttp2Stream } from 'node:http2';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
+import { grpcFrame } from './grpc-frame.ts';
 
 /** ProcessingRequest's oneof `request`, by field number. */
 const REQUEST_HEADERS = 2;
@@ -23,20 +24,14 @@ const BODY_END_OF_STREAM = 2;
 const HEALTH_PATH = '/grpc.health.v1.Health/Check';
 const ACCESS_LOG_PATH = '/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs';
 
-function frame(message: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(5 + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  framed.set(message, 5);
-  return framed;
-}
-
 function encodedResponses(): { continueHeaders: Buffer; approved: Buffer } {
   const definition = loadExtProcService();
   const serialize = definition.Process?.responseSerialize as (value: unknown) => Buffer;
   return {
-    continueHeaders: frame(serialize({ request_headers: { response: {} } })),
-    approved: frame(serialize({ ...CONTINUE_REQUEST_BODY, dynamic_metadata: withApproval({ fields: {} }) })),
+    continueHeaders: grpcFrame(serialize({ request_headers: { response: {} } })),
+    approved: grpcFrame(
+      serialize({ ...CONTINUE_REQUEST_BODY, dynamic_metadata: withApproval({ fields: {} }) }),
+    ),
   };
 }
 
@@ -111,7 +106,7 @@ function onMessages(stream: ServerHttp2Stream, handle: (message: Buffer) => void
 
 const OK_TRAILERS = { 'grpc-status': '0' };
 // HealthCheckResponse { status: SERVING }.
-const SERVING = frame(Uint8Array.of(0x08, 0x01));
+const SERVING = grpcFrame(Uint8Array.of(0x08, 0x01));
 
 export function startRawFloor(address: string, onListening: (port: number) => void, decode = false): void {
   const { continueHeaders, approved } = encodedResponses();

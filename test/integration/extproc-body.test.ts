@@ -5,10 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
-import { createLogger } from '../../processor/log.ts';
-import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import { mintToken } from '../../processor/policy/tokens.ts';
 import { MemoryQuotaStore } from '../../processor/quota/memory-store.ts';
-import { Quotas } from '../../processor/quota/quotas.ts';
 import type { QuotaStore } from '../../processor/quota/store.ts';
 import { createExtProcClient, requestBody, requestHeaders } from '../support/extproc-client.ts';
 import {
@@ -17,10 +15,10 @@ import {
   expectGatewayError,
 } from '../support/extproc-expect.ts';
 import {
-  buildTestConfig,
   type GatewayFixture,
   gatewayFixture,
-  startTestProcessor,
+  oneTokenConfig,
+  startQuotaProcessor,
   useTestProcessor,
 } from '../support/extproc-server.ts';
 
@@ -192,20 +190,13 @@ describe('a body of the maximum size', () => {
 describe('a body that arrives while the headers are still being decided', () => {
   it('is decided on whole: the server frees a received body after its event, the policy keeps a copy', async () => {
     const token = mintToken();
-    const config = buildTestConfig(
-      {
-        workspaces: [{ id: 'default', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } }],
-        tokens: [
-          {
-            id: 'limited',
-            workspace: 'default',
-            sha256: hashToken(token).toString('hex'),
-            quota: { requests_per_minute: 100 },
-          },
-        ],
-      },
-      { ANTHROPIC_API_KEY: 'sk-ant-api03-pending-body-test' },
-    );
+    const config = oneTokenConfig({
+      token,
+      tokenId: 'limited',
+      workspace: 'default',
+      tokenLimits: { quota: { requests_per_minute: 100 } },
+      upstreamKey: 'sk-ant-api03-pending-body-test',
+    });
     // A quota store as slow as a distant Redis: the headers' answer waits for it.
     const memory = new MemoryQuotaStore();
     const store: QuotaStore = {
@@ -217,13 +208,7 @@ describe('a body that arrives while the headers are still being decided', () => 
       read: (checks) => memory.read(checks),
       close: () => memory.close(),
     };
-    const quotas = new Quotas({
-      plan: () => config.quotaPlan,
-      store,
-      failOpen: false,
-      log: createLogger('silent'),
-    });
-    const processor = await startTestProcessor({ config, quotas, logLevel: 'silent' });
+    const processor = await startQuotaProcessor(config, store);
     const client = createExtProcClient(processor.address);
     try {
       const stream = client.openStream();

@@ -11,10 +11,8 @@ import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spendCommand } from '../../processor/cli/spend.ts';
 import type { SpendReport } from '../../processor/cost/spend.ts';
-import { createLogger } from '../../processor/log.ts';
-import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import { mintToken } from '../../processor/policy/tokens.ts';
 import { checksFor, windowId } from '../../processor/quota/limits.ts';
-import { Quotas } from '../../processor/quota/quotas.ts';
 import { MONTH_OF_LUA, RedisQuotaStore } from '../../processor/quota/redis-store.ts';
 import {
   accessLogEntry,
@@ -25,21 +23,21 @@ import {
 } from '../support/access-log-client.ts';
 import { createExtProcClient, type ExtProcClient } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
-import { buildTestConfig, startTestProcessor, type TestProcessor } from '../support/extproc-server.ts';
+import {
+  buildTestConfig,
+  oneTokenRaw,
+  startQuotaProcessor,
+  type TestProcessor,
+} from '../support/extproc-server.ts';
 import { type RunningRedis, startRedis } from '../support/redis-server.ts';
 
 const token = mintToken();
-const raw = {
-  workspaces: [{ id: 'shared', upstream_api_key: { env: 'ANTHROPIC_API_KEY' } }],
-  tokens: [
-    {
-      id: 'capped',
-      workspace: 'shared',
-      sha256: hashToken(token).toString('hex'),
-      budget: { usd_per_day: 0.001 },
-    },
-  ],
-};
+const raw = oneTokenRaw({
+  token,
+  tokenId: 'capped',
+  workspace: 'shared',
+  tokenLimits: { budget: { usd_per_day: 0.001 } },
+});
 const config = buildTestConfig(raw, { ANTHROPIC_API_KEY: 'sk-ant-api03-budget-test' });
 
 let redis: RunningRedis;
@@ -53,13 +51,7 @@ async function replica(
   const store = new RedisQuotaStore({ url: redis.url, keyPrefix, timeoutMs: 500 });
   stores.push(store);
   await store.ready(5000);
-  const quotas = new Quotas({
-    plan: () => config.quotaPlan,
-    store,
-    failOpen: false,
-    log: createLogger('silent'),
-  });
-  const processor = await startTestProcessor({ config, quotas, logLevel: 'silent' });
+  const processor = await startQuotaProcessor(config, store);
   processors.push(processor);
   const client = createExtProcClient(processor.address);
   clients.push(client);

@@ -4,10 +4,8 @@
 // Redis (which has forgotten the scripts) is used again.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../processor/log.ts';
-import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
+import { mintToken } from '../../processor/policy/tokens.ts';
 import { checksFor, type QuotaPlan } from '../../processor/quota/limits.ts';
-import { Quotas } from '../../processor/quota/quotas.ts';
 import { RedisQuotaStore } from '../../processor/quota/redis-store.ts';
 import {
   accessLogEntry,
@@ -17,27 +15,24 @@ import {
 } from '../support/access-log-client.ts';
 import { createExtProcClient, type ExtProcClient } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
-import { buildTestConfig, startTestProcessor, type TestProcessor } from '../support/extproc-server.ts';
+import {
+  oneTokenConfig,
+  quotasIn,
+  startQuotaProcessor,
+  type TestProcessor,
+} from '../support/extproc-server.ts';
 import { type RunningRedis, startRedis } from '../support/redis-server.ts';
 import { awayFromMinuteEdge } from '../support/window-edge.ts';
 
 const token = mintToken();
-const config = buildTestConfig(
-  {
-    workspaces: [
-      { id: 'shared', upstream_api_key: { env: 'ANTHROPIC_API_KEY' }, quota: { tokens_per_minute: 100 } },
-    ],
-    tokens: [
-      {
-        id: 'replicated',
-        workspace: 'shared',
-        sha256: hashToken(token).toString('hex'),
-        quota: { requests_per_minute: 4 },
-      },
-    ],
-  },
-  { ANTHROPIC_API_KEY: 'sk-ant-api03-redis-test' },
-);
+const config = oneTokenConfig({
+  token,
+  tokenId: 'replicated',
+  workspace: 'shared',
+  tokenLimits: { quota: { requests_per_minute: 4 } },
+  workspaceQuota: { tokens_per_minute: 100 },
+  upstreamKey: 'sk-ant-api03-redis-test',
+});
 
 let redis: RunningRedis;
 const stores: RedisQuotaStore[] = [];
@@ -51,13 +46,7 @@ function redisStore(url: string, keyPrefix: string): RedisQuotaStore {
 }
 
 async function replica(keyPrefix: string, url = redis.url, failOpen = false): Promise<ExtProcClient> {
-  const quotas = new Quotas({
-    plan: () => config.quotaPlan,
-    store: redisStore(url, keyPrefix),
-    failOpen,
-    log: createLogger('silent'),
-  });
-  const processor = await startTestProcessor({ config, quotas, logLevel: 'silent' });
+  const processor = await startQuotaProcessor(config, redisStore(url, keyPrefix), failOpen);
   processors.push(processor);
   const client = createExtProcClient(processor.address);
   clients.push(client);
@@ -194,12 +183,7 @@ describe('when Redis cannot be reached', () => {
       const store = new RedisQuotaStore({ url: frozen.url, keyPrefix: 'frozen:', timeoutMs: 200 });
       stores.push(store);
       await connected(store, PROBE_PLAN);
-      const quotas = new Quotas({
-        plan: () => config.quotaPlan,
-        store,
-        failOpen: false,
-        log: createLogger('silent'),
-      });
+      const quotas = quotasIn(config, store);
       frozen.pause();
       const verdict = await quotas.admit('replicated', 'shared');
       expect(verdict).toMatchObject({ status: 503, reason: 'quota_store_unavailable' });

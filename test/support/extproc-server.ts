@@ -11,7 +11,8 @@ import { createLogger } from '../../processor/log.ts';
 import type { GatewayMetrics } from '../../processor/metrics/registry.ts';
 import type { Policy } from '../../processor/policy/request-policy.ts';
 import { hashToken, mintToken } from '../../processor/policy/tokens.ts';
-import type { Quotas } from '../../processor/quota/quotas.ts';
+import { Quotas } from '../../processor/quota/quotas.ts';
+import type { QuotaStore } from '../../processor/quota/store.ts';
 import { createExtProcClient, type ExtProcClient } from './extproc-client.ts';
 
 /** Builds a configuration or throws with every problem listed. */
@@ -19,6 +20,58 @@ export function buildTestConfig(raw: unknown, env: Environment): LoadedConfig {
   const loaded = buildConfig(raw, env);
   if (!loaded.ok) throw new Error(`invalid test configuration:\n${loaded.problems.join('\n')}`);
   return loaded.config;
+}
+
+/** One workspace and one token, stored as its SHA-256, with limits of its own (a quota, a budget). */
+export interface OneToken {
+  /** The token's value. */
+  readonly token: string;
+  readonly tokenId: string;
+  readonly workspace: string;
+  /** The token entry's own settings: `quota`, `budget`. */
+  readonly tokenLimits: Readonly<Record<string, unknown>>;
+  /** The workspace's `quota`, if it has one. */
+  readonly workspaceQuota?: Readonly<Record<string, number>>;
+}
+
+/** The configuration file's content for `options`; the upstream key comes from ANTHROPIC_API_KEY. */
+export function oneTokenRaw(options: OneToken) {
+  return {
+    workspaces: [
+      {
+        id: options.workspace,
+        upstream_api_key: { env: 'ANTHROPIC_API_KEY' },
+        ...(options.workspaceQuota === undefined ? {} : { quota: options.workspaceQuota }),
+      },
+    ],
+    tokens: [
+      {
+        id: options.tokenId,
+        workspace: options.workspace,
+        sha256: hashToken(options.token).toString('hex'),
+        ...options.tokenLimits,
+      },
+    ],
+  };
+}
+
+/** The configuration of oneTokenRaw, with `upstreamKey` as the workspace's key. */
+export function oneTokenConfig(options: OneToken & { readonly upstreamKey: string }): LoadedConfig {
+  return buildTestConfig(oneTokenRaw(options), { ANTHROPIC_API_KEY: options.upstreamKey });
+}
+
+/** The quotas of `config`'s plan kept in `store`, logging nothing; fail-closed unless `failOpen`. */
+export function quotasIn(config: LoadedConfig, store: QuotaStore, failOpen = false): Quotas {
+  return new Quotas({ plan: () => config.quotaPlan, store, failOpen, log: createLogger('silent') });
+}
+
+/** A processor of `config` whose quotas are kept in `store` (quotasIn), logging nothing. */
+export function startQuotaProcessor(
+  config: LoadedConfig,
+  store: QuotaStore,
+  failOpen = false,
+): Promise<TestProcessor> {
+  return startTestProcessor({ config, quotas: quotasIn(config, store, failOpen), logLevel: 'silent' });
 }
 
 export interface TestProcessorOptions {

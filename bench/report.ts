@@ -193,62 +193,71 @@ export function evaluateTargets(results: RunResults): Target[] {
     results.closedLoop.find((r) => r.system === name && r.body === body && r.concurrency === concurrency);
   const rps = (r: ClosedLoopResult | undefined) => (r === undefined ? undefined : mean(r.rps));
 
-  const rate = (name: SystemName) => results.throughput.find((t) => t.system === name)?.best;
-  const gatewayRate = rate('gateway');
-  const envoyRate = rate('envoy');
-  if (gatewayRate !== undefined && envoyRate !== undefined) {
-    targets.push({
-      target: 'throughput at p99 ≤ 5 ms, 6 KB: ≥ 0.3× plain Envoy',
-      measured: `${gatewayRate} vs ${envoyRate} req/s (${ratio(gatewayRate, envoyRate)})`,
-      met: gatewayRate >= 0.3 * envoyRate,
+  /** A target on the gateway's figure beside plain Envoy's, when the run has both. */
+  const besideEnvoy = <T>(
+    figure: (name: SystemName) => T | undefined,
+    target: (gateway: T, envoy: T) => Target,
+  ) => {
+    const gateway = figure('gateway');
+    const envoy = figure('envoy');
+    if (gateway !== undefined && envoy !== undefined) targets.push(target(gateway, envoy));
+  };
+  /** A rate of at least `share` of plain Envoy's. */
+  const rateTarget =
+    (target: string, share: number, shown: (rate: number) => string) =>
+    (gateway: number, envoy: number): Target => ({
+      target,
+      measured: `${shown(gateway)} vs ${shown(envoy)} req/s (${ratio(gateway, envoy)})`,
+      met: gateway >= share * envoy,
     });
-  }
+
+  besideEnvoy(
+    (name) => results.throughput.find((t) => t.system === name)?.best,
+    rateTarget('throughput at p99 ≤ 5 ms, 6 KB: ≥ 0.3× plain Envoy', 0.3, String),
+  );
   for (const [body, share, size] of [
     ['small', 0.35, '6 KB'],
     ['large', 0.25, '200 KB'],
   ] as const) {
-    const gateway = rps(closed('gateway', body, 16));
-    const envoy = rps(closed('envoy', body, 16));
-    if (gateway === undefined || envoy === undefined) continue;
-    targets.push({
-      target: `closed-loop rate at concurrency 16, ${size}: ≥ ${share}× plain Envoy`,
-      measured: `${gateway.toFixed(0)} vs ${envoy.toFixed(0)} req/s (${ratio(gateway, envoy)})`,
-      met: gateway >= share * envoy,
-    });
+    besideEnvoy(
+      (name) => rps(closed(name, body, 16)),
+      rateTarget(`closed-loop rate at concurrency 16, ${size}: ≥ ${share}× plain Envoy`, share, (rate) =>
+        rate.toFixed(0),
+      ),
+    );
   }
-  const gatewayC1 = closed('gateway', 'small', 1);
-  const envoyC1 = closed('envoy', 'small', 1);
-  if (gatewayC1 && envoyC1) {
-    const added = gatewayC1.latency.p99 - envoyC1.latency.p99;
-    targets.push({
-      target: 'added p99 at concurrency 1 over plain Envoy, 6 KB: ≤ 1.0 ms',
-      measured: `${ms(added)} ms`,
-      met: added <= 1,
-    });
-  }
+  besideEnvoy(
+    (name) => closed(name, 'small', 1),
+    (gateway, envoy) => {
+      const added = gateway.latency.p99 - envoy.latency.p99;
+      return {
+        target: 'added p99 at concurrency 1 over plain Envoy, 6 KB: ≤ 1.0 ms',
+        measured: `${ms(added)} ms`,
+        met: added <= 1,
+      };
+    },
+  );
   const large = (name: SystemName) => closed(name, 'large', 1)?.latency.p99;
-  const gatewayLarge = large('gateway');
-  const envoyLarge = large('envoy');
   const portkeyLarge = large('portkey');
-  if (gatewayLarge !== undefined && envoyLarge !== undefined) {
+  besideEnvoy(large, (gatewayLarge, envoyLarge) => {
     const overEnvoy = gatewayLarge - envoyLarge;
-    targets.push({
+    return {
       target: "p99 at concurrency 1, 200 KB: below Portkey's, and ≤ 5 ms above plain Envoy",
       measured: `${ms(gatewayLarge)} ms; Portkey ${ms(portkeyLarge)}; plain Envoy ${ms(envoyLarge)} (+${ms(overEnvoy)})`,
       met: overEnvoy <= 5 && (portkeyLarge === undefined ? undefined : gatewayLarge < portkeyLarge),
-    });
-  }
-  const sse = (name: SystemName) => results.sse.find((s) => s.system === name && s.concurrency === 1);
-  const gatewaySse = sse('gateway');
-  const envoySse = sse('envoy');
-  if (gatewaySse && envoySse) {
-    const added = gatewaySse.firstEvent.p50 - envoySse.firstEvent.p50;
-    targets.push({
-      target: 'added time to first SSE event over plain Envoy (p50, concurrency 1): ≤ 0.7 ms',
-      measured: `${ms(added)} ms`,
-      met: added <= 0.7,
-    });
-  }
+    };
+  });
+  besideEnvoy(
+    (name) => results.sse.find((s) => s.system === name && s.concurrency === 1),
+    (gateway, envoy) => {
+      const added = gateway.firstEvent.p50 - envoy.firstEvent.p50;
+      return {
+        target: 'added time to first SSE event over plain Envoy (p50, concurrency 1): ≤ 0.7 ms',
+        measured: `${ms(added)} ms`,
+        met: added <= 0.7,
+      };
+    },
+  );
   const cost = (name: SystemName) => results.cost.find((c) => c.system === name)?.cpuMsPer1000;
   const gatewayCost = cost('gateway');
   const envoyCost = cost('envoy');

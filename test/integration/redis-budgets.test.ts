@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spendCommand } from '../../processor/cli/spend.ts';
 import type { SpendReport } from '../../processor/cost/spend.ts';
 import { mintToken } from '../../processor/policy/tokens.ts';
 import { checksFor, windowId } from '../../processor/quota/limits.ts';
-import { MONTH_OF_LUA, RedisQuotaStore } from '../../processor/quota/redis-store.ts';
+import { MONTH_OF_LUA, type RedisQuotaStore } from '../../processor/quota/redis-store.ts';
 import {
   accessLogEntry,
   createAccessLogClient,
@@ -21,15 +21,10 @@ import {
   policyExchange,
   usageValues,
 } from '../support/access-log-client.ts';
-import { createExtProcClient, type ExtProcClient } from '../support/extproc-client.ts';
+import type { ExtProcClient } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
-import {
-  buildTestConfig,
-  oneTokenRaw,
-  startQuotaProcessor,
-  type TestProcessor,
-} from '../support/extproc-server.ts';
-import { type RunningRedis, startRedis } from '../support/redis-server.ts';
+import { buildTestConfig, oneTokenRaw } from '../support/extproc-server.ts';
+import { useRedisReplicas } from '../support/redis-replicas.ts';
 
 const token = mintToken();
 const raw = oneTokenRaw({
@@ -40,22 +35,14 @@ const raw = oneTokenRaw({
 });
 const config = buildTestConfig(raw, { ANTHROPIC_API_KEY: 'sk-ant-api03-budget-test' });
 
-let redis: RunningRedis;
-const stores: RedisQuotaStore[] = [];
-const processors: TestProcessor[] = [];
-const clients: ExtProcClient[] = [];
+const replicas = useRedisReplicas();
 
 async function replica(
   keyPrefix: string,
 ): Promise<{ client: ExtProcClient; address: string; store: RedisQuotaStore }> {
-  const store = new RedisQuotaStore({ url: redis.url, keyPrefix, timeoutMs: 500 });
-  stores.push(store);
+  const store = replicas.store(keyPrefix);
   await store.ready(5000);
-  const processor = await startQuotaProcessor(config, store);
-  processors.push(processor);
-  const client = createExtProcClient(processor.address);
-  clients.push(client);
-  return { client, address: processor.address, store };
+  return { ...(await replicas.replica(config, store)), store };
 }
 
 /** The request's entry reaches the processor at `address`, as Envoy's access-log stream would carry it. */
@@ -71,20 +58,9 @@ async function settleOn(
   accessLog.close();
 }
 
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(processors.map((p) => p.stop()));
-  await Promise.all(stores.map((s) => s.close()));
-  await redis?.stop();
-});
-
 describe('the calendar month in Redis', () => {
   it("is the processor's, at month edges, in leap years and far from now", async () => {
-    const client = createClient({ url: redis.url });
+    const client = createClient({ url: replicas.redis.url });
     await client.connect();
     try {
       const instants = [
@@ -182,7 +158,7 @@ describe('two processors sharing one Redis', () => {
         let stderr = '';
         const code = await spendCommand(
           [file, ...args],
-          { REDIS_URL: redis.url },
+          { REDIS_URL: replicas.redis.url },
           {
             stdout: (text) => {
               stdout += text;
@@ -219,7 +195,7 @@ describe('two processors sharing one Redis', () => {
       expect(text.code).toBe(0);
       expect(text.stdout).toMatch(/^token\s+capped\s+\$0\.0014\s+\$0\.001 \(reached\)\s+\$0\.0014\s+none$/m);
       expect(text.stdout).toMatch(/^workspace\s+shared\s+\$0\.0014\s+none\s+\$0\.0014\s+none$/m);
-      expect(text.stdout).not.toContain(redis.url);
+      expect(text.stdout).not.toContain(replicas.redis.url);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

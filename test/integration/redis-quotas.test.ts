@@ -3,7 +3,7 @@
 // an unreachable Redis fails closed (503) or open, as configured; a restarted
 // Redis (which has forgotten the scripts) is used again.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mintToken } from '../../processor/policy/tokens.ts';
 import { checksFor, type QuotaPlan } from '../../processor/quota/limits.ts';
 import { RedisQuotaStore } from '../../processor/quota/redis-store.ts';
@@ -13,15 +13,11 @@ import {
   policyExchange,
   usageValues,
 } from '../support/access-log-client.ts';
-import { createExtProcClient, type ExtProcClient } from '../support/extproc-client.ts';
+import type { ExtProcClient } from '../support/extproc-client.ts';
 import { expectGatewayError } from '../support/extproc-expect.ts';
-import {
-  oneTokenConfig,
-  quotasIn,
-  startQuotaProcessor,
-  type TestProcessor,
-} from '../support/extproc-server.ts';
-import { type RunningRedis, startRedis } from '../support/redis-server.ts';
+import { oneTokenConfig, quotasIn } from '../support/extproc-server.ts';
+import { useRedisReplicas } from '../support/redis-replicas.ts';
+import { startRedis } from '../support/redis-server.ts';
 import { awayFromMinuteEdge } from '../support/window-edge.ts';
 
 const token = mintToken();
@@ -34,23 +30,17 @@ const config = oneTokenConfig({
   upstreamKey: 'sk-ant-api03-redis-test',
 });
 
-let redis: RunningRedis;
-const stores: RedisQuotaStore[] = [];
-const processors: TestProcessor[] = [];
-const clients: ExtProcClient[] = [];
+const replicas = useRedisReplicas();
+const { stores, processors } = replicas;
 
-function redisStore(url: string, keyPrefix: string): RedisQuotaStore {
-  const store = new RedisQuotaStore({ url, keyPrefix, timeoutMs: 500 });
-  stores.push(store);
-  return store;
-}
+const redisStore = (url: string, keyPrefix: string): RedisQuotaStore => replicas.store(keyPrefix, url);
 
-async function replica(keyPrefix: string, url = redis.url, failOpen = false): Promise<ExtProcClient> {
-  const processor = await startQuotaProcessor(config, redisStore(url, keyPrefix), failOpen);
-  processors.push(processor);
-  const client = createExtProcClient(processor.address);
-  clients.push(client);
-  return client;
+async function replica(
+  keyPrefix: string,
+  url = replicas.redis.url,
+  failOpen = false,
+): Promise<ExtProcClient> {
+  return (await replicas.replica(config, redisStore(url, keyPrefix), failOpen)).client;
 }
 
 /** Until the store has connected (it connects in the background). */
@@ -58,17 +48,6 @@ async function connected(store: RedisQuotaStore, plan: QuotaPlan): Promise<void>
   const probe = checksFor(plan, 'probe', 'none');
   await vi.waitFor(() => store.admit(probe), { timeout: 10_000, interval: 50 });
 }
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(processors.map((p) => p.stop()));
-  await Promise.all(stores.map((s) => s.close()));
-  await redis?.stop();
-});
 
 const PROBE_PLAN: QuotaPlan = {
   tokens: new Map([['probe', { requests_per_minute: 1_000_000 }]]),
@@ -140,8 +119,8 @@ describe('two processors sharing one Redis', () => {
   it('admit atomically: concurrent requests from both never pass the limit', async () => {
     const prefix = `atomic-${randomUUID()}:`;
     const plan: QuotaPlan = { tokens: new Map([['t', { requests_per_minute: 7 }]]), workspaces: new Map() };
-    const one = redisStore(redis.url, prefix);
-    const two = redisStore(redis.url, prefix);
+    const one = redisStore(replicas.redis.url, prefix);
+    const two = redisStore(replicas.redis.url, prefix);
     await connected(one, PROBE_PLAN);
     await connected(two, PROBE_PLAN);
     await awayFromMinuteEdge();

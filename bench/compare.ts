@@ -12,8 +12,9 @@ import { parseArgs } from 'node:util';
 import { renderBootstrap } from '../envoy/bootstrap.ts';
 import { startEnvoy } from '../envoy/run.ts';
 import type { RunningProcessor, StartProcessorOptions } from '../processor/child.ts';
+import { parseAddress } from '../processor/config/address.ts';
 import { loadConfig } from '../processor/config/load.ts';
-import { BASE_PATH } from '../processor/policy/routes.ts';
+import { BASE_PATH } from '../processor/contract/routes.ts';
 import { writeBody } from './lib/bodies.ts';
 import { startMockUpstream } from './lib/mock-upstream.ts';
 import { runLoad } from './lib/oha.ts';
@@ -80,7 +81,7 @@ async function measure(start: Start, transport: string) {
     bootstrap: renderBootstrap({
       ...settings,
       listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
-      processor: { ...settings.processor, address: processor.address },
+      processor: { ...settings.processor, address: parseAddress(processor.address) },
     }),
     stdio: 'ignore',
   });

@@ -1,28 +1,39 @@
 // Renders the Envoy bootstrap for the gateway from the settings. The launcher
 // (`npm start`), the tests and the checked-in envoy/envoy.yaml all come from
 // this one function, so they cannot drift apart.
+//
+// What it shares with the processor comes from processor/contract/ alone
+// (names, routes, usage rules, the error shape); the settings types from
+// processor/config/.
+import { type Address, isHostName } from '../processor/config/address.ts';
+import type { Settings } from '../processor/config/load.ts';
 import {
   ACCESS_LOG_BUFFER_BYTES,
   ACCESS_LOG_FLUSH_INTERVAL_MS,
   ACCESS_LOG_NAME,
   LOGGED_RESPONSE_HEADERS,
-} from '../processor/accesslog/names.ts';
-import type { Settings } from '../processor/config/load.ts';
-import { APPROVAL_KEY } from '../processor/extproc/approval.ts';
+} from '../processor/contract/access-log.ts';
+import {
+  type AnthropicErrorType,
+  anthropicErrorBody,
+  MALFORMED_REQUEST_MESSAGE,
+  requestTooLargeMessage,
+} from '../processor/contract/errors.ts';
+import {
+  APPROVAL_KEY,
+  EXT_PROC_SERVICE,
+  GATEWAY_DETAILS_PREFIX,
+  METADATA_NAMESPACE,
+  REQUEST_ID_HEADER,
+  RESPONSE_REQUEST_ID_HEADER,
+} from '../processor/contract/names.ts';
+import { BASE_PATH, UPSTREAM_ROUTES } from '../processor/contract/routes.ts';
 import {
   JSON_USAGE_RULES,
   STREAM_USAGE_RULES,
   USAGE_NAMESPACE,
   type UsageRule,
-} from '../processor/metering/usage-metadata.ts';
-import { EXT_PROC_SERVICE } from '../processor/ops/health-names.ts';
-import {
-  type AnthropicErrorType,
-  MALFORMED_REQUEST_MESSAGE,
-  renderErrorBody,
-  requestTooLarge,
-} from '../processor/policy/errors.ts';
-import { BASE_PATH } from '../processor/policy/routes.ts';
+} from '../processor/contract/usage.ts';
 import { ADMIN_SOCKET_MODE } from './admin.ts';
 
 type Json = Record<string, unknown>;
@@ -31,10 +42,6 @@ const UPSTREAM_CLUSTER = 'anthropic_upstream';
 const PROCESSOR_CLUSTER = 'ext_proc_processor';
 /** The same processor, on a connection of its own, for Envoy's access-log stream: it never queues policy decisions. */
 const ACCESS_LOG_CLUSTER = 'processor_access_log';
-/** Dynamic metadata the policy filter writes and the access log carries (processor/extproc/metadata.ts). */
-const METADATA_NAMESPACE = 'anthropic_gateway';
-/** Set by the processor on every ImmediateResponse (processor/extproc/responses.ts). */
-const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';
 
 /**
  * Envoy's x-request-id, kept in filter state by the first HTTP filter: the
@@ -55,12 +62,10 @@ const MAX_CONCURRENT_STREAMS = 100;
 const typed = (type: string, config: Json): Json => ({ '@type': `type.googleapis.com/${type}`, ...config });
 const seconds = (value: number): string => `${value}s`;
 
-/** `host:port` or `unix:/path` to an Envoy address. */
-function processorAddress(address: string): Json {
-  if (address.startsWith('unix:')) return { pipe: { path: address.slice('unix:'.length) } };
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  return { socket_address: { address: host, port_value: Number(address.slice(colon + 1)) } };
+/** The processor's address (parsed by the configuration) as an Envoy address. */
+function processorAddress(address: Address): Json {
+  if (address.kind === 'unix') return { pipe: { path: address.path } };
+  return { socket_address: { address: address.host, port_value: address.port } };
 }
 
 function upstreamCluster(settings: Settings): Json {
@@ -158,13 +163,6 @@ function connectionKeepalive(interval: number, timeout: number): Json {
   return { connection_keepalive: { interval: duration(interval), timeout: duration(timeout) } };
 }
 
-/** A host name (the compose service `processor`, a Kubernetes Service) rather than an IP or a socket. */
-function isHostName(address: string): boolean {
-  if (address.startsWith('unix:')) return false;
-  const host = address.slice(0, address.lastIndexOf(':'));
-  return !/^[\d.]+$/.test(host) && !host.startsWith('[');
-}
-
 /**
  * Envoy asks the processor's grpc.health.v1 service (processor/ops/health.ts)
  * and stops choosing a replica that answers NOT_SERVING (one shutting down) or
@@ -229,19 +227,15 @@ interface ErrorMapping {
 }
 
 function errorMapper(mapping: ErrorMapping, requestId: string, extra: readonly Json[] = []): Json {
-  const body = JSON.parse(
-    renderErrorBody({
-      status: mapping.status ?? 0,
-      type: mapping.type,
-      message: mapping.message,
-      reason: '',
-    }).toString(),
-  ) as Json;
+  const body = anthropicErrorBody(mapping.type, mapping.message);
   return {
     filter: { and_filter: { filters: [mapping.filter, notFromProcessor(), ...extra] } },
     ...(mapping.status === undefined ? {} : { status_code: mapping.status }),
     headers_to_add: [
-      { header: { key: 'request-id', value: requestId }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      {
+        header: { key: RESPONSE_REQUEST_ID_HEADER, value: requestId },
+        append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+      },
     ],
     body_format_override: { json_format: body },
   };
@@ -349,7 +343,7 @@ function localReplyConfig(settings: Settings): Json {
       status: 413,
       type: 'request_too_large',
       // The processor refuses a declared content-length over the limit with the same words.
-      message: requestTooLarge(settings.limits.max_request_body_bytes).message,
+      message: requestTooLargeMessage(settings.limits.max_request_body_bytes),
     },
     {
       filter: statusIn(431),
@@ -451,12 +445,17 @@ function localReplyConfig(settings: Settings): Json {
   };
 }
 
-function gatewayRoute(path: string, upstreamPath: string, settings: Settings, upstreamHost: string): Json {
+/** One of the routes to Anthropic (processor/contract/routes.ts). */
+function gatewayRoute(
+  entry: (typeof UPSTREAM_ROUTES)[number],
+  settings: Settings,
+  upstreamHost: string,
+): Json {
   return {
-    match: { path, headers: [{ name: ':method', string_match: { exact: 'POST' } }] },
+    match: { path: entry.path, headers: [{ name: ':method', string_match: { exact: entry.method } }] },
     route: {
       cluster: UPSTREAM_CLUSTER,
-      prefix_rewrite: upstreamPath,
+      prefix_rewrite: entry.upstreamPath,
       host_rewrite_literal: upstreamHost,
       // No cap on the whole exchange: a stream may last an hour. What is
       // bounded is silence: no byte either way for upstream.timeout_seconds
@@ -692,12 +691,7 @@ function adminInterface(admin: Settings['admin']): Json {
 
 export function renderBootstrap(settings: Settings): Json {
   const upstreamHost = new URL(settings.upstream.url).host;
-  const notFound = renderErrorBody({
-    status: 404,
-    type: 'not_found_error',
-    message: 'not an endpoint of this gateway',
-    reason: '',
-  }).toString();
+  const notFound = JSON.stringify(anthropicErrorBody('not_found_error', 'not an endpoint of this gateway'));
   return {
     admin: adminInterface(settings.admin),
     layered_runtime: {
@@ -784,18 +778,7 @@ export function renderBootstrap(settings: Settings): Json {
                             name: 'gateway',
                             domains: ['*'],
                             routes: [
-                              gatewayRoute(
-                                `${BASE_PATH}/v1/messages`,
-                                '/v1/messages',
-                                settings,
-                                upstreamHost,
-                              ),
-                              gatewayRoute(
-                                `${BASE_PATH}/v1/messages/count_tokens`,
-                                '/v1/messages/count_tokens',
-                                settings,
-                                upstreamHost,
-                              ),
+                              ...UPSTREAM_ROUTES.map((entry) => gatewayRoute(entry, settings, upstreamHost)),
                               gatewayFallbackRoute({ path_separated_prefix: BASE_PATH }, notFound),
                               // Everything else, on the gateway's own listener: answered the same way.
                               gatewayFallbackRoute({ prefix: '/' }, notFound),
@@ -814,7 +797,9 @@ export function renderBootstrap(settings: Settings): Json {
                                 object_key: REQUEST_ID_STATE,
                                 factory_key: 'envoy.string',
                                 format_string: {
-                                  text_format_source: { inline_string: '%REQ(X-REQUEST-ID)%' },
+                                  text_format_source: {
+                                    inline_string: `%REQ(${REQUEST_ID_HEADER.toUpperCase()})%`,
+                                  },
                                 },
                               },
                             ],

@@ -41,7 +41,10 @@ export function composeSettings(): Settings {
     listen,
     // A socket path of its own: the container has no run directory of envoy/run.ts.
     admin: admin.port === undefined ? { ...admin, socket: admin.socket ?? COMPOSE.adminSocket } : admin,
-    processor: { ...processor, address: `${COMPOSE.processorService}:${COMPOSE.processorPort}` },
+    processor: {
+      ...processor,
+      address: { kind: 'tcp', host: COMPOSE.processorService, port: COMPOSE.processorPort },
+    },
     upstream,
     limits,
     log,

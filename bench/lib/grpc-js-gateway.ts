@@ -21,6 +21,7 @@ import {
 import { HealthImplementation } from 'grpc-health-check';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import { type AccessLogCall, createAccessLogService } from '../../processor/accesslog/service.ts';
+import { formatAddress } from '../../processor/config/address.ts';
 import { loadConfig } from '../../processor/config/load.ts';
 import { createPolicyStreamHandler, type PolicyStream } from '../../processor/extproc/policy-stream.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
@@ -102,11 +103,11 @@ new HealthImplementation(
   Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'SERVING' as const])),
 ).addToServer(server);
 
-const { address } = settings.processor;
+const address = formatAddress(settings.processor.address);
 server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
   if (error) throw error;
   log.info({ address, port }, 'ext_proc processor listening');
-  signalListening({ address: boundAddress(address, port), metricsPort: undefined });
+  signalListening({ address: boundAddress(settings.processor.address, port), metricsPort: undefined });
 });
 process.once('SIGTERM', () => {
   server.forceShutdown();

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
 import { startEnvoy } from '../../envoy/run.ts';
 import { startProcessor } from '../../processor/child.ts';
+import { parseAddress } from '../../processor/config/address.ts';
 import { loadConfig, type Settings } from '../../processor/config/load.ts';
-import { BASE_PATH } from '../../processor/policy/routes.ts';
+import { BASE_PATH } from '../../processor/contract/routes.ts';
 import { renderPlainEnvoyBootstrap } from './plain-envoy.ts';
 import { answers, freePort, spawnServer } from './spawned.ts';
 
@@ -157,7 +158,7 @@ export async function startWithProcessor(
   try {
     const rendered = renderBootstrap({
       ...settings,
-      processor: { ...settings.processor, address: processor.address },
+      processor: { ...settings.processor, address: parseAddress(processor.address) },
     });
     const envoy = await startEnvoy({
       bootstrap: variant.bootstrap?.(structuredClone(rendered)) ?? rendered,

@@ -11,6 +11,7 @@
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { REQUEST_ID_HEADER } from '../contract/names.ts';
 import type { ServerCall } from '../grpc/call.ts';
 import { answerInOrder } from '../grpc/in-order.ts';
 import type { Logger } from '../log.ts';
@@ -74,7 +75,7 @@ export function createPolicyStreamHandler(deps: PolicyStreamDeps): (call: Policy
 
     const answerHeaders = async (request: ProcessingRequest__Output): Promise<ProcessingResponse> => {
       const headers = toHeaderList(request.request_headers?.headers);
-      requestId = firstHeader(headers, 'x-request-id');
+      requestId = firstHeader(headers, REQUEST_ID_HEADER);
       // The client's path, for the access line (Envoy's entry has the rewritten one).
       const seen: RequestFacts = { path: firstHeader(headers, ':path') };
       const decision = await decideHeaders(

@@ -8,9 +8,9 @@
 // NOT_FOUND, Watch sends the status now and on every change.
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { service as healthDefinition } from 'grpc-health-check';
+import { EXT_PROC_SERVICE } from '../contract/names.ts';
 import { type ServerCall, Status } from '../grpc/call.ts';
 import { generatedMethod, type Method } from '../grpc/server.ts';
-import { EXT_PROC_SERVICE } from './health-names.ts';
 
 export { EXT_PROC_SERVICE };
 /** '' is the whole server (the gRPC convention); Envoy asks about ext_proc by name. */

@@ -2,10 +2,11 @@
 // rendered Envoy bootstrap, and the metadata the policy hands on to the access log.
 import { describe, expect, it } from 'vitest';
 import { renderBootstrap } from '../../envoy/bootstrap.ts';
-import { ACCESS_LOG_FLUSH_INTERVAL_MS, ACCESS_LOG_NAME } from '../../processor/accesslog/names.ts';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
-import { factsMetadata, METADATA_NAMESPACE, readFacts } from '../../processor/extproc/metadata.ts';
-import { USAGE_NAMESPACE } from '../../processor/metering/usage-metadata.ts';
+import { ACCESS_LOG_FLUSH_INTERVAL_MS, ACCESS_LOG_NAME } from '../../processor/contract/access-log.ts';
+import { METADATA_NAMESPACE } from '../../processor/contract/names.ts';
+import { USAGE_NAMESPACE } from '../../processor/contract/usage.ts';
+import { factsMetadata, readFacts } from '../../processor/extproc/metadata.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
 

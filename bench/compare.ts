@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { renderBootstrap } from '../envoy/bootstrap/index.ts';
 import { startEnvoy } from '../envoy/run.ts';
 import type { RunningProcessor, StartProcessorOptions } from '../processor/child.ts';
 import { parseAddress } from '../processor/config/address.ts';

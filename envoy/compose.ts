@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { Settings } from '../processor/config/load.ts';
 import { configSchema } from '../processor/config/schema.ts';
-import { renderBootstrap } from './bootstrap.ts';
+import { renderBootstrap } from './bootstrap/index.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,7 +53,7 @@ export function composeSettings(): Settings {
 }
 
 const HEADER = `# Envoy's configuration for docker-compose.yml. GENERATED: do not edit.
-# Rendered by envoy/bootstrap.ts (the same code as \`npm start\` and the tests)
+# Rendered by envoy/bootstrap/ (the same code as \`npm start\` and the tests)
 # from deploy/gateway.yaml: change that file, then run \`npm run render:envoy\`.
 `;
 

@@ -9,7 +9,7 @@
 // restarted (scripts/processor-supervisor.ts); Envoy dying stops the gateway
 // with exit code 1. docs/operations.md, "The gateway's processes".
 import type { EnvoyAdmin } from '../envoy/admin.ts';
-import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { renderBootstrap } from '../envoy/bootstrap/index.ts';
 import { launcherLogLevel } from '../envoy/log-levels.ts';
 import { EnvoyBindError, startEnvoy } from '../envoy/run.ts';
 import { parseAddress, tryParseAddress } from '../processor/config/address.ts';

@@ -8,7 +8,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { startEnvoy } from '../../envoy/run.ts';
 import { startProcessor } from '../../processor/child.ts';
 import { parseAddress } from '../../processor/config/address.ts';

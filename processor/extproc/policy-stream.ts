@@ -153,7 +153,7 @@ export function createPolicyStreamHandler(deps: PolicyStreamDeps): (call: Policy
           // sends no body message at all. The request ended with an empty
           // body, and is refused as one (the same answer as over HTTP/1.1),
           // rather than left to the approval check's 500. Envoy removes the
-          // trailers themselves before the router (envoy/bootstrap.ts).
+          // trailers themselves before the router (envoy/bootstrap/).
           return reject(EMPTY_BODY, 'request_trailers', {});
         default:
           return continuePhase(request.request ?? 'request_headers');
@@ -187,7 +187,7 @@ function callerFacts(caller: Caller | undefined): RequestFacts {
 
 /**
  * Whether this answer settles the request. The policy filter skips every
- * response phase (envoy/bootstrap.ts), so nothing follows an immediate
+ * response phase (envoy/bootstrap/), so nothing follows an immediate
  * response, the body decision of a request without trailers (Envoy marks its
  * body end_of_stream) or the answer to the trailers. Closing the stream then, rather than when
  * Envoy closes it at the end of the HTTP exchange, keeps a long streamed

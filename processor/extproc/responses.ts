@@ -56,7 +56,7 @@ export function continuePhase(phase: string): ProcessingResponse {
 /**
  * Answers the client now, instead of the upstream. `details` names the reason
  * in Envoy's access log (%RESPONSE_CODE_DETAILS%) and lets Envoy's local-reply
- * mappers tell our replies from its own (envoy/bootstrap.ts).
+ * mappers tell our replies from its own (envoy/bootstrap/local-replies.ts).
  */
 export function immediateError(error: GatewayError, requestId: string | undefined): ProcessingResponse {
   const extra = Object.entries(error.headers ?? {}).map(([key, value]) => setHeader(key, value));

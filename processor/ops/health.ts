@@ -1,6 +1,6 @@
 // The gRPC health service (grpc.health.v1.Health) the processor serves beside
 // ext_proc. Envoy's active health check of the processor cluster
-// (envoy/bootstrap.ts), the container's HEALTHCHECK (processor/ops/healthcheck.ts)
+// (envoy/bootstrap/clusters.ts), the container's HEALTHCHECK (processor/ops/healthcheck.ts)
 // and Kubernetes gRPC probes all ask it. It answers SERVING once ext_proc is
 // bound and NOT_SERVING from the moment a shutdown begins. The messages are
 // those of the grpc-health-check package's definition; the behaviour is the

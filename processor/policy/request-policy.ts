@@ -42,7 +42,7 @@ export interface Policy {
 }
 
 /**
- * Limits read at start, which Envoy enforces too (envoy/bootstrap.ts): apart
+ * Limits read at start, which Envoy enforces too (envoy/bootstrap/): apart
  * from the policy, which a reload replaces, so the processor never holds a
  * limit that the running Envoy does not.
  */

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
 import { type RunningProcessor, startProcessor } from '../../processor/child.ts';
 import { parseAddress } from '../../processor/config/address.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig, type Settings } from '../../processor/config/load.ts';
 import { EXT_PROC_SERVICE } from '../../processor/contract/names.ts';
 

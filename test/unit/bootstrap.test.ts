@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig, type Environment, type Settings } from '../../processor/config/load.ts';
 import { APPROVAL_KEY, METADATA_NAMESPACE } from '../../processor/contract/names.ts';
 

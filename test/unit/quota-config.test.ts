@@ -1,7 +1,7 @@
 // The quota, metrics and metering parts of the configuration and of the
 // rendered Envoy bootstrap, and the metadata the policy hands on to the access log.
 import { describe, expect, it } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
 import { ACCESS_LOG_FLUSH_INTERVAL_MS, ACCESS_LOG_NAME } from '../../processor/contract/access-log.ts';
 import { METADATA_NAMESPACE } from '../../processor/contract/names.ts';

@@ -52,7 +52,8 @@ export function removeHttpFilter(node: unknown, name: string): number {
 }
 
 export function renderPlainEnvoyBootstrap(settings: Settings): Json {
-  const bootstrap = renderBootstrap(settings);
+  // Rewritten as plain JSON, whatever its messages.
+  const bootstrap = renderBootstrap(settings) as unknown as Json;
   for (const name of PROCESSOR_FILTERS) {
     if (removeHttpFilter(bootstrap, name) !== 1) {
       throw new Error(`the gateway bootstrap no longer has exactly one ${name} filter`);

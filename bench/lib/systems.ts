@@ -161,7 +161,8 @@ export async function startWithProcessor(
       processor: { ...settings.processor, address: parseAddress(processor.address) },
     });
     const envoy = await startEnvoy({
-      bootstrap: variant.bootstrap?.(structuredClone(rendered)) ?? rendered,
+      bootstrap:
+        variant.bootstrap?.(structuredClone(rendered) as unknown as Record<string, unknown>) ?? rendered,
       stdio: 'ignore',
       ...(variant.envoyArgs === undefined ? {} : { args: variant.envoyArgs }),
     });

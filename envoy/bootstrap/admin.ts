@@ -1,7 +1,7 @@
 // Envoy's admin interface.
 import type { Settings } from '../../processor/config/load.ts';
 import { ADMIN_SOCKET_MODE } from '../admin.ts';
-import type { Json } from './common.ts';
+import type { Admin } from './types.ts';
 
 /**
  * Envoy's admin interface has no authentication, and whoever reaches it can
@@ -11,7 +11,7 @@ import type { Json } from './common.ts';
  * envoy/run.ts puts one in the run's private directory. TCP only when
  * admin.port is set, which the configuration warns about.
  */
-export function adminInterface(admin: Settings['admin']): Json {
+export function adminInterface(admin: Settings['admin']): Admin {
   if (admin.port !== undefined) {
     return { address: { socket_address: { address: admin.address, port_value: admin.port } } };
   }

@@ -7,21 +7,21 @@ import {
   ACCESS_LOG_CLUSTER,
   APPROVAL_FILTER,
   connectionKeepalive,
-  type Json,
   NO_REQUEST_TRAILERS_FILTER,
   PROCESSOR_CLUSTER,
   seconds,
   typed,
   UPSTREAM_CLUSTER,
 } from './common.ts';
+import type { Cluster, Address as EnvoyAddress, HealthCheck, HttpFilter } from './types.ts';
 
 /** The processor's address (parsed by the configuration) as an Envoy address. */
-export function processorAddress(address: Address): Json {
+export function processorAddress(address: Address): EnvoyAddress {
   if (address.kind === 'unix') return { pipe: { path: address.path } };
   return { socket_address: { address: address.host, port_value: address.port } };
 }
 
-export function upstreamCluster(settings: Settings): Json {
+export function upstreamCluster(settings: Settings): Cluster {
   const url = new URL(settings.upstream.url);
   const tls = url.protocol === 'https:';
   const port = Number(url.port || (tls ? 443 : 80));
@@ -89,7 +89,7 @@ export function upstreamCluster(settings: Settings): Json {
  * switches (GATEWAY_FILTERS), reaches Anthropic without the processor's
  * approval; and that other routes of a shared listener never meet it.
  */
-export function upstreamFilters(): Json[] {
+export function upstreamFilters(): HttpFilter[] {
   return [
     approvalCheck(),
     requestTrailerStrip(),
@@ -110,7 +110,7 @@ export function upstreamFilters(): Json[] {
  * An unhealthy host is probed every second, so a processor that comes back is
  * used again quickly.
  */
-export const PROCESSOR_HEALTH_CHECK: Json = {
+export const PROCESSOR_HEALTH_CHECK: HealthCheck = {
   timeout: '1s',
   interval: '5s',
   unhealthy_interval: '1s',
@@ -121,7 +121,7 @@ export const PROCESSOR_HEALTH_CHECK: Json = {
   grpc_health_check: { service_name: EXT_PROC_SERVICE },
 };
 
-export function processorCluster(settings: Settings, name: string): Json {
+export function processorCluster(settings: Settings, name: string): Cluster {
   return {
     name,
     // A host name resolves to every replica behind it (`docker compose up --scale processor=3`).
@@ -158,10 +158,10 @@ export function processorCluster(settings: Settings, name: string): Json {
  * (processor/extproc/approval.ts). ext_proc lets a processor close its stream
  * at any time, and Envoy then goes on as if allowed: without this filter, a
  * processor that ended a stream early would let the request through unchecked.
- * A refusal here is Envoy's 403, rendered as a 500 api_error above; nothing is
+ * A refusal here is Envoy's 403, rendered as a 500 api_error (local-replies.ts); nothing is
  * sent, not even a connection opened (test/e2e/integration-snippets.test.ts).
  */
-export function approvalCheck(): Json {
+export function approvalCheck(): HttpFilter {
   return {
     name: APPROVAL_FILTER,
     typed_config: typed('envoy.extensions.filters.http.rbac.v3.RBAC', {
@@ -199,7 +199,7 @@ export function approvalCheck(): Json {
  * emptied block goes upstream as an empty end-of-stream DATA frame: no
  * trailers at all (test/e2e/request-trailers.test.ts).
  */
-export function requestTrailerStrip(): Json {
+export function requestTrailerStrip(): HttpFilter {
   return {
     name: NO_REQUEST_TRAILERS_FILTER,
     typed_config: typed('envoy.extensions.filters.http.header_mutation.v3.HeaderMutation', {
@@ -213,7 +213,7 @@ export function requestTrailerStrip(): Json {
 }
 
 /** Every cluster of the bootstrap. */
-export function clusters(settings: Settings): Json[] {
+export function clusters(settings: Settings): Cluster[] {
   return [
     upstreamCluster(settings),
     processorCluster(settings, PROCESSOR_CLUSTER),

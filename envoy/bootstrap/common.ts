@@ -2,8 +2,7 @@
 // filters, filter state; the names shared with the processor are in
 // processor/contract/), and small builders of Envoy's JSON.
 
-/** Envoy's JSON, as the bootstrap is written. */
-export type Json = Record<string, unknown>;
+import type { AccessLogFilter, Any, Http2ProtocolOptions, TypedConfigs } from './types.ts';
 
 export const UPSTREAM_CLUSTER = 'anthropic_upstream';
 export const PROCESSOR_CLUSTER = 'ext_proc_processor';
@@ -18,10 +17,10 @@ export const ACCESS_LOG_CLUSTER = 'processor_access_log';
 export const REQUEST_ID_STATE = 'anthropic_gateway.request_id';
 export const REQUEST_ID = `%FILTER_STATE(${REQUEST_ID_STATE}:PLAIN)%`;
 
-export const typed = (type: string, config: Json): Json => ({
-  '@type': `type.googleapis.com/${type}`,
-  ...config,
-});
+/** A typed_config: `config` as the message `type`, checked against that message's fields. */
+export function typed<Name extends keyof TypedConfigs>(type: Name, config: TypedConfigs[Name]): Any {
+  return { '@type': `type.googleapis.com/${type}`, ...config } as Any;
+}
 export const seconds = (value: number): string => `${value}s`;
 
 /**
@@ -33,14 +32,14 @@ export const seconds = (value: number): string => `${value}s`;
  * once it is closed, the next request opens a new connection. An interval of
  * 0 turns the pings off.
  */
-export function connectionKeepalive(interval: number, timeout: number): Json {
+export function connectionKeepalive(interval: number, timeout: number): Http2ProtocolOptions {
   if (interval === 0) return {};
   // Whole milliseconds: a float's long tail of digits is not a valid Duration.
   const duration = (value: number) => `${Math.round(value * 1000) / 1000}s`;
   return { connection_keepalive: { interval: duration(interval), timeout: duration(timeout) } };
 }
 
-export function cel(expression: string): Json {
+export function cel(expression: string): AccessLogFilter {
   return {
     extension_filter: {
       name: 'envoy.access_loggers.extension_filters.cel',
@@ -66,7 +65,9 @@ export const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
 export const GATEWAY_FILTERS = [REQUEST_ID_FILTER, EXT_PROC_FILTER] as const;
 
 /** Turns these disabled filters on for a route. */
-export function filtersOnRoute(...groups: ReadonlyArray<readonly string[]>): Json {
+export function filtersOnRoute(...groups: ReadonlyArray<readonly string[]>): {
+  readonly [filter: string]: Any;
+} {
   return Object.fromEntries(
     groups.flat().map((name) => [name, typed('envoy.config.route.v3.FilterConfig', { config: {} })]),
   );

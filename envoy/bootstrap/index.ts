@@ -8,15 +8,16 @@
 import type { Settings } from '../../processor/config/load.ts';
 import { adminInterface } from './admin.ts';
 import { clusters } from './clusters.ts';
-import { type Json, typed } from './common.ts';
+import { typed } from './common.ts';
 import { gatewayListener } from './listener.ts';
+import type { Bootstrap } from './types.ts';
 
 export { APPROVAL_FILTER, JSON_USAGE_FILTER, STREAM_USAGE_FILTER } from './common.ts';
 export { onGatewayRoute } from './local-replies.ts';
 
 const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
 
-export function renderBootstrap(settings: Settings): Json {
+export function renderBootstrap(settings: Settings): Bootstrap {
   return {
     admin: adminInterface(settings.admin),
     layered_runtime: {

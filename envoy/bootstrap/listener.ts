@@ -23,7 +23,6 @@ import {
   filtersOnRoute,
   GATEWAY_FILTERS,
   JSON_USAGE_FILTER,
-  type Json,
   PROCESSOR_CLUSTER,
   REQUEST_ID_FILTER,
   REQUEST_ID_STATE,
@@ -34,6 +33,15 @@ import {
   USAGE_FILTERS,
 } from './common.ts';
 import { localReplyConfig } from './local-replies.ts';
+import type {
+  AccessLog,
+  HttpFilter,
+  JsonToMetadataRule,
+  Listener,
+  Route,
+  RouteMatch,
+  TransportSocket,
+} from './types.ts';
 
 /**
  * Streams one HTTP/2 client connection may have open at once (Envoy's default
@@ -47,7 +55,7 @@ export function gatewayRoute(
   entry: (typeof UPSTREAM_ROUTES)[number],
   settings: Settings,
   upstreamHost: string,
-): Json {
+): Route {
   return {
     match: { path: entry.path, headers: [{ name: ':method', string_match: { exact: entry.method } }] },
     route: {
@@ -58,7 +66,7 @@ export function gatewayRoute(
       // bounded is silence: no byte either way for upstream.timeout_seconds
       // (a non-streamed generation is silent until it is done; a stream
       // carries events and pings). Before the answer's headers that is a 504
-      // (the mapping above); after them, the stalled stream is reset.
+      // (local-replies.ts); after them, the stalled stream is reset.
       timeout: '0s',
       idle_timeout: seconds(settings.upstream.timeout_seconds),
     },
@@ -77,7 +85,7 @@ export function gatewayRoute(
  * this keeps the gateway's requests, and the tokens they carry, away from
  * whatever route would otherwise catch them.
  */
-export function gatewayFallbackRoute(match: Json, notFound: string): Json {
+export function gatewayFallbackRoute(match: RouteMatch, notFound: string): Route {
   return {
     match,
     direct_response: { status: 404, body: { inline_string: notFound } },
@@ -86,7 +94,7 @@ export function gatewayFallbackRoute(match: Json, notFound: string): Json {
 }
 
 /** A json_to_metadata rule writing the value at `path`, as it is (a number stays one), under the usage namespace. */
-export function usageRule(rule: UsageRule): Json {
+export function usageRule(rule: UsageRule): JsonToMetadataRule {
   return {
     selectors: rule.path.map((key) => ({ key })),
     on_present: { metadata_namespace: USAGE_NAMESPACE, key: rule.key, type: 'PROTOBUF_VALUE' },
@@ -105,7 +113,7 @@ export function usageRule(rule: UsageRule): Json {
  * their 2xx answers. Neither can fail or refuse a request: a body they cannot
  * read costs only its usage.
  */
-export function usageFilters(): Json[] {
+export function usageFilters(): HttpFilter[] {
   return [
     {
       name: STREAM_USAGE_FILTER,
@@ -147,7 +155,7 @@ export function usageFilters(): Json[] {
  * slow costs access lines (counted in Envoy's access_logs.grpc_access_log.*
  * and cluster stats), never a request.
  */
-export function accessLog(): Json {
+export function accessLog(): AccessLog {
   return {
     name: 'envoy.access_loggers.http_grpc',
     typed_config: typed('envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig', {
@@ -169,7 +177,7 @@ export function accessLog(): Json {
  * offers by ALPN (the connection manager's AUTO codec follows it). Envoy
  * reads the files when it starts.
  */
-export function listenerTls(tls: Settings['listen']['tls']): Json {
+export function listenerTls(tls: Settings['listen']['tls']): { readonly transport_socket?: TransportSocket } {
   if (tls === undefined) return {};
   return {
     transport_socket: {
@@ -187,7 +195,7 @@ export function listenerTls(tls: Settings['listen']['tls']): Json {
 }
 
 /** The gateway's listener: its connection manager, its routes, its HTTP filters and its access log. */
-export function gatewayListener(settings: Settings): Json {
+export function gatewayListener(settings: Settings): Listener {
   const upstreamHost = new URL(settings.upstream.url).host;
   const notFound = JSON.stringify(anthropicErrorBody('not_found_error', 'not an endpoint of this gateway'));
   return {
@@ -277,7 +285,7 @@ export function gatewayListener(settings: Settings): Json {
                       grpc_service: { envoy_grpc: { cluster_name: PROCESSOR_CLUSTER } },
                       // Fail closed: nothing reaches the upstream unchecked.
                       failure_mode_allow: false,
-                      // "Unavailable", which the SDKs retry; rendered as api_error below.
+                      // "Unavailable", which the SDKs retry; rendered as api_error (local-replies.ts).
                       status_on_error: { code: 503 },
                       message_timeout: `${settings.processor.message_timeout_ms / 1000}s`,
                       processing_mode: {

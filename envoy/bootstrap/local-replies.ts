@@ -8,19 +8,24 @@ import {
   requestTooLargeMessage,
 } from '../../processor/contract/errors.ts';
 import { GATEWAY_DETAILS_PREFIX, RESPONSE_REQUEST_ID_HEADER } from '../../processor/contract/names.ts';
-import { cel, type Json, REQUEST_ID, REQUEST_ID_STATE } from './common.ts';
+import { cel, REQUEST_ID, REQUEST_ID_STATE } from './common.ts';
+import type { AccessLogFilter, LocalReplyConfig, ResponseMapper } from './types.ts';
 
 /** One of Envoy's own error replies, rewritten to Anthropic's error shape. */
 export interface ErrorMapping {
   /** Which of Envoy's replies this mapping rewrites. */
-  readonly filter: Json;
+  readonly filter: AccessLogFilter;
   /** The status the client gets; Envoy's own when absent. */
   readonly status?: number;
   readonly type: AnthropicErrorType;
   readonly message: string;
 }
 
-export function errorMapper(mapping: ErrorMapping, requestId: string, extra: readonly Json[] = []): Json {
+export function errorMapper(
+  mapping: ErrorMapping,
+  requestId: string,
+  extra: readonly AccessLogFilter[] = [],
+): ResponseMapper {
   const body = anthropicErrorBody(mapping.type, mapping.message);
   return {
     filter: { and_filter: { filters: [mapping.filter, notFromProcessor(), ...extra] } },
@@ -35,21 +40,23 @@ export function errorMapper(mapping: ErrorMapping, requestId: string, extra: rea
   };
 }
 
-export function statusIn(...statuses: number[]): Json {
-  const filters = statuses.map((status) => ({
-    status_code_filter: {
-      comparison: {
-        op: 'EQ',
-        value: { default_value: status, runtime_key: `gateway.local_reply.${status}` },
+export function statusIn(...statuses: number[]): AccessLogFilter {
+  const filters = statuses.map(
+    (status): AccessLogFilter => ({
+      status_code_filter: {
+        comparison: {
+          op: 'EQ',
+          value: { default_value: status, runtime_key: `gateway.local_reply.${status}` },
+        },
       },
-    },
-  }));
-  return filters.length === 1 ? (filters[0] as Json) : { or_filter: { filters } };
+    }),
+  );
+  return filters.length === 1 ? (filters[0] as AccessLogFilter) : { or_filter: { filters } };
 }
 
 /** Envoy's status in [low, high]. */
-export function statusBetween(low: number, high: number): Json {
-  const bound = (op: 'GE' | 'LE', status: number): Json => ({
+export function statusBetween(low: number, high: number): AccessLogFilter {
+  const bound = (op: 'GE' | 'LE', status: number): AccessLogFilter => ({
     status_code_filter: {
       comparison: {
         op,
@@ -61,17 +68,17 @@ export function statusBetween(low: number, high: number): Json {
 }
 
 /** The processor's replies are already Anthropic-shaped: leave them alone. */
-export function notFromProcessor(): Json {
+export function notFromProcessor(): AccessLogFilter {
   return cel(`!response.code_details.startsWith('${GATEWAY_DETAILS_PREFIX}')`);
 }
 
 /** The processor failed, was unreachable or too slow (Envoy's details start with ext_proc). */
-export function extProcFailure(): Json {
+export function extProcFailure(): AccessLogFilter {
   return cel(`response.code_details.startsWith('ext_proc')`);
 }
 
 /** The processor answered something Envoy could not use: the wrong phase, nothing, a refused mutation. */
-export function extProcUnusableAnswer(): Json {
+export function extProcUnusableAnswer(): AccessLogFilter {
   return cel(
     "response.code_details in ['spurious_message', 'unhandled_message'] || " +
       "response.code_details.startsWith('header_mutation_')",
@@ -79,12 +86,12 @@ export function extProcUnusableAnswer(): Json {
 }
 
 /** Envoy's reason for its reply (%RESPONSE_CODE_DETAILS%) is one of these. */
-export function details(...reasons: string[]): Json {
+export function details(...reasons: string[]): AccessLogFilter {
   return cel(`response.code_details in [${reasons.map((reason) => `'${reason}'`).join(', ')}]`);
 }
 
 /** Envoy refused the request before any filter ran (a malformed request line, headers over the limit). */
-export function beforeFilters(): Json {
+export function beforeFilters(): AccessLogFilter {
   return cel(`!('${REQUEST_ID_STATE}' in filter_state)`);
 }
 
@@ -94,15 +101,15 @@ export function beforeFilters(): Json {
  * that serves other routes too, this keeps the gateway's local replies and
  * access log to the gateway's requests (docs/integrate.md).
  */
-export function onGatewayRoute(): Json {
+export function onGatewayRoute(): AccessLogFilter {
   return cel(`'${REQUEST_ID_STATE}' in filter_state`);
 }
 
-export function both(a: Json, b: Json): Json {
+export function both(a: AccessLogFilter, b: AccessLogFilter): AccessLogFilter {
   return { and_filter: { filters: [a, b] } };
 }
 
-export function localReplyConfig(settings: Settings): Json {
+export function localReplyConfig(settings: Settings): LocalReplyConfig {
   const { listen } = settings;
   const unavailable = "the gateway's policy service is unavailable; nothing was sent upstream";
   // First match wins: the processor's failures before the generic statuses.
@@ -136,7 +143,7 @@ export function localReplyConfig(settings: Settings): Json {
       type: 'request_too_large',
       message: 'request headers are too large',
     },
-    // The listener's timeouts on slow clients (the HttpConnectionManager below).
+    // The listener's timeouts on slow clients (the HttpConnectionManager, listener.ts).
     {
       filter: both(statusIn(408), details('request_header_timeout')),
       status: 408,

@@ -15,10 +15,10 @@ export type AnthropicErrorType =
   | 'overloaded_error';
 
 /** The JSON body of an error reply. */
-export interface AnthropicErrorBody {
+export type AnthropicErrorBody = {
   readonly type: 'error';
   readonly error: { readonly type: AnthropicErrorType; readonly message: string };
-}
+};
 
 export function anthropicErrorBody(type: AnthropicErrorType, message: string): AnthropicErrorBody {
   return { type: 'error', error: { type, message } };

@@ -91,7 +91,7 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
     match: { path?: string; prefix?: string };
     typed_per_filter_config?: Record<string, unknown>;
   }
-  const bootstrap = renderBootstrap(load({}).settings) as {
+  const bootstrap = renderBootstrap(load({}).settings) as unknown as {
     static_resources: {
       listeners: Array<{
         filter_chains: Array<{

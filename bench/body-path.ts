@@ -18,7 +18,7 @@ import { connect as connectSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BASE_PATH } from '../processor/policy/routes.ts';
+import { BASE_PATH } from '../processor/contract/routes.ts';
 import { startProcessor } from '../scripts/processor-child.ts';
 import { messagesBody } from './lib/bodies.ts';
 import { sampleProcess } from './lib/proc.ts';

@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { renderBootstrap } from '../envoy/bootstrap/index.ts';
 import { startEnvoy } from '../envoy/run.ts';
+import { parseAddress } from '../processor/config/address.ts';
 import { loadConfig } from '../processor/config/load.ts';
-import { BASE_PATH } from '../processor/policy/routes.ts';
+import { BASE_PATH } from '../processor/contract/routes.ts';
 import { startProcessor } from '../scripts/processor-child.ts';
 import { writeBody } from './lib/bodies.ts';
 import { startMockUpstream } from './lib/mock-upstream.ts';
@@ -65,7 +66,7 @@ async function measure(start: StartProcessor, transport: string) {
     bootstrap: renderBootstrap({
       ...settings,
       listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
-      processor: { ...settings.processor, address: processor.address },
+      processor: { ...settings.processor, address: parseAddress(processor.address) },
     }),
     stdio: 'ignore',
   });

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { JSON_USAGE_FILTER, STREAM_USAGE_FILTER } from '../envoy/bootstrap/index.ts';
 import { writeBody } from './lib/bodies.ts';
 import { startMockUpstream } from './lib/mock-upstream.ts';
 import { runLoad } from './lib/oha.ts';
@@ -53,7 +54,7 @@ const pipelined = rewrite(isPolicyFilter, (o) => ({
 }));
 /** Without metering: no usage filters, no access log to the processor. */
 const noMetering = (bootstrap: Json): Json =>
-  ['anthropic_gateway.stream_usage', 'anthropic_gateway.json_usage', 'envoy.access_loggers.http_grpc'].reduce(
+  [STREAM_USAGE_FILTER, JSON_USAGE_FILTER, 'envoy.access_loggers.http_grpc'].reduce(
     (b, name) => withoutFilter(name)(b),
     bootstrap,
   );

@@ -1,5 +1,5 @@
 // A client of Envoy's admin interface (stats, readiness, listeners), which
-// listens on a Unix socket (envoy/bootstrap.ts: adminInterface) or, when TCP
+// listens on a Unix socket (envoy/bootstrap/admin.ts: adminInterface) or, when TCP
 // was chosen, on host:port. The shell equivalent is
 //   curl --unix-socket /path/to/admin.sock http://localhost/stats
 import { request } from 'node:http';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { Settings } from '../processor/config/load.ts';
 import { configSchema } from '../processor/config/schema.ts';
-import { renderBootstrap } from './bootstrap.ts';
+import { renderBootstrap } from './bootstrap/index.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,7 +41,10 @@ export function composeSettings(): Settings {
     listen,
     // A socket path of its own: the container has no run directory of envoy/run.ts.
     admin: admin.port === undefined ? { ...admin, socket: admin.socket ?? COMPOSE.adminSocket } : admin,
-    processor: { ...processor, address: `${COMPOSE.processorService}:${COMPOSE.processorPort}` },
+    processor: {
+      ...processor,
+      address: { kind: 'tcp', host: COMPOSE.processorService, port: COMPOSE.processorPort },
+    },
     upstream,
     limits,
     log,
@@ -50,7 +53,7 @@ export function composeSettings(): Settings {
 }
 
 const HEADER = `# Envoy's configuration for docker-compose.yml. GENERATED: do not edit.
-# Rendered by envoy/bootstrap.ts (the same code as \`npm start\` and the tests)
+# Rendered by envoy/bootstrap/ (the same code as \`npm start\` and the tests)
 # from deploy/gateway.yaml: change that file, then run \`npm run render:envoy\`.
 `;
 

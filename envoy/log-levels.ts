@@ -4,7 +4,7 @@
 // (--log-level/-l, --component-log-level) however they got there, unless
 // GATEWAY_ALLOW_ENVOY_DEBUG_LOGS=1 says the operator knows, and then with a
 // loud warning. (At run time, the admin interface could raise the level too:
-// it is a Unix socket only Envoy's user can open; envoy/bootstrap.ts.)
+// it is a Unix socket only Envoy's user can open; envoy/bootstrap/.)
 
 /** The setting that allows Envoy's debug and trace levels. */
 export const ALLOW_ENVOY_DEBUG_LOGS = 'GATEWAY_ALLOW_ENVOY_DEBUG_LOGS';

@@ -4,6 +4,7 @@
 // launcher that started it is gone, drain and stop. The only place that sets
 // the process's exit code.
 import { resolve } from 'node:path';
+import { formatAddress } from './config/address.ts';
 import { createLiveConfig } from './config/live.ts';
 import { loadConfig } from './config/load.ts';
 import { spendNow } from './cost/spend-endpoint.ts';
@@ -68,9 +69,10 @@ async function main(): Promise<number> {
     log,
     metrics,
   });
-  const { address } = settings.processor;
+  const { address: listenAddress } = settings.processor;
+  const address = formatAddress(listenAddress);
   // A processor killed on this path left its socket file: nothing answers there now.
-  if (address.startsWith('unix:') && (await removeStaleSocket(address.slice('unix:'.length)))) {
+  if (listenAddress.kind === 'unix' && (await removeStaleSocket(listenAddress.path))) {
     log.info({ address }, 'removed the socket file a stopped processor left behind');
   }
   const health = createHealth();
@@ -88,7 +90,7 @@ async function main(): Promise<number> {
       : undefined;
     extProc = await listenOn(
       startExtProcServer({
-        address,
+        address: listenAddress,
         maxRequestBodyBytes: settings.limits.max_request_body_bytes,
         policy: live.policy,
         log,
@@ -114,7 +116,7 @@ async function main(): Promise<number> {
   live.watch();
   try {
     registration = registerProcessor(process.env, {
-      address: boundAddress(settings.processor.address, port),
+      address: boundAddress(listenAddress, port),
       config: configPath === undefined ? null : resolve(configPath),
     });
   } catch (error) {
@@ -137,7 +139,7 @@ async function main(): Promise<number> {
     'ext_proc processor listening',
   );
   // The launcher, if any, waits for this, not for the log line above.
-  signalListening({ address: boundAddress(address, port), metricsPort: metricsServer?.port });
+  signalListening({ address: boundAddress(listenAddress, port), metricsPort: metricsServer?.port });
 
   const signal = await stopped;
   const timeoutMs = settings.processor.shutdown_timeout_seconds * 1000;

@@ -9,13 +9,14 @@
 // restarted (scripts/processor-supervisor.ts); Envoy dying stops the gateway
 // with exit code 1. docs/operations.md, "The gateway's processes".
 import type { EnvoyAdmin } from '../envoy/admin.ts';
-import { renderBootstrap } from '../envoy/bootstrap.ts';
+import { renderBootstrap } from '../envoy/bootstrap/index.ts';
 import { launcherLogLevel } from '../envoy/log-levels.ts';
 import { EnvoyBindError, startEnvoy } from '../envoy/run.ts';
+import { parseAddress, tryParseAddress } from '../processor/config/address.ts';
 import { loadConfig, type Settings } from '../processor/config/load.ts';
+import { BASE_PATH } from '../processor/contract/routes.ts';
 import { AddressInUseError, settingName } from '../processor/listen/address-in-use.ts';
 import { socketInUse } from '../processor/listen/stale-socket.ts';
-import { BASE_PATH } from '../processor/policy/routes.ts';
 import { mintToken } from '../processor/policy/tokens.ts';
 import { parentDeathWrapper } from './parent-death.ts';
 import { privateProcessorSocket } from './processor-socket.ts';
@@ -94,7 +95,7 @@ async function main(): Promise<number> {
     envoy = await startEnvoy({
       bootstrap: renderBootstrap({
         ...settings,
-        processor: { ...settings.processor, address: processor.address },
+        processor: { ...settings.processor, address: parseAddress(processor.address) },
       }),
       logLevel: envoyLog.level,
       allowDebugLogs: envoyLog.allowDebugLogs,
@@ -161,13 +162,16 @@ async function main(): Promise<number> {
 
 /** Envoy's bind failure, with the setting that moves the address. */
 function envoyAddressInUse(error: EnvoyBindError, settings: Settings): Error {
-  const port = Number(error.address.slice(error.address.lastIndexOf(':') + 1));
+  const address = tryParseAddress(error.address);
+  const port = typeof address !== 'string' && address.kind === 'tcp' ? address.port : undefined;
   const setting =
-    port === settings.listen.port
-      ? (['listen', 'port'] as const)
-      : port === settings.admin.port
-        ? (['admin', 'port'] as const)
-        : undefined;
+    port === undefined
+      ? undefined
+      : port === settings.listen.port
+        ? (['listen', 'port'] as const)
+        : port === settings.admin.port
+          ? (['admin', 'port'] as const)
+          : undefined;
   if (setting === undefined) return error;
   return new AddressInUseError(error.address, settingName(setting));
 }

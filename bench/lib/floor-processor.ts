@@ -21,6 +21,7 @@
 import type { ServerDuplexStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import { accessLogMethod } from '../../processor/accesslog/service.ts';
+import { parseAddress } from '../../processor/config/address.ts';
 import { withApproval } from '../../processor/extproc/approval.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { CONTINUE_REQUEST_BODY } from '../../processor/extproc/responses.ts';
@@ -97,7 +98,7 @@ async function startFloor(address: string, pipelined: boolean, onListening: (por
     call.on('error', () => {});
   });
   const server = await startGrpcServer({
-    address,
+    address: parseAddress(address),
     maxMessageBytes: 64 * 1024 * 1024,
     methods: { [path]: method, [accessLogPath]: accessLog, ...health.methods },
   });
@@ -131,7 +132,7 @@ const address = process.argv[2];
 if (address === undefined)
   throw new Error('usage: floor-processor.ts <address> [--pipelined | --grpc-js | --raw [--decode]]');
 const listening = (port: number) =>
-  signalListening({ address: boundAddress(address, port), metricsPort: undefined });
+  signalListening({ address: boundAddress(parseAddress(address), port), metricsPort: undefined });
 if (process.argv.includes('--raw')) startRawFloor(address, listening, process.argv.includes('--decode'));
 else if (process.argv.includes('--grpc-js')) startGrpcJsFloor(address, listening);
 else await startFloor(address, process.argv.includes('--pipelined'), listening);

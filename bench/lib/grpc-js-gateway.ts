@@ -14,6 +14,7 @@
 import type { ServerDuplexStream, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
 import { type AccessLogCall, createAccessLogService } from '../../processor/accesslog/service.ts';
+import { formatAddress } from '../../processor/config/address.ts';
 import { loadConfig } from '../../processor/config/load.ts';
 import { createPolicyStreamHandler, type PolicyStream } from '../../processor/extproc/policy-stream.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
@@ -85,10 +86,10 @@ server.addService(loadAccessLogService(), {
     accessLog.handle(adapted as unknown as AccessLogCall);
   },
 });
-const { address } = settings.processor;
+const address = formatAddress(settings.processor.address);
 listenGrpcJs(server, address, (port) => {
   log.info({ address, port }, 'ext_proc processor listening');
-  signalListening({ address: boundAddress(address, port), metricsPort: undefined });
+  signalListening({ address: boundAddress(settings.processor.address, port), metricsPort: undefined });
 });
 process.once('SIGTERM', () => {
   server.forceShutdown();

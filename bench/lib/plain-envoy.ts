@@ -1,18 +1,23 @@
 // Plain Envoy, the physical limit the gateway is measured against: the
-// gateway's own bootstrap (envoy/bootstrap.ts) with the processor's parts
+// gateway's own bootstrap (envoy/bootstrap/) with the processor's parts
 // taken out (the policy ext_proc, the approval check that only the processor
 // can satisfy, and Envoy's usage filters and access log that exist to feed
 // it), so listener, routes, rewrites, local replies and clusters are the same
 // and the difference is exactly the processor.
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import {
+  APPROVAL_FILTER,
+  JSON_USAGE_FILTER,
+  renderBootstrap,
+  STREAM_USAGE_FILTER,
+} from '../../envoy/bootstrap/index.ts';
 import type { Settings } from '../../processor/config/load.ts';
 
 /** The http filters and access loggers that exist for the processor; each appears exactly once. */
 export const PROCESSOR_FILTERS = [
   'envoy.filters.http.ext_proc',
-  'anthropic_gateway.approval',
-  'anthropic_gateway.stream_usage',
-  'anthropic_gateway.json_usage',
+  APPROVAL_FILTER,
+  STREAM_USAGE_FILTER,
+  JSON_USAGE_FILTER,
   'envoy.access_loggers.http_grpc',
 ] as const;
 
@@ -47,7 +52,8 @@ export function removeHttpFilter(node: unknown, name: string): number {
 }
 
 export function renderPlainEnvoyBootstrap(settings: Settings): Json {
-  const bootstrap = renderBootstrap(settings);
+  // Rewritten as plain JSON, whatever its messages.
+  const bootstrap = renderBootstrap(settings) as unknown as Json;
   for (const name of PROCESSOR_FILTERS) {
     if (removeHttpFilter(bootstrap, name) !== 1) {
       throw new Error(`the gateway bootstrap no longer has exactly one ${name} filter`);

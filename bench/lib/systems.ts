@@ -8,10 +8,11 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { startEnvoy } from '../../envoy/run.ts';
+import { parseAddress } from '../../processor/config/address.ts';
 import { loadConfig, type Settings } from '../../processor/config/load.ts';
-import { BASE_PATH } from '../../processor/policy/routes.ts';
+import { BASE_PATH } from '../../processor/contract/routes.ts';
 import { startProcessor } from '../../scripts/processor-child.ts';
 import { renderPlainEnvoyBootstrap } from './plain-envoy.ts';
 import { answers, freePort, spawnServer } from './spawned.ts';
@@ -157,10 +158,11 @@ export async function startWithProcessor(
   try {
     const rendered = renderBootstrap({
       ...settings,
-      processor: { ...settings.processor, address: processor.address },
+      processor: { ...settings.processor, address: parseAddress(processor.address) },
     });
     const envoy = await startEnvoy({
-      bootstrap: variant.bootstrap?.(structuredClone(rendered)) ?? rendered,
+      bootstrap:
+        variant.bootstrap?.(structuredClone(rendered) as unknown as Record<string, unknown>) ?? rendered,
       stdio: 'ignore',
       ...(variant.envoyArgs === undefined ? {} : { args: variant.envoyArgs }),
     });

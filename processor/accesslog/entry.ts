@@ -7,10 +7,10 @@ import type { HTTPAccessLogEntry__Output } from '../../protos/generated/envoy/da
 import type { ResponseFlags__Output } from '../../protos/generated/envoy/data/accesslog/v3/ResponseFlags.ts';
 import type { Duration__Output } from '../../protos/generated/google/protobuf/Duration.ts';
 import type { Timestamp__Output } from '../../protos/generated/google/protobuf/Timestamp.ts';
+import { RESPONSE_REQUEST_ID_HEADER } from '../contract/names.ts';
+import { USAGE_KEYS, USAGE_NAMESPACE, type UsageKey } from '../contract/usage.ts';
 import { readFacts } from '../extproc/metadata.ts';
 import type { LoggedRequest } from '../metering/access-record.ts';
-import { USAGE_KEYS, USAGE_NAMESPACE, type UsageKey } from '../metering/usage-metadata.ts';
-import { UPSTREAM_REQUEST_ID_HEADER } from './names.ts';
 
 /**
  * Response flags that say the client went away, or reset its stream, before
@@ -38,7 +38,7 @@ export function readEntry(entry: HTTPAccessLogEntry__Output): LoggedRequest {
     path: nonEmpty(request?.path),
     clientAddress: nonEmpty(common?.downstream_remote_address?.socket_address?.address),
     userAgent: nonEmpty(request?.user_agent),
-    responseRequestId: nonEmpty(response?.response_headers?.[UPSTREAM_REQUEST_ID_HEADER]),
+    responseRequestId: nonEmpty(response?.response_headers?.[RESPONSE_REQUEST_ID_HEADER]),
     // Set once the upstream's response headers arrived; Envoy's and the processor's replies have none.
     fromUpstream: Number(response?.upstream_header_bytes_received ?? 0) > 0,
     facts: readFacts(metadata),

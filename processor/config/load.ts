@@ -7,6 +7,7 @@ import type { CatalogModel } from '../policy/catalog.ts';
 import { ANTHROPIC, indexCatalog } from '../policy/catalog.ts';
 import type { Policy, Workspace } from '../policy/request-policy.ts';
 import { hashToken, indexTokens, type StoredToken } from '../policy/tokens.ts';
+import type { QuotaStoreSettings } from '../quota/create-store.ts';
 import type { QuotaLimits, QuotaPlan } from '../quota/limits.ts';
 import { DEFAULT_CATALOG, DEFAULT_PRICES } from './default-catalog.ts';
 import { isUnknown, NO_UNKNOWN_IDS, salvageConfig, type UnknownIds } from './salvage.ts';
@@ -23,17 +24,6 @@ export interface Settings {
   readonly log: ConfigFile['log'];
   readonly metrics: ConfigFile['metrics'];
 }
-
-/** Where quota counters live; the Redis URL is resolved here, as it may hold a password. */
-export type QuotaStoreSettings =
-  | { readonly kind: 'memory'; readonly failOpen: boolean }
-  | {
-      readonly kind: 'redis';
-      readonly failOpen: boolean;
-      readonly url: string;
-      readonly keyPrefix: string;
-      readonly timeoutMs: number;
-    };
 
 export interface LoadedConfig {
   readonly settings: Settings;

@@ -3,6 +3,7 @@
 // policy (catalog, workspaces, tokens). Every field has a default, so no file
 // at all is a working configuration (see README: "Configuration").
 import { z } from 'zod';
+import { addressSchema } from './address.ts';
 
 const secretSource = z.union([
   z.strictObject({ env: z.string().min(1).describe('name of an environment variable') }),
@@ -181,9 +182,9 @@ export const configSchema = z.strictObject({
     ),
   processor: z
     .strictObject({
-      address: z
-        .string()
-        .default('127.0.0.1:50051')
+      // prefault: the default is text, parsed like a configured address.
+      address: addressSchema
+        .prefault('127.0.0.1:50051')
         .describe('gRPC address of the processor: host:port or unix:/path'),
       message_timeout_ms: z
         .number()

@@ -9,9 +9,7 @@
 import type { Metadata__Output } from '../../protos/generated/envoy/config/core/v3/Metadata.ts';
 import type { Struct } from '../../protos/generated/google/protobuf/Struct.ts';
 import type { Value } from '../../protos/generated/google/protobuf/Value.ts';
-
-/** Must match the namespaces in envoy/bootstrap.ts. */
-export const METADATA_NAMESPACE = 'anthropic_gateway';
+import { METADATA_NAMESPACE } from '../contract/names.ts';
 
 /** Facts about one request; every field is a short, non-secret string. */
 export interface RequestFacts {

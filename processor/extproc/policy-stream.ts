@@ -11,6 +11,7 @@
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import { REQUEST_ID_HEADER } from '../contract/names.ts';
 import type { ServerCall } from '../grpc/call.ts';
 import { answerInOrder } from '../grpc/in-order.ts';
 import type { Logger } from '../log.ts';
@@ -74,7 +75,7 @@ export function createPolicyStreamHandler(deps: PolicyStreamDeps): (call: Policy
 
     const answerHeaders = async (request: ProcessingRequest__Output): Promise<ProcessingResponse> => {
       const headers = toHeaderList(request.request_headers?.headers);
-      requestId = firstHeader(headers, 'x-request-id');
+      requestId = firstHeader(headers, REQUEST_ID_HEADER);
       // The client's path, for the access line (Envoy's entry has the rewritten one).
       const seen: RequestFacts = { path: firstHeader(headers, ':path') };
       const decision = await decideHeaders(
@@ -152,7 +153,7 @@ export function createPolicyStreamHandler(deps: PolicyStreamDeps): (call: Policy
           // sends no body message at all. The request ended with an empty
           // body, and is refused as one (the same answer as over HTTP/1.1),
           // rather than left to the approval check's 500. Envoy removes the
-          // trailers themselves before the router (envoy/bootstrap.ts).
+          // trailers themselves before the router (envoy/bootstrap/).
           return reject(EMPTY_BODY, 'request_trailers', {});
         default:
           return continuePhase(request.request ?? 'request_headers');
@@ -186,7 +187,7 @@ function callerFacts(caller: Caller | undefined): RequestFacts {
 
 /**
  * Whether this answer settles the request. The policy filter skips every
- * response phase (envoy/bootstrap.ts), so nothing follows an immediate
+ * response phase (envoy/bootstrap/), so nothing follows an immediate
  * response, the body decision of a request without trailers (Envoy marks its
  * body end_of_stream) or the answer to the trailers. Closing the stream then, rather than when
  * Envoy closes it at the end of the HTTP exchange, keeps a long streamed

@@ -3,6 +3,7 @@
 import type { HeaderValueOption } from '../../protos/generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
 import type { StatusCode } from '../../protos/generated/envoy/type/v3/StatusCode.ts';
+import { GATEWAY_DETAILS_PREFIX, RESPONSE_REQUEST_ID_HEADER } from '../contract/names.ts';
 import { type GatewayError, isRetryable, renderErrorBody } from '../policy/errors.ts';
 import type { LocalReply } from '../policy/replies.ts';
 
@@ -55,7 +56,7 @@ export function continuePhase(phase: string): ProcessingResponse {
 /**
  * Answers the client now, instead of the upstream. `details` names the reason
  * in Envoy's access log (%RESPONSE_CODE_DETAILS%) and lets Envoy's local-reply
- * mappers tell our replies from its own (envoy/bootstrap.ts).
+ * mappers tell our replies from its own (envoy/bootstrap/local-replies.ts).
  */
 export function immediateError(error: GatewayError, requestId: string | undefined): ProcessingResponse {
   const extra = Object.entries(error.headers ?? {}).map(([key, value]) => setHeader(key, value));
@@ -77,7 +78,7 @@ function immediate(
 ): ProcessingResponse {
   const headers: HeaderValueOption[] = [];
   if (body !== undefined) headers.push(JSON_CONTENT_TYPE);
-  if (requestId !== undefined) headers.push(setHeader('request-id', requestId));
+  if (requestId !== undefined) headers.push(setHeader(RESPONSE_REQUEST_ID_HEADER, requestId));
   headers.push(...extra);
   return {
     immediate_response: {
@@ -92,5 +93,3 @@ function immediate(
 const JSON_CONTENT_TYPE = setHeader('content-type', 'application/json');
 const DO_NOT_RETRY = setHeader('x-should-retry', 'false');
 const EMPTY_BODY = Buffer.alloc(0);
-
-export const GATEWAY_DETAILS_PREFIX = 'anthropic_gateway_';

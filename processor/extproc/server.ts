@@ -6,8 +6,9 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { ProcessingRequest__Output } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
 import type { ProcessingResponse } from '../../protos/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
-import { ACCESS_LOG_FLUSH_INTERVAL_MS } from '../accesslog/names.ts';
 import { accessLogMethod, createAccessLogService } from '../accesslog/service.ts';
+import type { Address } from '../config/address.ts';
+import { ACCESS_LOG_FLUSH_INTERVAL_MS } from '../contract/access-log.ts';
 import {
   type GrpcServer,
   generatedMethod,
@@ -33,7 +34,7 @@ const ACCESS_LOG_GRACE_MS = 3 * ACCESS_LOG_FLUSH_INTERVAL_MS;
 
 export interface ExtProcServerOptions extends Omit<PolicyStreamDeps, 'limits' | 'quotas'> {
   /** host:port, or unix:/path. */
-  readonly address: string;
+  readonly address: Address;
   readonly maxRequestBodyBytes: number;
   /** Admits requests on the policy stream, is charged from the access log; none when absent. */
   readonly quotas?: Quotas | undefined;

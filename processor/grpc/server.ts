@@ -17,6 +17,7 @@ import {
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { Address } from '../config/address.ts';
 import { type MessageCodec, ServerCall, Status } from './call.ts';
 
 /** One method's codec and handler. */
@@ -84,8 +85,8 @@ export function generatedMethod<Request, Response>(
 }
 
 export interface GrpcServerOptions {
-  /** host:port (port 0: a free one), or unix:/path. */
-  readonly address: string;
+  /** Where to listen (a TCP port 0: a free one). */
+  readonly address: Address;
   /** By path: `/package.Service/Method`. */
   readonly methods: Readonly<Record<string, Method>>;
   /** The largest message accepted; a larger one ends its call with RESOURCE_EXHAUSTED. */
@@ -216,11 +217,9 @@ export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer>
         },
       });
     };
-    if (options.address.startsWith('unix:')) server.listen(options.address.slice('unix:'.length), ready);
-    else {
-      const { host, port } = hostAndPort(options.address);
-      server.listen(port, host, ready);
-    }
+    const { address } = options;
+    if (address.kind === 'unix') server.listen(address.path, ready);
+    else server.listen(address.port, address.host, ready);
   });
 }
 
@@ -269,14 +268,4 @@ function keepAlive(session: Http2Session, keepalive: Keepalive): void {
     clearTimeout(next);
     clearTimeout(deadline);
   });
-}
-
-/** `host:port`, `[v6]:port`. */
-function hostAndPort(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const port = Number(address.slice(colon + 1));
-  if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`not a host:port or unix:/path address: ${address}`);
-  const host = address.slice(0, colon);
-  return { host: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port };
 }

@@ -19,7 +19,7 @@ const HealthClientCtor = makeClientConstructor(
   creds: ReturnType<typeof credentials.createInsecure>,
 ) => HealthClient;
 
-/** Asks `address` (host:port or unix:/path) once; rejects if it cannot be asked. */
+/** Asks `address` (gRPC's host:port or unix:/path: formatAddress) once; rejects if it cannot be asked. */
 export function checkHealth(address: string, serviceName = '', timeoutMs = 2_000): Promise<ServingStatus> {
   const client = new HealthClientCtor(address, credentials.createInsecure());
   return new Promise<ServingStatus>((resolve, reject) => {
@@ -53,15 +53,4 @@ export function watchHealth(address: string, serviceName = ''): HealthWatch {
     });
   });
   return { statuses, ended, cancel: () => call.cancel() };
-}
-
-/** The address to dial for a listen address: a wildcard host means this machine. */
-export function dialAddress(listenAddress: string): string {
-  if (listenAddress.startsWith('unix:')) return listenAddress;
-  const colon = listenAddress.lastIndexOf(':');
-  const host = listenAddress.slice(0, colon);
-  const port = listenAddress.slice(colon + 1);
-  if (host === '0.0.0.0' || host === '') return `127.0.0.1:${port}`;
-  if (host === '[::]') return `[::1]:${port}`;
-  return listenAddress;
 }

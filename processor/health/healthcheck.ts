@@ -2,9 +2,12 @@
 // service and exits 0 when it is SERVING, 1 otherwise. The container image's
 // HEALTHCHECK; ADDRESS defaults to GATEWAY_PROCESSOR_ADDRESS (a wildcard
 // listen address is dialled on this machine).
-import { checkHealth, dialAddress } from './client.ts';
+import { dialAddress, formatAddress, parseAddress } from '../config/address.ts';
+import { checkHealth } from './client.ts';
 
-const address = dialAddress(process.argv[2] ?? process.env.GATEWAY_PROCESSOR_ADDRESS ?? '127.0.0.1:50051');
+const address = formatAddress(
+  dialAddress(parseAddress(process.argv[2] ?? process.env.GATEWAY_PROCESSOR_ADDRESS ?? '127.0.0.1:50051')),
+);
 checkHealth(address).then(
   (status) => {
     process.stdout.write(`${address}: ${status}\n`);

@@ -1,6 +1,6 @@
 // The gRPC health service (grpc.health.v1.Health) the processor serves beside
 // ext_proc. Envoy's active health check of the processor cluster
-// (envoy/bootstrap.ts), the container's HEALTHCHECK (processor/health/healthcheck.ts)
+// (envoy/bootstrap/clusters.ts), the container's HEALTHCHECK (processor/health/healthcheck.ts)
 // and Kubernetes gRPC probes all ask it. It answers SERVING once ext_proc is
 // bound and NOT_SERVING from the moment a shutdown begins. The messages are
 // those of the grpc-health-check package's definition; the behaviour is the
@@ -8,9 +8,9 @@
 // NOT_FOUND, Watch sends the status now and on every change.
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { service as healthDefinition } from 'grpc-health-check';
+import { EXT_PROC_SERVICE } from '../contract/names.ts';
 import { type ServerCall, Status } from '../grpc/call.ts';
 import { generatedMethod, type Method } from '../grpc/server.ts';
-import { EXT_PROC_SERVICE } from './names.ts';
 
 export { EXT_PROC_SERVICE };
 /** '' is the whole server (the gRPC convention); Envoy asks about ext_proc by name. */

@@ -5,6 +5,7 @@
 // of a log line, which is written for people and free to change; and the
 // launcher needs the bound port where the configuration said 0. Run any other
 // way (a container, by hand), there is no channel and nobody to tell.
+import { type Address, formatAddress, withPort } from '../config/address.ts';
 
 export interface Listening {
   /** Where ext_proc listens: host:port with the bound port, or the `unix:` path. */
@@ -20,9 +21,8 @@ interface ListeningMessage {
 }
 
 /** `host:port` with the port it listens on (a configured 0 is an ephemeral port), or the `unix:` path. */
-export function boundAddress(address: string, port: number | undefined): string {
-  if (address.startsWith('unix:') || port === undefined) return address;
-  return `${address.slice(0, address.lastIndexOf(':'))}:${port}`;
+export function boundAddress(address: Address, port: number | undefined): string {
+  return formatAddress(withPort(address, port));
 }
 
 /** Tells the launcher, if there is one, that this process listens. */

@@ -1,10 +1,11 @@
 // The access log record of one request, as plain values (docs/operations.md,
 // "Access log"), and how it is made from what Envoy reported of the request
 // when it ended (its access-log entry, decoded by processor/accesslog/).
+
+import { GATEWAY_ROUTES, type GatewayRoute, UPSTREAM_ROUTES } from '../contract/routes.ts';
+import type { UsageKey } from '../contract/usage.ts';
 import { capText, MAX_LOGGED_PATH_CHARS, type RequestFacts } from '../extproc/metadata.ts';
-import type { GatewayRoute, UpstreamRoute } from '../policy/routes.ts';
 import { emptyUsage, USAGE_KINDS, type Usage } from './usage.ts';
-import type { UsageKey } from './usage-metadata.ts';
 
 export interface AccessRecord {
   readonly requestId: string | undefined;
@@ -77,8 +78,8 @@ export interface LoggedRequest {
   readonly complete: boolean;
 }
 
-const ROUTES: ReadonlySet<string> = new Set<GatewayRoute>(['messages', 'count_tokens', 'models']);
-const UPSTREAM_ROUTES: ReadonlySet<string> = new Set<UpstreamRoute>(['messages', 'count_tokens']);
+const ROUTES: ReadonlySet<string> = new Set(GATEWAY_ROUTES.map((route) => route.name));
+const UPSTREAM_ROUTE_NAMES: ReadonlySet<string> = new Set(UPSTREAM_ROUTES.map((route) => route.name));
 
 /** The longest user agent an access line holds (Claude Code's is some 40 characters). */
 export const MAX_LOGGED_USER_AGENT_CHARS = 256;
@@ -105,7 +106,7 @@ export function toAccessRecord(logged: LoggedRequest): AccessRecord {
     facts.route !== undefined && ROUTES.has(facts.route) ? (facts.route as GatewayRoute) : undefined;
   const metered =
     route !== undefined &&
-    UPSTREAM_ROUTES.has(route) &&
+    UPSTREAM_ROUTE_NAMES.has(route) &&
     facts.reason === undefined &&
     logged.status >= 200 &&
     logged.status <= 299;

@@ -2,7 +2,7 @@
 // a streamed response's message_start carries the input side, and each
 // message_delta repeats the running totals, so a later report replaces the
 // fields it names and never adds to them (Envoy's usage filters overwrite a
-// key with each report: usage-metadata.ts). That is what keeps
+// key with each report: processor/contract/usage.ts). That is what keeps
 // cache_creation_input_tokens and cache_read_input_tokens counted once.
 
 export const USAGE_KINDS = [

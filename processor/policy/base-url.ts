@@ -3,8 +3,9 @@
 // and host it used, when they look like a scheme and a host, else a
 // placeholder. The host is the client's own header: only a plain host name
 // or address with an optional port is repeated, never arbitrary text.
+
+import { BASE_PATH } from '../contract/routes.ts';
 import { firstHeader, type HeaderList } from './headers.ts';
-import { BASE_PATH } from './routes.ts';
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 

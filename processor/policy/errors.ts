@@ -1,17 +1,15 @@
-// Anthropic's error shape, as plain values. Every error the gateway produces is
-// one of these, rendered by one function, so the SDKs pick the right error
-// class from the status and show the message.
+// The processor's errors, as plain values. Every error the gateway produces is
+// one of these, rendered by one function in Anthropic's shape
+// (processor/contract/errors.ts, which Envoy's local replies use too), so the
+// SDKs pick the right error class from the status and show the message.
+import {
+  type AnthropicErrorType,
+  anthropicErrorBody,
+  MALFORMED_REQUEST_MESSAGE,
+  requestTooLargeMessage,
+} from '../contract/errors.ts';
 
-export type AnthropicErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'request_too_large'
-  | 'rate_limit_error'
-  | 'api_error'
-  | 'timeout_error'
-  | 'overloaded_error';
+export { type AnthropicErrorType, MALFORMED_REQUEST_MESSAGE };
 
 export interface GatewayError {
   readonly status: number;
@@ -39,7 +37,7 @@ export function isRetryable(error: GatewayError): boolean {
 }
 
 export function renderErrorBody(error: GatewayError): Buffer {
-  return Buffer.from(JSON.stringify({ type: 'error', error: { type: error.type, message: error.message } }));
+  return Buffer.from(JSON.stringify(anthropicErrorBody(error.type, error.message)));
 }
 
 export const invalidRequest = (reason: string, message: string): GatewayError => ({
@@ -85,22 +83,10 @@ export const INTERNAL_ERROR: GatewayError = {
   reason: 'internal_error',
 };
 
-/**
- * What a request Envoy cannot parse gets, from Envoy (its local reply for a
- * 400, envoy/bootstrap.ts) and from the processor alike, so a refusal reads
- * the same whichever of them refused and over which protocol.
- */
-export const MALFORMED_REQUEST_MESSAGE = 'malformed HTTP request';
-
-const MIB = 1024 * 1024;
-
-/**
- * A body over the gateway's limit: Envoy's 413 (the buffered body outgrew the
- * limit) and the processor's (the declared content-length does) say the same.
- */
+/** A body over the gateway's limit (Envoy's 413 says the same: requestTooLargeMessage). */
 export const requestTooLarge = (maxRequestBodyBytes: number): GatewayError => ({
   status: 413,
   type: 'request_too_large',
-  message: `request body is larger than the gateway's limit of ${Math.floor(maxRequestBodyBytes / MIB)} MiB`,
+  message: requestTooLargeMessage(maxRequestBodyBytes),
   reason: 'request_too_large',
 });

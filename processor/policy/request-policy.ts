@@ -4,6 +4,7 @@
 // out, synchronous; decision.ts adds the quotas and the body's scan in slices
 // to make the whole decision the policy stream asks for.
 
+import type { GatewayRoute, UpstreamRoute } from '../contract/routes.ts';
 import { suggestedBaseUrl } from './base-url.ts';
 import { type Catalog, checkModel, longestModelSpelling, UNKNOWN_LONG_MODEL } from './catalog.ts';
 import { compressedEncoding } from './content-encoding.ts';
@@ -15,7 +16,7 @@ import { firstHeader, type HeaderList } from './headers.ts';
 import { type ModelScan, type ScanOptions, type ScanProblem, scanModel } from './model-scanner.ts';
 import { answerModels } from './models.ts';
 import { type LocalReply, PROBE_REPLY } from './replies.ts';
-import { type GatewayRoute, matchRoute, type UpstreamRoute } from './routes.ts';
+import { matchRoute } from './routes.ts';
 import { type TokenGrant, type TokenIndex, verifyToken } from './tokens.ts';
 import { headersToRemove } from './upstream-headers.ts';
 
@@ -41,7 +42,7 @@ export interface Policy {
 }
 
 /**
- * Limits read at start, which Envoy enforces too (envoy/bootstrap.ts): apart
+ * Limits read at start, which Envoy enforces too (envoy/bootstrap/): apart
  * from the policy, which a reload replaces, so the processor never holds a
  * limit that the running Envoy does not.
  */

@@ -1,29 +1,17 @@
-// Which requests the gateway serves. Only the upstream routes reach the
-// upstream; the Envoy route table mirrors them (envoy/bootstrap.ts) as a second
-// line. The models listing and the HEAD probe are answered by the processor
-// itself, before Envoy's router, so they need no Envoy route.
-import {
-  type GatewayError,
-  invalidRequest,
-  MALFORMED_REQUEST_MESSAGE,
-  methodNotAllowed,
-  notFound,
-} from './errors.ts';
+// Which requests the gateway serves: the processor's side of the routes table
+// (processor/contract/routes.ts), from which Envoy's route table is rendered
+// too, as a second line. The models listing and the HEAD probe are answered by
+// the processor itself, before Envoy's router, so they need no Envoy route.
+import { MALFORMED_REQUEST_MESSAGE } from '../contract/errors.ts';
+import { BASE_PATH, MODELS_ROUTE, UPSTREAM_ROUTES, type UpstreamRoute } from '../contract/routes.ts';
+import { type GatewayError, invalidRequest, methodNotAllowed, notFound } from './errors.ts';
 import { isWellFormedTarget } from './request-target.ts';
 
-export const BASE_PATH = '/ai-gateway/anthropic';
+const UPSTREAM_BY_PATH: ReadonlyMap<string, (typeof UPSTREAM_ROUTES)[number]> = new Map(
+  UPSTREAM_ROUTES.map((route) => [route.path, route]),
+);
 
-export type UpstreamRoute = 'messages' | 'count_tokens';
-
-/** The routes a request is logged and counted under: the upstream ones, and the models listing the gateway answers itself. */
-export type GatewayRoute = UpstreamRoute | 'models';
-
-const UPSTREAM_ROUTES: ReadonlyMap<string, UpstreamRoute> = new Map([
-  [`${BASE_PATH}/v1/messages`, 'messages'],
-  [`${BASE_PATH}/v1/messages/count_tokens`, 'count_tokens'],
-]);
-
-export const MODELS_PATH = `${BASE_PATH}/v1/models`;
+export const MODELS_PATH = MODELS_ROUTE.path;
 const V1_PREFIX = `${BASE_PATH}/v1/`;
 
 /** Where `HEAD` gets 200 without a credential (see PROBE_REPLY). */
@@ -31,7 +19,7 @@ const PROBE_PATHS: ReadonlySet<string> = new Set([
   BASE_PATH,
   `${BASE_PATH}/`,
   `${BASE_PATH}/api/hello`,
-  ...UPSTREAM_ROUTES.keys(),
+  ...UPSTREAM_BY_PATH.keys(),
   MODELS_PATH,
 ]);
 
@@ -63,11 +51,11 @@ export function matchRoute(
   if (!isWellFormedTarget(path)) return MALFORMED_TARGET;
   const query = path.indexOf('?');
   const pathOnly = query === -1 ? path : path.slice(0, query);
-  const route = UPSTREAM_ROUTES.get(pathOnly);
+  const route = UPSTREAM_BY_PATH.get(pathOnly);
   if (route !== undefined) {
-    if (method === 'POST') return { kind: 'upstream', route };
+    if (method === route.method) return { kind: 'upstream', route: route.name };
     if (method === 'HEAD') return PROBE;
-    return { kind: 'error', error: methodNotAllowed(method, 'POST') };
+    return { kind: 'error', error: methodNotAllowed(method, route.method) };
   }
   if (pathOnly === MODELS_PATH || pathOnly.startsWith(`${MODELS_PATH}/`)) {
     return matchModels(method, pathOnly, query === -1 ? '' : path.slice(query + 1), baseUrl);
@@ -94,9 +82,9 @@ function matchModels(method: string, pathOnly: string, query: string, baseUrl: (
     }
     modelId = decoded;
   }
-  if (method === 'GET') return { kind: 'models', modelId, query };
+  if (method === MODELS_ROUTE.method) return { kind: 'models', modelId, query };
   if (method === 'HEAD' && modelId === undefined) return PROBE;
-  return { kind: 'error', error: methodNotAllowed(method, 'GET') };
+  return { kind: 'error', error: methodNotAllowed(method, MODELS_ROUTE.method) };
 }
 
 function decodeSegment(segment: string): string | undefined {

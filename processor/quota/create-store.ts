@@ -1,9 +1,22 @@
 // Builds the configured quota store.
-import type { QuotaStoreSettings } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { MemoryQuotaStore } from './memory-store.ts';
 import { RedisQuotaStore } from './redis-store.ts';
 import type { QuotaStore } from './store.ts';
+
+/**
+ * Where quota counters live, as the configuration (processor/config/load.ts)
+ * resolves it: the Redis URL is resolved there, as it may hold a password.
+ */
+export type QuotaStoreSettings =
+  | { readonly kind: 'memory'; readonly failOpen: boolean }
+  | {
+      readonly kind: 'redis';
+      readonly failOpen: boolean;
+      readonly url: string;
+      readonly keyPrefix: string;
+      readonly timeoutMs: number;
+    };
 
 export function createQuotaStore(settings: QuotaStoreSettings, log: Logger): QuotaStore {
   if (settings.kind === 'memory') return new MemoryQuotaStore();

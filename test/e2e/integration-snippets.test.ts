@@ -1,7 +1,7 @@
 // The configurations people copy: envoy/envoy.yaml (docker compose) and the
 // snippets of docs/integrate.md. The real Envoy binary validates what is Envoy
 // configuration (`envoy --mode validate`); the snippets are compared with what
-// envoy/bootstrap.ts renders; the Kubernetes resources, which no cluster here
+// envoy/bootstrap/ renders; the Kubernetes resources, which no cluster here
 // can apply, are checked against each other.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { onGatewayRoute, renderBootstrap } from '../../envoy/bootstrap.ts';
+import { onGatewayRoute, renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { envoyBinary, OLDEST_SUPPORTED_ENVOY, type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';

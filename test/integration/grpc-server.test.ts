@@ -11,6 +11,7 @@ import {
   type Settings,
 } from 'node:http2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseAddress } from '../../processor/config/address.ts';
 import type { ServerCall } from '../../processor/grpc/call.ts';
 import {
   defineMethod,
@@ -158,7 +159,7 @@ async function start(
   } = {},
 ) {
   const server = await startGrpcServer({
-    address: '127.0.0.1:0',
+    address: parseAddress('127.0.0.1:0'),
     maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
     methods,
     ...(options.keepalive === undefined ? {} : { keepalive: options.keepalive }),

@@ -5,8 +5,8 @@
 // policy's dynamic metadata and the usage Envoy's filters read).
 import { credentials, loadPackageDefinition, type StatusObject } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { METADATA_NAMESPACE } from '../../processor/extproc/metadata.ts';
-import { USAGE_NAMESPACE, type UsageKey } from '../../processor/metering/usage-metadata.ts';
+import { METADATA_NAMESPACE } from '../../processor/contract/names.ts';
+import { USAGE_NAMESPACE, type UsageKey } from '../../processor/contract/usage.ts';
 import type { ProtoGrpcType } from '../../protos/generated/als.ts';
 import type { HTTPAccessLogEntry } from '../../protos/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 import type { ResponseFlags } from '../../protos/generated/envoy/data/accesslog/v3/ResponseFlags.ts';

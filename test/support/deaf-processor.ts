@@ -5,6 +5,7 @@
 // ever waits for the access log.
 import type { ServerHttp2Stream } from 'node:http2';
 import { loadAccessLogService } from '../../processor/accesslog/protos.ts';
+import { parseAddress } from '../../processor/config/address.ts';
 import type { LoadedConfig } from '../../processor/config/load.ts';
 import { createPolicyStreamHandler } from '../../processor/extproc/policy-stream.ts';
 import { extProcMethod } from '../../processor/extproc/server.ts';
@@ -37,7 +38,7 @@ export async function startDeafProcessor(config: LoadedConfig): Promise<DeafProc
   };
   const path = loadAccessLogService().StreamAccessLogs?.path ?? '';
   const server = await startGrpcServer({
-    address: '127.0.0.1:0',
+    address: parseAddress('127.0.0.1:0'),
     maxMessageBytes: 64 * 1024 * 1024,
     methods: { [policyPath]: policy, [path]: deaf },
   });

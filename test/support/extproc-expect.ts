@@ -1,7 +1,6 @@
 // Assertions on ext_proc responses, shared by the integration tests.
 import { expect } from 'vitest';
-import { APPROVAL_KEY } from '../../processor/extproc/approval.ts';
-import { METADATA_NAMESPACE } from '../../processor/extproc/metadata.ts';
+import { APPROVAL_KEY, METADATA_NAMESPACE } from '../../processor/contract/names.ts';
 import {
   immediateBody,
   immediateStatus,

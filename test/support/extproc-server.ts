@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { LevelWithSilent } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
+import { parseAddress } from '../../processor/config/address.ts';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
 import { startExtProcServer } from '../../processor/extproc/server.ts';
 import { createLogger } from '../../processor/log.ts';
@@ -107,7 +108,7 @@ export async function startTestProcessor(options: TestProcessorOptions): Promise
   const log = createLogger(options.logLevel ?? 'trace', sink);
   const { config } = options;
   const { server, port } = await startExtProcServer({
-    address: options.address ?? '127.0.0.1:0',
+    address: parseAddress(options.address ?? '127.0.0.1:0'),
     maxRequestBodyBytes: config.settings.limits.max_request_body_bytes,
     policy: options.policy ?? (() => config.policy),
     log,

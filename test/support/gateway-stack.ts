@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, vi } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { type RunningEnvoy, startEnvoy } from '../../envoy/run.ts';
+import { parseAddress } from '../../processor/config/address.ts';
 import { loadConfig } from '../../processor/config/load.ts';
-import { BASE_PATH } from '../../processor/policy/routes.ts';
+import { BASE_PATH } from '../../processor/contract/routes.ts';
 import { type RunningProcessor, startProcessor } from '../../scripts/processor-child.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
 import type { TestCa } from './test-ca.ts';
@@ -121,7 +122,7 @@ export async function startStack(options: StackOptions = {}): Promise<GatewaySta
     bootstrap: renderBootstrap({
       ...settings,
       listen: { ...settings.listen, address: '127.0.0.1', port: 0 },
-      processor: { ...settings.processor, address: processorAddress },
+      processor: { ...settings.processor, address: parseAddress(processorAddress) },
     }),
     stdio: options.captureEnvoyLog ? 'pipe' : 'ignore',
     ...(options.envoyArgs === undefined ? {} : { args: options.envoyArgs }),

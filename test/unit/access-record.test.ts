@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readEntry } from '../../processor/accesslog/entry.ts';
+import { USAGE_KEYS, USAGE_NAMESPACE } from '../../processor/contract/usage.ts';
 import { MAX_LOGGED_PATH_CHARS } from '../../processor/extproc/metadata.ts';
 import {
   type LoggedRequest,
@@ -15,7 +16,6 @@ import {
   tokenCount,
 } from '../../processor/metering/access-record.ts';
 import { quotaTokens } from '../../processor/metering/usage.ts';
-import { USAGE_KEYS, USAGE_NAMESPACE } from '../../processor/metering/usage-metadata.ts';
 import type { HTTPAccessLogEntry__Output } from '../../protos/generated/envoy/data/accesslog/v3/HTTPAccessLogEntry.ts';
 
 const FORWARDED = {

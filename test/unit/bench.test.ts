@@ -11,7 +11,7 @@ import { streamEvents } from '../../bench/lib/sse-upstream.ts';
 import { percentile, sortedCopy, summarize } from '../../bench/lib/stats.ts';
 import type { SystemName } from '../../bench/lib/systems.ts';
 import { evaluateTargets } from '../../bench/report.ts';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { loadExtProcService } from '../../processor/extproc/protos.ts';
 import { scanModel } from '../../processor/policy/model-scanner.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig, type Settings } from '../../processor/config/load.ts';
-import { EXT_PROC_SERVICE } from '../../processor/health/names.ts';
+import { EXT_PROC_SERVICE } from '../../processor/contract/names.ts';
 
 function settings(processorAddress: string): Settings {
   const result = buildConfig(

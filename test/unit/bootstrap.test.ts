@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig, type Environment, type Settings } from '../../processor/config/load.ts';
-import { APPROVAL_KEY } from '../../processor/extproc/approval.ts';
-import { METADATA_NAMESPACE } from '../../processor/extproc/metadata.ts';
+import { APPROVAL_KEY, METADATA_NAMESPACE } from '../../processor/contract/names.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
 

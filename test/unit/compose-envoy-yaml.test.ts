@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMPOSE, composeSettings, renderComposeEnvoyYaml } from '../../envoy/compose.ts';
+import { formatAddress } from '../../processor/config/address.ts';
 
 describe('envoy/envoy.yaml', () => {
   it('is what `npm run render:envoy` renders from deploy/gateway.yaml (run it if this fails)', () => {
@@ -26,7 +27,7 @@ describe('envoy/envoy.yaml', () => {
 
   it('takes the settings of deploy/gateway.yaml, with the processor at its service name', () => {
     const settings = composeSettings();
-    expect(settings.processor.address).toBe('processor:50051');
+    expect(formatAddress(settings.processor.address)).toBe('processor:50051');
     expect(settings.upstream.url).toBe('https://api.anthropic.com');
     expect(settings.listen.port).toBe(8080);
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatAddress } from '../../processor/config/address.ts';
 import {
   buildConfig,
   type Environment,
@@ -41,7 +42,7 @@ describe('buildConfig: defaults', () => {
     });
     expect(settings.upstream.url).toBe('https://api.anthropic.com');
     expect(settings.limits.max_request_body_bytes).toBe(32 * 1024 * 1024);
-    expect(settings.processor.address).toBe('127.0.0.1:50051');
+    expect(formatAddress(settings.processor.address)).toBe('127.0.0.1:50051');
     expect(settings.log.level).toBe('info');
     expect(policy.workspaces.get('default')).toEqual({ id: 'default', upstreamApiKey: 'sk-ant-test' });
     const grant = verifyToken(policy.tokens, 'agw_test_token');
@@ -282,7 +283,7 @@ describe('buildConfig: environment overrides', () => {
       ),
     );
     expect(settings.admin).toEqual({ address: '127.0.0.1', port: 9902 });
-    expect(settings.processor.address).toBe('unix:/tmp/p.sock');
+    expect(formatAddress(settings.processor.address)).toBe('unix:/tmp/p.sock');
     expect(settings.log.level).toBe('debug');
     expect(settings.listen.port).toBe(8080);
   });

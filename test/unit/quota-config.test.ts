@@ -1,11 +1,12 @@
 // The quota, metrics and metering parts of the configuration and of the
 // rendered Envoy bootstrap, and the metadata the policy hands on to the access log.
 import { describe, expect, it } from 'vitest';
-import { renderBootstrap } from '../../envoy/bootstrap.ts';
-import { ACCESS_LOG_FLUSH_INTERVAL_MS, ACCESS_LOG_NAME } from '../../processor/accesslog/names.ts';
+import { renderBootstrap } from '../../envoy/bootstrap/index.ts';
 import { buildConfig, type Environment, type LoadedConfig } from '../../processor/config/load.ts';
-import { factsMetadata, METADATA_NAMESPACE, readFacts } from '../../processor/extproc/metadata.ts';
-import { USAGE_NAMESPACE } from '../../processor/metering/usage-metadata.ts';
+import { ACCESS_LOG_FLUSH_INTERVAL_MS, ACCESS_LOG_NAME } from '../../processor/contract/access-log.ts';
+import { METADATA_NAMESPACE } from '../../processor/contract/names.ts';
+import { USAGE_NAMESPACE } from '../../processor/contract/usage.ts';
+import { factsMetadata, readFacts } from '../../processor/extproc/metadata.ts';
 
 const ENV: Environment = { ANTHROPIC_API_KEY: 'sk-ant-test', GATEWAY_TOKEN: 'agw_test' };
 
@@ -90,7 +91,7 @@ describe('renderBootstrap: usage read by Envoy, entries to the processor', () =>
     match: { path?: string; prefix?: string };
     typed_per_filter_config?: Record<string, unknown>;
   }
-  const bootstrap = renderBootstrap(load({}).settings) as {
+  const bootstrap = renderBootstrap(load({}).settings) as unknown as {
     static_resources: {
       listeners: Array<{
         filter_chains: Array<{

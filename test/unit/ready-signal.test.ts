@@ -1,6 +1,7 @@
 // The listening signal a processor sends its launcher (processor/lifecycle/ready-signal.ts):
 // what the launcher accepts as one, and the bound address it carries.
 import { describe, expect, it } from 'vitest';
+import { parseAddress } from '../../processor/config/address.ts';
 import { boundAddress, listeningSignal } from '../../processor/lifecycle/ready-signal.ts';
 
 describe('the listening signal', () => {
@@ -24,8 +25,10 @@ describe('the listening signal', () => {
 
 describe('boundAddress', () => {
   it('fills in the port bound for a configured 0, and keeps a Unix socket as it is', () => {
-    expect(boundAddress('127.0.0.1:0', 40123)).toBe('127.0.0.1:40123');
-    expect(boundAddress('[::1]:0', 40123)).toBe('[::1]:40123');
-    expect(boundAddress('unix:/run/gw/processor.sock', undefined)).toBe('unix:/run/gw/processor.sock');
+    expect(boundAddress(parseAddress('127.0.0.1:0'), 40123)).toBe('127.0.0.1:40123');
+    expect(boundAddress(parseAddress('[::1]:0'), 40123)).toBe('[::1]:40123');
+    expect(boundAddress(parseAddress('unix:/run/gw/processor.sock'), undefined)).toBe(
+      'unix:/run/gw/processor.sock',
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BASE_PATH, matchRoute } from '../../processor/policy/routes.ts';
+import { BASE_PATH } from '../../processor/contract/routes.ts';
+import { matchRoute } from '../../processor/policy/routes.ts';
 
 describe('matchRoute', () => {
   it('serves the two upstream routes under the base path', () => {

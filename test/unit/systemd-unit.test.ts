@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { formatAddress } from '../../processor/config/address.ts';
 import { buildConfig } from '../../processor/config/load.ts';
 import { configSchema } from '../../processor/config/schema.ts';
 import {
@@ -141,7 +142,7 @@ describe('docs/operations.md: the configuration for the unit', () => {
     const result = buildConfig(parse(yaml), { ANTHROPIC_API_KEY: 'sk-ant-test' });
     if (!result.ok) throw new Error(result.problems.join('\n'));
     const { settings } = result.config;
-    expect(settings.processor.address).toBe(`unix:${RUN_DIR}/processor.sock`);
+    expect(formatAddress(settings.processor.address)).toBe(`unix:${RUN_DIR}/processor.sock`);
     expect(settings.admin.socket).toBe(`${RUN_DIR}/admin.sock`);
   });
 });

@@ -2,7 +2,7 @@
 // it from each response as it passes (sse_to_metadata for a stream,
 // json_to_metadata for a JSON answer) and write it into one namespace of the
 // request's dynamic metadata, one key per field; the access-log entry of the
-// request carries that metadata to the processor. envoy/bootstrap.ts renders
+// request carries that metadata to the processor. envoy/bootstrap/ renders
 // the filters' rules from the lists below, processor/accesslog/ reads the
 // keys back: the names are defined once, here.
 

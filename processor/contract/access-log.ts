@@ -1,6 +1,7 @@
-// What Envoy's gRPC access logger (envoy/bootstrap.ts) and the processor's
-// access-log service agree on: how entries are batched, and what each carries
+// What Envoy's gRPC access logger (envoy/bootstrap/listener.ts) and the processor's
+// access-log service (processor/accesslog/) agree on: how entries are batched, and what each carries
 // beyond Envoy's standard fields.
+import { RESPONSE_REQUEST_ID_HEADER } from './names.ts';
 
 /** The access logger's name, sent once per stream in the first message. */
 export const ACCESS_LOG_NAME = 'anthropic_gateway';
@@ -16,13 +17,11 @@ export const ACCESS_LOG_FLUSH_INTERVAL_MS = 100;
 /** A batch this large is sent at once (Envoy's default); one entry is about 400 to 600 bytes. */
 export const ACCESS_LOG_BUFFER_BYTES = 16 * 1024;
 
-/** The upstream's id of its answer, which Anthropic support asks for. */
-export const UPSTREAM_REQUEST_ID_HEADER = 'request-id';
-
 /**
  * Response headers each entry carries, and no other: content-type says
- * whether the answer was streamed; request-id is the upstream's id of it.
+ * whether the answer was streamed; request-id is the upstream's id of it
+ * (which Anthropic support asks for).
  * No request header is logged (Envoy's entry has the method, path and user
  * agent among its own fields).
  */
-export const LOGGED_RESPONSE_HEADERS = ['content-type', UPSTREAM_REQUEST_ID_HEADER] as const;
+export const LOGGED_RESPONSE_HEADERS = ['content-type', RESPONSE_REQUEST_ID_HEADER] as const;

@@ -125,19 +125,18 @@ export interface GrpcServer {
 
 /**
  * Node's guard against rapid resets (CVE-2023-44487), a token bucket per
- * connection: each RST_STREAM received takes a token; when none is left the
- * connection is closed with GOAWAY. Envoy sends none in its normal course:
- * it half-closes each ext_proc stream (ext_proc_graceful_grpc_close), the
- * server resets the ones it ends first itself, with NO_ERROR (call.ts), and
- * the access-log streams are long-lived. It resets a stream when the request
- * it decides goes away first (a client that disconnects during its upload, a
- * message timeout): Node's default (a burst of 1,000, then 33 a second)
- * would close a connection, and fail every request on it, in a storm of
- * those. Ten times the burst and thirty times the rate still stop a client
- * that resets streams as fast as it can open them
- * (test/integration/grpc-server.test.ts).
+ * connection: when it is empty the connection is closed with GOAWAY, and every
+ * request on it fails. Envoy's ordinary traffic draws from it too: a bucket of
+ * 10,000 tokens refilled at 1,000 a second closed a connection every few
+ * seconds at 4,500 requests a second (docs/benchmarks.md, "Findings"), so the
+ * rate must stay above what one processor can serve at all: a single thread,
+ * whose floor is a few thousand streams a second per core (docs/benchmarks.md,
+ * "Where the cost is"). A client that resets streams as fast as it opens them
+ * costs the server next to nothing per stream and goes far faster; it still
+ * empties the bucket within seconds (test/integration/grpc-server.test.ts).
+ * Node's default (1,000, then 33 a second) closes connections under load.
  */
-export const RAPID_RESET_GUARD = { streamResetBurst: 10_000, streamResetRate: 1_000 } as const;
+export const RAPID_RESET_GUARD = { streamResetBurst: 50_000, streamResetRate: 10_000 } as const;
 
 const UNIMPLEMENTED_TRAILERS = {
   ':status': 200,

@@ -160,15 +160,15 @@ function isoTime(ms: number | undefined): string | undefined {
 /** The usage fields that are sane counts; undefined when none is. */
 function usageOf(reported: LoggedRequest['usage']): Usage | undefined {
   const usage = emptyUsage();
-  let any = false;
+  let sane = false;
   for (const kind of USAGE_KINDS) {
     const value = tokenCount(reported[kind]);
     if (value !== undefined) {
       usage[kind] = value;
-      any = true;
+      sane = true;
     }
   }
-  return any ? usage : undefined;
+  return sane ? usage : undefined;
 }
 
 function cacheCreationOf(reported: LoggedRequest['usage']): CacheCreation | undefined {
